@@ -1,0 +1,1 @@
+"""Committed generated models (see index.json)."""

@@ -1,0 +1,1 @@
+"""Models generated on demand are imported under this package."""

@@ -1,0 +1,29 @@
+"""What generated modules import: base classes, field metadata, table behaviour."""
+
+from __future__ import annotations
+
+from h5model.lazy import H5Array
+from h5model.nodes import ArrayOf, Dataset, ExternalLink, Fixed, Group, H5Field, Node
+from h5model.registry import require
+from h5model.tables import (
+    DynamicTableMixin,
+    DynamicTableRegionMixin,
+    VectorDataMixin,
+    VectorIndexMixin,
+)
+
+__all__ = [
+    "ArrayOf",
+    "Dataset",
+    "DynamicTableMixin",
+    "DynamicTableRegionMixin",
+    "ExternalLink",
+    "Fixed",
+    "Group",
+    "H5Array",
+    "H5Field",
+    "Node",
+    "VectorDataMixin",
+    "VectorIndexMixin",
+    "require",
+]

@@ -1,0 +1,111 @@
+"""Lazy arrays: shape and dtype known up front, data read from disk on slicing.
+
+Strings come back as ``str`` and object references come back as the models
+they point to, so a slice of a dataset reads the way pynwb users expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import h5py
+import numpy as np
+
+from h5model.dtypes import is_reference, is_text
+
+Resolver = Callable[[Any], Any]
+
+
+class H5Array:
+    """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
+
+    __slots__ = ("_dataset", "_opener", "_resolve", "dtype", "hdf5_path", "shape")
+
+    def __init__(
+        self,
+        opener: Callable[[str], h5py.Dataset],
+        hdf5_path: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        resolve: Resolver | None = None,
+    ) -> None:
+        self._opener = opener
+        self._dataset: h5py.Dataset | None = None
+        self._resolve = resolve
+        self.hdf5_path = hdf5_path
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar dataset")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"H5Array({self.hdf5_path!r}, shape={self.shape}, dtype={self.dtype})"
+
+    @property
+    def dataset(self) -> h5py.Dataset:
+        """The underlying h5py dataset (opened on first use)."""
+        if self._dataset is None or not self._dataset.id.valid:
+            self._dataset = self._opener(self.hdf5_path)
+        return self._dataset
+
+    def __getitem__(self, key: Any) -> Any:
+        dataset = self.dataset
+        if is_text(self.dtype):
+            if self.dtype.kind == "S" and h5py.check_string_dtype(self.dtype) is None:
+                raw = dataset[key]
+                return np.char.decode(raw, "utf-8") if isinstance(raw, np.ndarray) else raw
+            return dataset.asstr()[key]
+        data = dataset[key]
+        if self._resolve is not None:
+            return self._resolve_refs(data)
+        return data
+
+    def read(self) -> Any:
+        """The whole dataset in memory."""
+        return self[()]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = np.asarray(self.read())
+        return data.astype(dtype) if dtype is not None else data
+
+    def _resolve_refs(self, data: Any) -> Any:
+        assert self._resolve is not None
+        resolve = self._resolve
+        if is_reference(self.dtype):
+            if isinstance(data, np.ndarray):
+                out = np.empty(data.shape, dtype=object)
+                for index, ref in np.ndenumerate(data):
+                    out[index] = resolve(ref)
+                return out
+            return resolve(data)
+        if self.dtype.names:
+            ref_fields = [n for n in self.dtype.names if is_reference(self.dtype[n])]
+            if not ref_fields:
+                return data
+            fields = [
+                (n, object if n in ref_fields else self.dtype[n]) for n in self.dtype.names
+            ]
+            arr = np.asarray(data)
+            out = np.empty(arr.shape, dtype=fields)
+            for name in self.dtype.names:
+                if name in ref_fields:
+                    column = np.empty(arr.shape, dtype=object)
+                    for index, ref in np.ndenumerate(arr[name]):
+                        column[index] = resolve(ref)
+                    out[name] = column
+                else:
+                    out[name] = arr[name]
+            return out if isinstance(data, np.ndarray) else out[()]
+        return data

@@ -1,0 +1,226 @@
+"""Base classes of every generated model, and the field metadata they carry.
+
+A model knows where it lives (``hdf5_path``) and, through ``h5_fields``, how
+each of its fields maps onto the file: an attribute, a named dataset, group or
+link, or a collection of unnamed children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, PrivateAttr
+from pydantic_core import PydanticCustomError, core_schema
+
+from h5model.dtypes import category_problem
+from h5model.lazy import H5Array
+
+Role = Literal["attribute", "dataset", "group", "link", "children", "value"]
+
+
+@dataclass(frozen=True, slots=True)
+class H5Field:
+    """How one model field maps onto the file."""
+
+    role: Role
+    name: str | None = None
+    """The HDF5 name (None for a collection of unnamed children)."""
+    unwrap: bool = False
+    """The field holds the dataset's value rather than its model."""
+    required: bool = False
+    min_items: int = 0
+    max_items: int | None = None
+    dtype: str | None = None
+    reftype: str | None = None
+    target_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayOf:
+    """Checks an array's dtype category and shape against the spec, without reading data."""
+
+    dtype: str | None = None
+    shapes: tuple[tuple[int | None, ...], ...] | None = None
+    fields: tuple[str, ...] | None = None
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def check(self, value: Any) -> Any:
+        if not isinstance(value, (H5Array, np.ndarray)):
+            return value
+        if self.dtype is not None:
+            problem = category_problem(self.dtype, value.dtype)
+            if problem is not None:
+                raise PydanticCustomError("h5_dtype", problem)
+        if self.fields:
+            missing = [f for f in self.fields if f not in (value.dtype.names or ())]
+            if missing:
+                raise PydanticCustomError(
+                    "h5_dtype",
+                    "expected a compound dtype with fields {fields}, missing {missing}",
+                    {"fields": ", ".join(self.fields), "missing": ", ".join(missing)},
+                )
+        if self.shapes:
+            shape = tuple(value.shape)
+            if not any(_shape_matches(shape, allowed) for allowed in self.shapes):
+                allowed_text = " or ".join(_shape_text(s) for s in self.shapes)
+                raise PydanticCustomError(
+                    "h5_shape",
+                    "expected shape {allowed}, found {found}",
+                    {"allowed": allowed_text, "found": _shape_text(shape)},
+                )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """A value the spec fixes (``value:``): the file must hold exactly it."""
+
+    value: Any
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def check(self, value: Any) -> Any:
+        expected = self.value
+        same = np.array_equal(np.asarray(value), np.asarray(expected)) if isinstance(
+            value, (np.ndarray, list, tuple)
+        ) else value == expected
+        if not same:
+            raise PydanticCustomError(
+                "h5_fixed", "expected the fixed value {expected!r}", {"expected": expected}
+            )
+        return value
+
+
+def _shape_matches(shape: tuple[int, ...], allowed: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(allowed) and all(
+        want is None or want == got for want, got in zip(allowed, shape, strict=True)
+    )
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("*" if n is None else str(n) for n in shape) + ")"
+
+
+@dataclass(slots=True)
+class ExternalLink:
+    """A link into another file. Nothing is opened until ``resolve()`` is called."""
+
+    filename: str
+    path: str
+    hdf5_path: str
+    """Where the link itself sits in this file."""
+    _opener: Callable[[ExternalLink], Any] | None = field(default=None, repr=False)
+
+    def resolve(self) -> Any:
+        """The model at ``path`` in ``filename`` (relative to this file's folder)."""
+        if self._opener is None:
+            raise RuntimeError(f"{self.hdf5_path}: external link has no file to resolve from")
+        return self._opener(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    """A soft link whose target does not exist."""
+
+    target: str
+    hdf5_path: str
+
+
+class Node(BaseModel):
+    """Every object of the file: knows its ``hdf5_path`` and its raw attributes."""
+
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        defer_build=True,
+        validate_default=False,
+    )
+
+    h5_type: ClassVar[tuple[str, str] | None] = None
+    """(namespace, type name) for typed classes."""
+    h5_kind: ClassVar[Literal["group", "dataset"]] = "group"
+    h5_fields: ClassVar[Mapping[str, H5Field]] = {}
+
+    hdf5_path: str | None = None
+    object_id: str | None = None
+
+    _attrs: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        """Every attribute as stored in the file (references resolved)."""
+        return self._attrs
+
+    @classmethod
+    def type_name(cls) -> str | None:
+        return cls.h5_type[1] if cls.h5_type else None
+
+    def __repr__(self) -> str:
+        kind = self.type_name() or type(self).__name__
+        return f"<{kind} {self.hdf5_path!r}>"
+
+    __str__ = __repr__
+
+
+class Group(Node):
+    """A group: fields from its spec, plus every child by name."""
+
+    _children: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._children[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._children
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._children)
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._children.items())
+
+    @property
+    def children(self) -> Mapping[str, Any]:
+        """Every child (groups, datasets, links), typed or not, by HDF5 name."""
+        return self._children
+
+
+class Dataset(Node):
+    """A dataset: its (lazy) value, plus attribute fields from its spec."""
+
+    h5_kind: ClassVar[Literal["group", "dataset"]] = "dataset"
+
+    value: Any = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.value)) if not isinstance(self.value, H5Array) else (
+            self.value.shape
+        )
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        value = self.value
+        if isinstance(value, (H5Array, np.ndarray)):
+            return value.dtype
+        return None
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.value[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.value if not isinstance(self.value, H5Array) else self.value.read(),
+                          dtype=dtype)

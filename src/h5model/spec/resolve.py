@@ -1,0 +1,114 @@
+"""Inheritance resolution: a type's spec with everything it inherits merged in.
+
+Cached specs are not resolved: a type lists only what it adds or overrides;
+its other parts live in its parent's spec. Overrides may be partial (a
+subtype may restate ``data`` only to change its dtype), so parts with the same
+name merge field by field, the subtype's settings winning.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from h5model.errors import SpecError
+from h5model.spec import language
+from h5model.spec.loader import SpecSet
+
+Spec = language.Group | language.Dataset
+T = TypeVar("T", language.Group, language.Dataset, language.Attribute, language.Link)
+
+_NOT_INHERITED = {"data_type_def"}
+
+
+def merge(base: T, own: T) -> T:
+    """``own`` laid over ``base``: set fields win, named parts merge recursively."""
+    if type(base) is not type(own):
+        raise SpecError(
+            f"{_label(own)} overrides a {type(base).__name__.lower()} with a "
+            f"{type(own).__name__.lower()}"
+        )
+    update = {}
+    for name in type(own).model_fields:
+        if name in _NOT_INHERITED:
+            continue
+        own_value = getattr(own, name)
+        base_value = getattr(base, name)
+        if name in ("attributes", "datasets", "groups", "links"):
+            update[name] = merge_parts(base_value, own_value)
+        elif name in own.model_fields_set and own_value not in (None, []):
+            update[name] = own_value
+        else:
+            update[name] = base_value
+    update["data_type_def"] = getattr(own, "data_type_def", None)
+    return type(own).model_construct(**{k: v for k, v in update.items() if k in type(own).model_fields})
+
+
+def part_key(part: language.Attribute | language.Dataset | language.Group | language.Link) -> str:
+    """Parts match by name; unnamed typed parts match by the type they include."""
+    if part.name:
+        return f"name:{part.name}"
+    if isinstance(part, language.Link):
+        return f"link:{part.target_type}"
+    return f"type:{part.data_type_def or part.data_type_inc}"
+
+
+def merge_parts(base: list[T], own: list[T]) -> list[T]:
+    merged: dict[str, T] = {part_key(p): p for p in base}
+    for part in own:
+        key = part_key(part)
+        merged[key] = merge(merged[key], part) if key in merged else part
+    return list(merged.values())
+
+
+def _label(spec: object) -> str:
+    name = getattr(spec, "data_type_def", None) or getattr(spec, "name", None)
+    return repr(name) if name else "a part"
+
+
+class Resolver:
+    """Resolved specs of every type of a spec set, computed once each."""
+
+    def __init__(self, specs: SpecSet) -> None:
+        self.specs = specs
+        self._done: dict[tuple[str, str], Spec] = {}
+
+    def type_spec(self, namespace: str, type_name: str) -> tuple[str, Spec]:
+        """(defining namespace, resolved spec) of a type seen from ``namespace``."""
+        found = self.specs.find_type(namespace, type_name)
+        if found is None:
+            raise SpecError(
+                f"type {type_name!r} is not defined in namespace {namespace!r} "
+                "or the namespaces it depends on",
+                hdf5_path=self.specs.namespaces[namespace].origin,
+            )
+        defining, spec = found
+        return defining, self.resolved(defining, spec, ())
+
+    def resolved(self, namespace: str, spec: Spec, trail: tuple[str, ...]) -> Spec:
+        key = (namespace, spec.data_type_def or "")
+        if spec.data_type_def and key in self._done:
+            return self._done[key]
+        result = spec
+        if spec.data_type_inc:
+            if spec.data_type_inc in trail:
+                raise SpecError(
+                    f"type {spec.data_type_def!r} inherits from itself through "
+                    f"{' -> '.join((*trail, spec.data_type_inc))}",
+                    hdf5_path=self.specs.namespaces[namespace].origin,
+                )
+            parent_ns, parent = self.type_spec(namespace, spec.data_type_inc)
+            parent_resolved = self.resolved(
+                parent_ns, parent, (*trail, spec.data_type_def or spec.data_type_inc)
+            )
+            result = merge(parent_resolved, spec)
+        if spec.data_type_def:
+            self._done[key] = result
+        return result
+
+    def part(self, namespace: str, part: Spec) -> Spec:
+        """A part that includes a type (``data_type_inc`` with no def), merged over it."""
+        if part.data_type_inc and not part.data_type_def:
+            _, base = self.type_spec(namespace, part.data_type_inc)
+            merged = merge(base, part)
+            return merged
+        return part

@@ -1,0 +1,130 @@
+"""Table behaviour for hdmf-common's table types, mixed into their generated models.
+
+``table["col"][i]`` gives row i of a column the way pynwb users expect: a
+ragged column (``VectorIndex`` over ``VectorData``) gives that row's values, a
+``DynamicTableRegion`` gives the referenced rows; ``table[i]`` gives a row as
+a dict. Data are read only for the rows asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _offsets(index: Any) -> Any:
+    return index.value
+
+
+class VectorDataMixin:
+    """A column: ``col[i]`` is its row i."""
+
+    value: Any
+
+    def row(self, i: int) -> Any:
+        return self.value[i]
+
+
+class VectorIndexMixin:
+    """A ragged column's index: ``index[i]`` is row i of the target, ``[start:end]``."""
+
+    value: Any
+    target: Any
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        count = len(self.value)
+        if i < 0:
+            i += count
+        if not 0 <= i < count:
+            raise IndexError(f"row {i} out of range for a column of {count} rows")
+        end = int(self.value[i])
+        start = int(self.value[i - 1]) if i > 0 else 0
+        return start, end
+
+    def row(self, i: int) -> Any:
+        start, end = self.bounds(i)
+        target = self.target
+        if isinstance(target, VectorIndexMixin):
+            return [target.row(j) for j in range(start, end)]
+        if isinstance(target, DynamicTableRegionMixin):
+            return target.rows(np.asarray(target.value[start:end]))
+        return target.value[start:end]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return self.row(int(key))
+        if isinstance(key, slice):
+            return [self.row(i) for i in range(*key.indices(len(self.value)))]
+        raise TypeError(f"ragged columns take an integer or a slice, not {type(key).__name__}")
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+
+class DynamicTableRegionMixin:
+    """Row numbers into another table: ``region[i]`` is the referenced row."""
+
+    value: Any
+    table: Any
+
+    def rows(self, numbers: Any) -> list[dict[str, Any]]:
+        return [self.table.row(int(n)) for n in np.atleast_1d(numbers)]
+
+    def row(self, i: int) -> Any:
+        return self.table.row(int(self.value[i]))
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return self.row(int(key))
+        return self.rows(self.value[key])
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+
+class DynamicTableMixin:
+    """A table: columns by name, rows by number."""
+
+    colnames: Any
+    id: Any
+
+    @property
+    def columns(self) -> list[str]:
+        names = self.colnames
+        if names is None:
+            return []
+        if isinstance(names, str):
+            return [names]
+        return [str(n) for n in np.atleast_1d(names)]
+
+    def column(self, name: str) -> Any:
+        """The column as read per row: the index of a ragged column, else the data."""
+        children = self.children  # type: ignore[attr-defined]
+        index = children.get(f"{name}_index")
+        if isinstance(index, VectorIndexMixin) and getattr(index, "target", None) is (
+            children.get(name)
+        ):
+            return index
+        if name not in children:
+            raise KeyError(f"{self.hdf5_path}: no column {name!r}")  # type: ignore[attr-defined]
+        return children[name]
+
+    def row(self, i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": int(self.id.value[i])}
+        for name in self.columns:
+            column = self.column(name)
+            out[name] = column[i] if hasattr(column, "__getitem__") else column
+        return out
+
+    def __len__(self) -> int:
+        return len(self.id.value)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            if key in self.columns or key == "id":
+                return self.column(key)
+            return self.children[key]  # type: ignore[attr-defined]
+        if isinstance(key, (int, np.integer)):
+            return self.row(int(key))
+        raise TypeError(f"tables take a column name or a row number, not {type(key).__name__}")
