@@ -219,7 +219,7 @@ class TimeIntervals(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'start_time': _r.H5Field('dataset', name='start_time', required=True, target_type='VectorData'),
         'stop_time': _r.H5Field('dataset', name='stop_time', required=True, target_type='VectorData'),
         'tags': _r.H5Field('dataset', name='tags', target_type='VectorData'),
@@ -231,7 +231,7 @@ class TimeIntervals(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     start_time: _ns_hdmf_common.VectorData | _r.ExternalLink
     stop_time: _ns_hdmf_common.VectorData | _r.ExternalLink
     tags: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
@@ -258,7 +258,7 @@ class EventsTable(_ns_hdmf_common.DynamicTable):
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
         'source_description': _r.H5Field('attribute', name='source_description', dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'timestamp': _r.H5Field('dataset', name='timestamp', required=True, target_type='TimestampVectorData'),
         'duration': _r.H5Field('dataset', name='duration', target_type='DurationVectorData'),
         'annotation': _r.H5Field('dataset', name='annotation', target_type='VectorData'),
@@ -268,7 +268,7 @@ class EventsTable(_ns_hdmf_common.DynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
     source_description: str | None = None
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     timestamp: TimestampVectorData | _r.ExternalLink
     duration: DurationVectorData | _r.ExternalLink | None = None
     annotation: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
@@ -329,7 +329,7 @@ class ImageSeries(TimeSeries):
         'dimension': _r.H5Field('dataset', name='dimension', unwrap=True, dtype='int32'),
         'external_file': _r.H5Field('dataset', name='external_file', target_type='ImageSeries__external_file'),
         'num_samples': _r.H5Field('dataset', name='num_samples', unwrap=True, dtype='uint32'),
-        'format_': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
+        'format': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
         'sync': _r.H5Field('group', name='sync', target_type='ImageSeries__sync'),
         'device': _r.H5Field('link', name='device', target_type='Device'),
     }
@@ -343,7 +343,7 @@ class ImageSeries(TimeSeries):
     dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
     external_file: ImageSeries__external_file | _r.ExternalLink | None = None
     num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format_: str | _r.H5Array | _r.ExternalLink = 'raw'
+    format: str | _r.H5Array | _r.ExternalLink = 'raw'
     sync: ImageSeries__sync | _r.ExternalLink | None = None
     device: Device | _r.ExternalLink | None = None
 
@@ -420,7 +420,7 @@ class ImageMaskSeries(ImageSeries):
         'dimension': _r.H5Field('dataset', name='dimension', unwrap=True, dtype='int32'),
         'external_file': _r.H5Field('dataset', name='external_file', target_type='ImageMaskSeries__external_file'),
         'num_samples': _r.H5Field('dataset', name='num_samples', unwrap=True, dtype='uint32'),
-        'format_': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
+        'format': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
         'sync': _r.H5Field('group', name='sync', target_type='ImageMaskSeries__sync'),
         'device': _r.H5Field('link', name='device', target_type='Device'),
         'masked_imageseries': _r.H5Field('link', name='masked_imageseries', required=True, target_type='ImageSeries'),
@@ -435,7 +435,7 @@ class ImageMaskSeries(ImageSeries):
     dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
     external_file: ImageMaskSeries__external_file | _r.ExternalLink | None = None
     num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format_: str | _r.H5Array | _r.ExternalLink = 'raw'
+    format: str | _r.H5Array | _r.ExternalLink = 'raw'
     sync: ImageMaskSeries__sync | _r.ExternalLink | None = None
     device: Device | _r.ExternalLink | None = None
     masked_imageseries: ImageSeries | _r.ExternalLink
@@ -515,7 +515,7 @@ class OpticalSeries(ImageSeries):
         'dimension': _r.H5Field('dataset', name='dimension', unwrap=True, dtype='int32'),
         'external_file': _r.H5Field('dataset', name='external_file', target_type='OpticalSeries__external_file'),
         'num_samples': _r.H5Field('dataset', name='num_samples', unwrap=True, dtype='uint32'),
-        'format_': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
+        'format': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
         'distance': _r.H5Field('dataset', name='distance', unwrap=True, dtype='float32'),
         'field_of_view': _r.H5Field('dataset', name='field_of_view', unwrap=True, dtype='float32'),
         'orientation': _r.H5Field('dataset', name='orientation', unwrap=True, dtype='text'),
@@ -532,7 +532,7 @@ class OpticalSeries(ImageSeries):
     dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
     external_file: OpticalSeries__external_file | _r.ExternalLink | None = None
     num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format_: str | _r.H5Array | _r.ExternalLink = 'raw'
+    format: str | _r.H5Array | _r.ExternalLink = 'raw'
     distance: float | _r.H5Array | _r.ExternalLink | None = None
     field_of_view: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
     orientation: str | _r.H5Array | _r.ExternalLink | None = None
@@ -957,7 +957,7 @@ class ElectrodesTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'location': _r.H5Field('dataset', name='location', required=True, target_type='VectorData'),
         'group': _r.H5Field('dataset', name='group', required=True, target_type='VectorData'),
         'group_name': _r.H5Field('dataset', name='group_name', target_type='VectorData'),
@@ -975,7 +975,7 @@ class ElectrodesTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     location: _ns_hdmf_common.VectorData | _r.ExternalLink
     group: _ns_hdmf_common.VectorData | _r.ExternalLink
     group_name: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
@@ -1043,7 +1043,7 @@ class SweepTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'sweep_number': _r.H5Field('dataset', name='sweep_number', required=True, target_type='VectorData'),
         'series': _r.H5Field('dataset', name='series', required=True, target_type='VectorData'),
         'series_index': _r.H5Field('dataset', name='series_index', required=True, target_type='VectorIndex'),
@@ -1052,7 +1052,7 @@ class SweepTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     sweep_number: _ns_hdmf_common.VectorData | _r.ExternalLink
     series: _ns_hdmf_common.VectorData | _r.ExternalLink
     series_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
@@ -1076,7 +1076,7 @@ class IntracellularRecordingsTable(_ns_hdmf_common.AlignedDynamicTable):
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
         'categories': _r.H5Field('attribute', name='categories', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='IntracellularRecordingsTable__meanings_tables'),
         'electrodes': _r.H5Field('group', name='electrodes', required=True, target_type='IntracellularElectrodesTable'),
         'stimuli': _r.H5Field('group', name='stimuli', required=True, target_type='IntracellularStimuliTable'),
@@ -1087,7 +1087,7 @@ class IntracellularRecordingsTable(_ns_hdmf_common.AlignedDynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('A table to group together a stimulus and response from a single electrode and a single simultaneous recording and for storing metadata about the intracellular recording.')] = 'A table to group together a stimulus and response from a single electrode and a single simultaneous recording and for storing metadata about the intracellular recording.'
     categories: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     meanings_tables: IntracellularRecordingsTable__meanings_tables | _r.ExternalLink | None = None
     electrodes: IntracellularElectrodesTable | _r.ExternalLink
     stimuli: IntracellularStimuliTable | _r.ExternalLink
@@ -1111,14 +1111,14 @@ class IntracellularElectrodesTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'electrode': _r.H5Field('dataset', name='electrode', required=True, target_type='VectorData'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='IntracellularElectrodesTable__meanings_tables'),
         'vector_data': _r.H5Field('children', target_type='VectorData'),
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular electrode related metadata.')] = 'Table for storing intracellular electrode related metadata.'
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     electrode: _ns_hdmf_common.VectorData | _r.ExternalLink
     meanings_tables: IntracellularElectrodesTable__meanings_tables | _r.ExternalLink | None = None
     vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
@@ -1139,7 +1139,7 @@ class IntracellularStimuliTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'stimulus': _r.H5Field('dataset', name='stimulus', required=True, target_type='TimeSeriesReferenceVectorData'),
         'stimulus_template': _r.H5Field('dataset', name='stimulus_template', target_type='TimeSeriesReferenceVectorData'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='IntracellularStimuliTable__meanings_tables'),
@@ -1147,7 +1147,7 @@ class IntracellularStimuliTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular stimulus related metadata.')] = 'Table for storing intracellular stimulus related metadata.'
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     stimulus: TimeSeriesReferenceVectorData | _r.ExternalLink
     stimulus_template: TimeSeriesReferenceVectorData | _r.ExternalLink | None = None
     meanings_tables: IntracellularStimuliTable__meanings_tables | _r.ExternalLink | None = None
@@ -1169,14 +1169,14 @@ class IntracellularResponsesTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'response': _r.H5Field('dataset', name='response', required=True, target_type='TimeSeriesReferenceVectorData'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='IntracellularResponsesTable__meanings_tables'),
         'vector_data': _r.H5Field('children', target_type='VectorData'),
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular response related metadata.')] = 'Table for storing intracellular response related metadata.'
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     response: TimeSeriesReferenceVectorData | _r.ExternalLink
     meanings_tables: IntracellularResponsesTable__meanings_tables | _r.ExternalLink | None = None
     vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
@@ -1197,7 +1197,7 @@ class SimultaneousRecordingsTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'recordings': _r.H5Field('dataset', name='recordings', required=True, target_type='DynamicTableRegion'),
         'recordings_index': _r.H5Field('dataset', name='recordings_index', required=True, target_type='VectorIndex'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='SimultaneousRecordingsTable__meanings_tables'),
@@ -1205,7 +1205,7 @@ class SimultaneousRecordingsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
     recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
     meanings_tables: SimultaneousRecordingsTable__meanings_tables | _r.ExternalLink | None = None
@@ -1227,7 +1227,7 @@ class SequentialRecordingsTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'simultaneous_recordings': _r.H5Field('dataset', name='simultaneous_recordings', required=True, target_type='DynamicTableRegion'),
         'simultaneous_recordings_index': _r.H5Field('dataset', name='simultaneous_recordings_index', required=True, target_type='VectorIndex'),
         'stimulus_type': _r.H5Field('dataset', name='stimulus_type', required=True, target_type='VectorData'),
@@ -1236,7 +1236,7 @@ class SequentialRecordingsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     simultaneous_recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
     simultaneous_recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
     stimulus_type: _ns_hdmf_common.VectorData | _r.ExternalLink
@@ -1259,7 +1259,7 @@ class RepetitionsTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'sequential_recordings': _r.H5Field('dataset', name='sequential_recordings', required=True, target_type='DynamicTableRegion'),
         'sequential_recordings_index': _r.H5Field('dataset', name='sequential_recordings_index', required=True, target_type='VectorIndex'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='RepetitionsTable__meanings_tables'),
@@ -1267,7 +1267,7 @@ class RepetitionsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     sequential_recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
     sequential_recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
     meanings_tables: RepetitionsTable__meanings_tables | _r.ExternalLink | None = None
@@ -1289,7 +1289,7 @@ class ExperimentalConditionsTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'repetitions': _r.H5Field('dataset', name='repetitions', required=True, target_type='DynamicTableRegion'),
         'repetitions_index': _r.H5Field('dataset', name='repetitions_index', required=True, target_type='VectorIndex'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='ExperimentalConditionsTable__meanings_tables'),
@@ -1297,7 +1297,7 @@ class ExperimentalConditionsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     repetitions: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
     repetitions_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
     meanings_tables: ExperimentalConditionsTable__meanings_tables | _r.ExternalLink | None = None
@@ -1324,7 +1324,7 @@ class IntracellularElectrode(NWBContainer):
         'location': _r.H5Field('dataset', name='location', unwrap=True, dtype='text'),
         'resistance': _r.H5Field('dataset', name='resistance', unwrap=True, dtype='text'),
         'seal': _r.H5Field('dataset', name='seal', unwrap=True, dtype='text'),
-        'slice_': _r.H5Field('dataset', name='slice', unwrap=True, dtype='text'),
+        'slice': _r.H5Field('dataset', name='slice', unwrap=True, dtype='text'),
         'device': _r.H5Field('link', name='device', required=True, target_type='Device'),
     }
     cell_id: str | _r.H5Array | _r.ExternalLink | None = None
@@ -1334,7 +1334,7 @@ class IntracellularElectrode(NWBContainer):
     location: str | _r.H5Array | _r.ExternalLink | None = None
     resistance: str | _r.H5Array | _r.ExternalLink | None = None
     seal: str | _r.H5Array | _r.ExternalLink | None = None
-    slice_: str | _r.H5Array | _r.ExternalLink | None = None
+    slice: str | _r.H5Array | _r.ExternalLink | None = None
     device: Device | _r.ExternalLink
 
 class NWBFile__general__optogenetics(_r.Group):
@@ -1466,7 +1466,7 @@ class Units(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'spike_times_index': _r.H5Field('dataset', name='spike_times_index', target_type='VectorIndex'),
         'spike_times': _r.H5Field('dataset', name='spike_times', target_type='VectorData'),
         'obs_intervals_index': _r.H5Field('dataset', name='obs_intervals_index', target_type='VectorIndex'),
@@ -1484,7 +1484,7 @@ class Units(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     spike_times_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
     spike_times: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
     obs_intervals_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
@@ -1736,7 +1736,7 @@ class FrequencyBandsTable(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'band_name': _r.H5Field('dataset', name='band_name', required=True, target_type='VectorData'),
         'band_limits': _r.H5Field('dataset', name='band_limits', required=True, target_type='VectorData'),
         'band_mean': _r.H5Field('dataset', name='band_mean', target_type='VectorData'),
@@ -1746,7 +1746,7 @@ class FrequencyBandsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     band_name: _ns_hdmf_common.VectorData | _r.ExternalLink
     band_limits: _ns_hdmf_common.VectorData | _r.ExternalLink
     band_mean: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
@@ -2916,7 +2916,7 @@ class OnePhotonSeries(ImageSeries):
         'dimension': _r.H5Field('dataset', name='dimension', unwrap=True, dtype='int32'),
         'external_file': _r.H5Field('dataset', name='external_file', target_type='OnePhotonSeries__external_file'),
         'num_samples': _r.H5Field('dataset', name='num_samples', unwrap=True, dtype='uint32'),
-        'format_': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
+        'format': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
         'sync': _r.H5Field('group', name='sync', target_type='OnePhotonSeries__sync'),
         'device': _r.H5Field('link', name='device', target_type='Device'),
         'imaging_plane': _r.H5Field('link', name='imaging_plane', required=True, target_type='ImagingPlane'),
@@ -2937,7 +2937,7 @@ class OnePhotonSeries(ImageSeries):
     dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
     external_file: OnePhotonSeries__external_file | _r.ExternalLink | None = None
     num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format_: str | _r.H5Array | _r.ExternalLink = 'raw'
+    format: str | _r.H5Array | _r.ExternalLink = 'raw'
     sync: OnePhotonSeries__sync | _r.ExternalLink | None = None
     device: Device | _r.ExternalLink | None = None
     imaging_plane: ImagingPlane | _r.ExternalLink
@@ -3019,7 +3019,7 @@ class TwoPhotonSeries(ImageSeries):
         'dimension': _r.H5Field('dataset', name='dimension', unwrap=True, dtype='int32'),
         'external_file': _r.H5Field('dataset', name='external_file', target_type='TwoPhotonSeries__external_file'),
         'num_samples': _r.H5Field('dataset', name='num_samples', unwrap=True, dtype='uint32'),
-        'format_': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
+        'format': _r.H5Field('dataset', name='format', unwrap=True, dtype='text'),
         'field_of_view': _r.H5Field('dataset', name='field_of_view', unwrap=True, dtype='float32'),
         'sync': _r.H5Field('group', name='sync', target_type='TwoPhotonSeries__sync'),
         'device': _r.H5Field('link', name='device', target_type='Device'),
@@ -3037,7 +3037,7 @@ class TwoPhotonSeries(ImageSeries):
     dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
     external_file: TwoPhotonSeries__external_file | _r.ExternalLink | None = None
     num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format_: str | _r.H5Array | _r.ExternalLink = 'raw'
+    format: str | _r.H5Array | _r.ExternalLink = 'raw'
     field_of_view: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
     sync: TwoPhotonSeries__sync | _r.ExternalLink | None = None
     device: Device | _r.ExternalLink | None = None
@@ -3211,7 +3211,7 @@ class PlaneSegmentation(_ns_hdmf_common.DynamicTable):
         **_ns_hdmf_common.DynamicTable.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'image_mask': _r.H5Field('dataset', name='image_mask', target_type='VectorData'),
         'pixel_mask_index': _r.H5Field('dataset', name='pixel_mask_index', target_type='VectorIndex'),
         'pixel_mask': _r.H5Field('dataset', name='pixel_mask', target_type='VectorData'),
@@ -3224,7 +3224,7 @@ class PlaneSegmentation(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
+    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
     image_mask: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
     pixel_mask_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
     pixel_mask: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
@@ -3356,14 +3356,14 @@ class ImagingRetinotopy__focal_depth_image(_r.Dataset):
         'dimension': _r.H5Field('attribute', name='dimension', required=True, dtype='int32'),
         'field_of_view': _r.H5Field('attribute', name='field_of_view', required=True, dtype='float32'),
         'focal_depth': _r.H5Field('attribute', name='focal_depth', required=True, dtype='float32'),
-        'format_': _r.H5Field('attribute', name='format', required=True, dtype='text'),
+        'format': _r.H5Field('attribute', name='format', required=True, dtype='text'),
     }
     value: _t.Annotated[_r.H5Array, _r.ArrayOf(dtype='uint16', shapes=((None, None),))]
     bits_per_pixel: int
     dimension: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='int32', shapes=((2,),))]
     field_of_view: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='float32', shapes=((2,),))]
     focal_depth: float
-    format_: str
+    format: str
 
 class ImagingRetinotopy__sign_map(_r.Dataset):
     'Sine of the angle between the direction of the gradient in axis_1 and axis_2.'
@@ -3383,13 +3383,13 @@ class ImagingRetinotopy__vasculature_image(_r.Dataset):
         'bits_per_pixel': _r.H5Field('attribute', name='bits_per_pixel', required=True, dtype='int32'),
         'dimension': _r.H5Field('attribute', name='dimension', required=True, dtype='int32'),
         'field_of_view': _r.H5Field('attribute', name='field_of_view', required=True, dtype='float32'),
-        'format_': _r.H5Field('attribute', name='format', required=True, dtype='text'),
+        'format': _r.H5Field('attribute', name='format', required=True, dtype='text'),
     }
     value: _t.Annotated[_r.H5Array, _r.ArrayOf(dtype='uint16', shapes=((None, None),))]
     bits_per_pixel: int
     dimension: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='int32', shapes=((2,),))]
     field_of_view: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='float32', shapes=((2,),))]
-    format_: str
+    format: str
 
 
 __all__ = [

@@ -42,13 +42,13 @@ class DynamicTable(_r.DynamicTableMixin, Container):
         **Container.h5_fields,
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='DynamicTable__meanings_tables'),
         'vector_data': _r.H5Field('children', target_type='VectorData'),
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id_: ElementIdentifiers | _r.ExternalLink
+    id: ElementIdentifiers | _r.ExternalLink
     meanings_tables: DynamicTable__meanings_tables | _r.ExternalLink | None = None
     vector_data: dict[str, VectorData | _r.ExternalLink] = {}
 
@@ -76,7 +76,7 @@ class MeaningsTable(DynamicTable):
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
         'target': _r.H5Field('attribute', name='target', required=True, reftype='object', target_type='VectorData'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'value': _r.H5Field('dataset', name='value', required=True, target_type='VectorData'),
         'meaning': _r.H5Field('dataset', name='meaning', required=True, target_type='VectorData'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='MeaningsTable__meanings_tables'),
@@ -85,7 +85,7 @@ class MeaningsTable(DynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
     target: VectorData
-    id_: ElementIdentifiers | _r.ExternalLink
+    id: ElementIdentifiers | _r.ExternalLink
     value: VectorData | _r.ExternalLink
     meaning: VectorData | _r.ExternalLink
     meanings_tables: MeaningsTable__meanings_tables | _r.ExternalLink | None = None
@@ -119,7 +119,7 @@ class AlignedDynamicTable(DynamicTable):
         'colnames': _r.H5Field('attribute', name='colnames', required=True, dtype='text'),
         'description': _r.H5Field('attribute', name='description', required=True, dtype='text'),
         'categories': _r.H5Field('attribute', name='categories', required=True, dtype='text'),
-        'id_': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
+        'id': _r.H5Field('dataset', name='id', required=True, target_type='ElementIdentifiers'),
         'meanings_tables': _r.H5Field('group', name='meanings_tables', target_type='AlignedDynamicTable__meanings_tables'),
         'vector_data': _r.H5Field('children', target_type='VectorData'),
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
@@ -127,7 +127,7 @@ class AlignedDynamicTable(DynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
     categories: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    id_: ElementIdentifiers | _r.ExternalLink
+    id: ElementIdentifiers | _r.ExternalLink
     meanings_tables: AlignedDynamicTable__meanings_tables | _r.ExternalLink | None = None
     vector_data: dict[str, VectorData | _r.ExternalLink] = {}
     dynamic_table: dict[str, DynamicTable | _r.ExternalLink] = {}

@@ -1,0 +1,31 @@
+"""h5model: self-describing HDF5 files (NWB, HDMF) as typed pydantic models.
+
+    >>> import h5model
+    >>> with h5model.open("session.nwb") as f:          # doctest: +SKIP
+    ...     f.root.acquisition["ElectricalSeries"].data[:10]
+"""
+
+from __future__ import annotations
+
+from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error, SpecError
+from h5model.file import File, open
+from h5model.lazy import H5Array
+from h5model.nodes import Dataset, ExternalLink, Group, Node
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "ExternalLink",
+    "File",
+    "Group",
+    "H5Array",
+    "H5ModelError",
+    "ModelError",
+    "Node",
+    "NoSpecsError",
+    "NotHDF5Error",
+    "SpecError",
+    "__version__",
+    "open",
+]

@@ -68,7 +68,7 @@ def category_problem(spec_dtype: str, stored: np.dtype) -> str | None:
     dtype = canonical(spec_dtype)
     kind = stored.kind
     if dtype in TEXT:
-        ok = is_text(stored)
+        ok = is_text(stored) or kind == "O"  # "O": text attributes decoded to str
     elif dtype in FLOATS:
         ok = kind in "fiu" and not is_text(stored)
     elif dtype in SIGNED or dtype in UNSIGNED:

@@ -60,7 +60,8 @@ def annotation(element: Any, tag: str) -> Any:
 
 
 def _check_name(name: str, what: str) -> str:
-    if not is_safe_identifier(name) or is_reserved_field(name):
+    field = what == "field name"
+    if not is_safe_identifier(name, field=field) or (field and is_reserved_field(name)):
         raise SpecError(f"{what} {name!r} is not a safe Python identifier; refusing to generate")
     return name
 
@@ -209,7 +210,7 @@ class _Generator:
                 out.append("    }")
         for slot_name, slot in cls.attributes.items():
             field = str(slot_name)
-            if node_schema or not is_safe_identifier(field):
+            if node_schema or not is_safe_identifier(field, field=True):
                 _check_name(field, "field name")
             annotation_src, default = self.slot_type(slot, node_schema)
             if is_reserved_field(field):

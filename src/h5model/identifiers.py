@@ -19,6 +19,8 @@ from h5model.errors import SpecError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BUILTINS = frozenset(dir(builtins))
+# Builtins that generated annotations use: a field of that name would shadow them.
+_ANNOTATION_BUILTINS = frozenset({"str", "int", "float", "bool", "dict", "list", "tuple", "type"})
 # Names that a field must not shadow on a pydantic model or on h5model's nodes.
 _RESERVED_FIELDS = frozenset(dir(BaseModel)) | frozenset(
     {
@@ -49,13 +51,15 @@ _RESERVED_FIELDS = frozenset(dir(BaseModel)) | frozenset(
 )
 
 
-def is_safe_identifier(name: str) -> bool:
-    """True when ``name`` may appear as code: a plain identifier, no keyword, no builtin."""
+def is_safe_identifier(name: str, *, field: bool = False) -> bool:
+    """True when ``name`` may appear as code: a plain identifier, no keyword, no builtin
+    (for fields, no builtin that annotations use)."""
+    banned = _ANNOTATION_BUILTINS if field else _BUILTINS
     return (
         bool(_IDENTIFIER.match(name))
         and not keyword.iskeyword(name)
         and not keyword.issoftkeyword(name)
-        and name not in _BUILTINS
+        and name not in banned
     )
 
 
@@ -78,7 +82,7 @@ def field_identifier(hdf5_name: str, taken: set[str]) -> str:
     if (
         keyword.iskeyword(base)
         or keyword.issoftkeyword(base)
-        or base in _BUILTINS
+        or base in _ANNOTATION_BUILTINS
         or base in _RESERVED_FIELDS
         or base.startswith(("model_validate", "model_dump"))
     ):

@@ -54,7 +54,8 @@ class ArrayOf:
     def check(self, value: Any) -> Any:
         if not isinstance(value, (H5Array, np.ndarray)):
             return value
-        if self.dtype is not None:
+        # an empty attribute array carries no dtype worth checking (HDMF writes float64)
+        if self.dtype is not None and not (isinstance(value, np.ndarray) and value.size == 0):
             problem = category_problem(self.dtype, value.dtype)
             if problem is not None:
                 raise PydanticCustomError("h5_dtype", problem)
