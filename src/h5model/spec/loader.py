@@ -333,8 +333,10 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
                     f"schema source {source!r} lies outside the namespace file's folder",
                     hdf5_path=at,
                 )
-            if not candidate.exists() and candidate.with_suffix(".yaml").exists():
-                candidate = candidate.with_suffix(".yaml")
+            for suffix in (".yaml", ".yml", ".json"):
+                if candidate.exists():
+                    break
+                candidate = (folder / source).resolve().with_name(Path(source).name + suffix)
             if not candidate.is_file():
                 raise SpecError(f"schema source {source!r} not found", hdf5_path=at)
             if candidate.stat().st_size > MAX_SPEC_BYTES:

@@ -68,8 +68,7 @@ def _typed(raw: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         out[_TYPE_KEYS.get(key, key)] = value
-    if "quantity" in out and out["quantity"] is not None:
-        out["quantity"] = str(out["quantity"])
+    _quantity(out)
     if "attributes" in out:
         out["attributes"] = [attribute(a, where) for a in _as_list(out["attributes"], where)]
     return out
@@ -105,9 +104,16 @@ def link(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError("a link spec is not a mapping", hdf5_path=where)
     out = dict(raw)
-    if "quantity" in out and out["quantity"] is not None:
-        out["quantity"] = str(out["quantity"])
+    _quantity(out)
     return out
+
+
+def _quantity(out: dict[str, Any]) -> None:
+    """Integer quantities become text like the symbolic ones; anything else stays as is
+    (and fails validation against the language)."""
+    value = out.get("quantity")
+    if isinstance(value, int) and not isinstance(value, bool):
+        out["quantity"] = str(value)
 
 
 def _shape_and_dtype(out: dict[str, Any], where: str) -> None:

@@ -1,0 +1,104 @@
+"""The ``h5model`` command: show, generate, graph.
+
+Errors name the file and the HDF5 path and exit non-zero, without a traceback:
+1 for a file or spec h5model cannot read as asked, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from h5model import __version__
+from h5model.errors import H5ModelError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="h5model",
+        description="Read self-describing HDF5 files (NWB, HDMF) as typed pydantic models.",
+    )
+    parser.add_argument("--version", action="version", version=f"h5model {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_file(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", type=Path, help="an HDF5 file")
+        p.add_argument(
+            "--spec", action="append", type=Path, default=None, metavar="PATH",
+            help="a namespace file (YAML/JSON) to use in addition to, or instead of, the "
+            "file's embedded specs; may be repeated",
+        )
+
+    show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
+    add_file(show)
+    show.add_argument("--depth", type=int, default=None, help="stop below this depth")
+
+    generate = sub.add_parser(
+        "generate", help="write the file's specs as LinkML YAML and pydantic modules"
+    )
+    add_file(generate)
+    generate.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+
+    graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
+    add_file(graph)
+    graph.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                       help="output file; .graphml or .json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except H5ModelError as exc:
+        print(f"h5model: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        print(f"h5model: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from h5model import export
+    from h5model.file import File, load_specs, open_hdf5
+
+    if args.command == "show":
+        with File(args.file, spec=args.spec) as file:
+            for line in export.tree_lines(file, args.depth):
+                print(line)
+        return 0
+    if args.command == "generate":
+        h5 = open_hdf5(args.file)
+        try:
+            specs = load_specs(h5, str(args.file), args.spec)
+        finally:
+            h5.close()
+        for path in export.write_models(specs, args.output):
+            print(path)
+        return 0
+    if args.command == "graph":
+        suffix = args.output.suffix.lower()
+        if suffix not in (".graphml", ".xml", ".json"):
+            print(f"h5model: error: {args.output}: use a .graphml or .json output file",
+                  file=sys.stderr)
+            return 2
+        with File(args.file, spec=args.spec) as file:
+            export.write_graph(file.graph, args.output)
+            print(f"{args.output}: {file.graph.number_of_nodes()} nodes, "
+                  f"{file.graph.number_of_edges()} edges")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
