@@ -13,6 +13,9 @@ from typing import Any
 import h5py
 import numpy as np
 from h5py import h5a, h5t
+from h5py._objects import phil
+
+from h5model import _libhdf5
 
 
 
@@ -21,10 +24,16 @@ _OBJECT = np.dtype(object)
 
 
 def read_attributes(oid: Any) -> dict[str, Any]:
-    """name -> value for every attribute of the object ``oid``."""
+    """name -> value for every attribute of the object ``oid``, in name order."""
     count = h5a.get_num_attrs(oid)
     if not count:
         return {}
+    if _libhdf5.LIB is not None:
+        with phil:
+            values, rest = _libhdf5.read_scalar_attributes(oid.id, count)
+        for name in rest:
+            values[name] = read_attribute(h5a.open(oid, name.encode("utf-8", "surrogateescape")))
+        return dict(sorted(values.items())) if rest else values
     out: dict[str, Any] = {}
     for i in range(count):
         aid = h5a.open(oid, index=i)

@@ -71,10 +71,14 @@ class _Generator:
         self.schema = schema
         self.deps = list(deps)
         self.deps_by_id = {id(d.schema): d for d in self.deps}
+        self.defined: set[str] = set()
+        """Local classes already emitted: annotations naming only these need no quotes."""
+        self.local_refs: set[str] = set()
 
     # -- name resolution ---------------------------------------------------
     def class_ref(self, name: str) -> str:
         if name in self.schema.classes:
+            self.local_refs.add(name)
             return _check_name(name, "class name")
         for dep in self.deps:
             if name in dep.schema.classes:
@@ -120,18 +124,29 @@ class _Generator:
         ordered: list[ClassDefinition] = []
         done: set[str] = set()
 
+        visiting: set[str] = set()
+
         def visit(name: str, trail: tuple[str, ...]) -> None:
             if name in done or name not in self.schema.classes:
                 return
             if name in trail:
                 raise SpecError(f"class {name!r} inherits from itself")
             cls = self.schema.classes[name]
+            visiting.add(name)
             if cls.is_a:
                 visit(str(cls.is_a), (*trail, name))
             for mixin in cls.mixins or []:
                 visit(str(mixin), (*trail, name))
-            done.add(name)
-            ordered.append(cls)
+            # classes its fields name come first where no cycle forbids it, so that
+            # annotations can be plain objects rather than strings resolved later
+            for slot in cls.attributes.values():
+                ranged = str(slot.range) if slot.range else ""
+                if ranged in self.schema.classes and ranged not in visiting:
+                    visit(ranged, ())
+            visiting.discard(name)
+            if name not in done:
+                done.add(name)
+                ordered.append(cls)
 
         for name in self.schema.classes:
             visit(str(name), ())
@@ -140,8 +155,6 @@ class _Generator:
     def source(self, header: str) -> str:
         lines = [
             _doc_literal(header),
-            "",
-            "from __future__ import annotations",
             "",
             "import datetime as _dt",
             "import typing as _t",
@@ -161,6 +174,7 @@ class _Generator:
                 continue
             lines += self.class_source(cls, node_schema)
             lines.append("")
+            self.defined.add(str(cls.name))
         lines.append("")
         names = [
             str(c.name) for c in self.ordered_classes() if not self.is_any(str(c.name))
@@ -212,7 +226,11 @@ class _Generator:
             field = str(slot_name)
             if node_schema or not is_safe_identifier(field, field=True):
                 _check_name(field, "field name")
+            self.local_refs = set()
             annotation_src, default = self.slot_type(slot, node_schema)
+            if not self.local_refs <= self.defined:
+                # names a class defined further down: leave it for pydantic to resolve
+                annotation_src = repr(annotation_src)
             if is_reserved_field(field):
                 # keep the spec's key on the wire, give Python a name that shadows nothing
                 value = default.removeprefix(" = ") if default else "..."

@@ -19,7 +19,7 @@ from typing import Any
 import h5py
 import networkx as nx
 import numpy as np
-from h5py import h5g, h5l, h5o, h5r
+from h5py import h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.attributes import read_attributes
 from h5model.dtypes import is_reference
@@ -51,6 +51,8 @@ class FileIndex:
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ref_paths: dict[int, str] = field(default_factory=dict)
     """object address -> canonical path."""
+    scalars: dict[str, Any] = field(default_factory=dict)
+    """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
 
     def paths(self) -> Iterator[str]:
         return iter(self.children)
@@ -80,9 +82,10 @@ class _Walker:
         self.index.ref_paths = self.addr_to_path
         return self.index
 
-    def _register(self, path: str, oid: Any) -> None:
-        info = h5o.get_info(oid)
-        self.addr_to_path[info.addr] = path
+    def _register(self, path: str, oid: Any, address: int | None = None) -> None:
+        if address is None:
+            address = h5o.get_info(oid).addr
+        self.addr_to_path[address] = path
         attrs = read_attributes(oid)
         self.index.attrs[path] = attrs
         self.index.children[path] = []
@@ -93,6 +96,10 @@ class _Walker:
             data["kind"] = "dataset"
             data["shape"] = oid.shape
             data["dtype"] = oid.dtype
+            if data["shape"] == ():
+                scalar = _read_scalar(oid, data["dtype"])
+                if scalar is not _NOT_READ:
+                    self.index.scalars[path] = scalar
         namespace = attrs.get("namespace")
         type_name = next((attrs[k] for k in TYPE_KEYS if k in attrs), None)
         if isinstance(namespace, str) and isinstance(type_name, str):
@@ -126,7 +133,7 @@ class _Walker:
                 oid = h5o.open(gid, raw_name)
                 if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
                     continue  # committed datatypes are not objects of the data model
-                self._register(child_path, oid)
+                self._register(child_path, oid, address)
                 self._edge(path, child_path, "child", name)
                 self.index.children[path].append(Child(name, "hard", child_path))
                 if isinstance(oid, h5g.GroupID):
@@ -236,6 +243,28 @@ class _Walker:
         if oid is None:
             return None
         return self.addr_to_path.get(h5o.get_info(oid).addr)
+
+
+_NOT_READ: Any = object()
+_TEXT = h5t.py_create(h5py.string_dtype())
+
+
+def _read_scalar(oid: Any, dtype: np.dtype) -> Any:
+    """A scalar dataset's value (text decoded), or _NOT_READ for references and compounds."""
+    if dtype.names or is_reference(dtype) or dtype.subdtype is not None:
+        return _NOT_READ
+    string_info = h5py.check_string_dtype(dtype)
+    if string_info is not None and string_info.length is None:
+        arr = np.empty((), dtype=object)
+        oid.read(h5s.ALL, h5s.ALL, arr, mtype=_TEXT)
+        item = arr[()]
+        return item.decode("utf-8", "surrogateescape") if isinstance(item, bytes) else item
+    arr = np.empty((), dtype=dtype)
+    oid.read(h5s.ALL, h5s.ALL, arr, mtype=h5t.py_create(dtype))
+    value = arr[()]
+    if string_info is not None:
+        return bytes(value).decode(string_info.encoding, "surrogateescape").rstrip("\x00")
+    return value.item() if value.dtype.kind in "biuf" else value
 
 
 def _normalise(path: str) -> str:

@@ -103,9 +103,12 @@ class Fixed:
 
 
 def _shape_matches(shape: tuple[int, ...], allowed: tuple[int | None, ...]) -> bool:
-    return len(shape) == len(allowed) and all(
-        want is None or want == got for want, got in zip(allowed, shape, strict=True)
-    )
+    if len(shape) != len(allowed):
+        return False
+    for want, got in zip(allowed, shape, strict=True):
+        if want is not None and want != got:
+            return False
+    return True
 
 
 def _shape_text(shape: tuple[int | None, ...]) -> str:

@@ -230,6 +230,9 @@ class Reader:
         return self.models.get(target) if target is not None else None
 
     def _dataset_value(self, path: str) -> Any:
+        scalars = self.index.scalars
+        if path in scalars:
+            return scalars[path]
         data = self.graph.nodes[path]
         shape = data["shape"]
         dtype = data["dtype"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import h5py
 import pydantic
+from h5py import h5o
 import yaml
 
 from h5model.errors import NoSpecsError, SpecError
@@ -211,9 +212,10 @@ def _build_namespace(
 # -- embedded specs --------------------------------------------------------------
 
 
-def find_spec_group(file: h5py.File, label: str) -> h5py.Group | None:
-    """The spec group: ``.specloc`` first, ``/specifications`` second."""
+def find_spec_group(file: h5py.File, label: str) -> tuple[h5py.Group, str] | None:
+    """(spec group, its path): ``.specloc`` first, ``/specifications`` second."""
     specloc = file.attrs.get(".specloc")
+    default = file.get("specifications")
     if specloc is not None:
         try:
             target = file[specloc]
@@ -222,11 +224,15 @@ def find_spec_group(file: h5py.File, label: str) -> h5py.Group | None:
                 f"root attribute .specloc does not point at an object ({exc})", file=label,
                 hdf5_path="/",
             ) from None
-        if isinstance(target, h5py.Group):
-            return target
-        raise SpecError(".specloc does not point at a group", file=label, hdf5_path="/")
-    spec_group = file.get("specifications")
-    return spec_group if isinstance(spec_group, h5py.Group) else None
+        if not isinstance(target, h5py.Group):
+            raise SpecError(".specloc does not point at a group", file=label, hdf5_path="/")
+        # asking a dereferenced object its name searches the file: compare addresses instead
+        if isinstance(default, h5py.Group) and h5o.get_info(default.id).addr == (
+            h5o.get_info(target.id).addr
+        ):
+            return default, "/specifications"
+        return target, target.name or "/"
+    return (default, "/specifications") if isinstance(default, h5py.Group) else None
 
 
 def _read_text(dataset: Any, where: str) -> str:
@@ -250,14 +256,15 @@ def _read_text(dataset: Any, where: str) -> str:
 
 def read_embedded(file: h5py.File, label: str) -> SpecSet:
     """Every namespace cached in ``file``; the newest version of each is chosen."""
-    group = find_spec_group(file, label)
-    if group is None:
+    found = find_spec_group(file, label)
+    if found is None:
         raise NoSpecsError(
             "the file embeds no specifications (no .specloc attribute and no /specifications "
             "group); supply a namespace file with --spec PATH (Python: spec=PATH)",
             file=label,
             hdf5_path="/",
         )
+    group, group_path = found
     versions: dict[str, dict[str, h5py.Group]] = {}
     for ns_name, ns_group in group.items():
         if isinstance(ns_group, h5py.Group):
@@ -270,7 +277,7 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
             continue
         version = newest(list(by_version))
         vgroup = by_version[version]
-        where = f"{vgroup.name}"
+        where = f"{group_path.rstrip('/')}/{ns_name}/{version}"
         try:
             spec = _read_version_group(vgroup, where, ns_name)
         except SpecError as exc:
@@ -279,7 +286,7 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
         chosen[spec.name] = spec
     if not chosen:
         raise NoSpecsError(
-            "the spec group holds no namespaces", file=label, hdf5_path=group.name
+            "the spec group holds no namespaces", file=label, hdf5_path=group_path
         )
     try:
         return SpecSet(chosen, {k: sorted(v, key=version_key) for k, v in versions.items()})
