@@ -81,8 +81,14 @@ def simple_namespace(
                 "doc": doc,
                 "attributes": [attribute],
                 "datasets": [
-                    {"name": "values", "dtype": "float64", "shape": [None], "dims": ["n"],
-                     "doc": "Some values.", "quantity": "?"}
+                    {
+                        "name": "values",
+                        "dtype": "float64",
+                        "shape": [None],
+                        "dims": ["n"],
+                        "doc": "Some values.",
+                        "quantity": "?",
+                    }
                 ],
             }
         ]

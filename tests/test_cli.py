@@ -18,7 +18,9 @@ from h5model.cli import main
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "h5model.cli", *map(str, args)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -37,8 +39,12 @@ def test_generate_writes_linkml_and_pydantic(nwb_files: dict[str, Path], tmp_pat
     out = tmp_path / "models"
     assert main(["generate", str(nwb_files["extension"]), "-o", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
-    assert {"core_2_11_0.py", "core_2_11_0.linkml.yaml", "ndx_test_ext_0_1_0.py",
-            "ndx_test_ext_0_1_0.linkml.yaml"} <= names
+    assert {
+        "core_2_11_0.py",
+        "core_2_11_0.linkml.yaml",
+        "ndx_test_ext_0_1_0.py",
+        "ndx_test_ext_0_1_0.linkml.yaml",
+    } <= names
     source = (out / "ndx_test_ext_0_1_0.py").read_text()
     compile(source, "ndx", "exec")
     assert "class TetrodeSeries(" in source

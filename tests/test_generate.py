@@ -28,7 +28,10 @@ def test_spec_language_module_is_up_to_date() -> None:
 def test_committed_modules_regenerate_byte_identical(tmp_path: Path) -> None:
     written = registry.write_committed(reference_specs(), tmp_path / "out")
     assert {p.name for p in written} >= {
-        "core_2_11_0.py", "hdmf_common_1_10_0.py", "hdmf_experimental_0_6_0.py", "index.json",
+        "core_2_11_0.py",
+        "hdmf_common_1_10_0.py",
+        "hdmf_experimental_0_6_0.py",
+        "index.json",
     }
     for path in written:
         committed = GENERATED / path.name
@@ -83,7 +86,7 @@ def _hostile_strings(sentinel: Path) -> list[str]:
         f"'''\n{code}\n'''",
         f"\\\n{code}",
         f"x\n    {code}\n",
-        f"\"); {code}; (\"",
+        f'"); {code}; ("',
         f"{{{code}}}",
     ]
 
@@ -116,15 +119,22 @@ def test_doc_strings_and_defaults_stay_data(tmp_path: Path) -> None:
 )
 def test_type_names_that_are_not_identifiers_are_refused(tmp_path: Path, type_name: str) -> None:
     path = write_simple(tmp_path / "t.h5", type_name=type_name)
-    with pytest.raises(h5model.SpecError, match="refuses|not a plain"):
+    with pytest.raises(h5model.SpecError, match=r"refuses|not a plain"):
         h5model.open(path)
     assert not list((tmp_path / "cache").glob("m_*.py"))
 
 
 @pytest.mark.parametrize(
     "attr_name",
-    ["x'); __import__('os').system('true') #", "__class__", "model_config", "class", "hdf5_path",
-     "3d", "a b"],
+    [
+        "x'); __import__('os').system('true') #",
+        "__class__",
+        "model_config",
+        "class",
+        "hdf5_path",
+        "3d",
+        "a b",
+    ],
 )
 def test_odd_field_names_become_safe_fields(tmp_path: Path, attr_name: str) -> None:
     path = write_simple(tmp_path / "t.h5", attr_name=attr_name, value="v")
@@ -144,8 +154,14 @@ def test_hostile_namespace_name_and_version(tmp_path: Path) -> None:
     schema = simple_namespace()["1.0.0"]["lab.schema"]
     path = write_spec_file(
         tmp_path / "ns.h5",
-        {"evil": {"1.0.0": {"namespace": namespace_doc(name, version, ["lab.schema"]),
-                            "lab.schema": schema}}},
+        {
+            "evil": {
+                "1.0.0": {
+                    "namespace": namespace_doc(name, version, ["lab.schema"]),
+                    "lab.schema": schema,
+                }
+            }
+        },
         {"namespace": name, "data_type": "Thing", "label": "x"},
     )
     with h5model.open(path) as f:

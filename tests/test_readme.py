@@ -14,12 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def test_python_examples_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_examples_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "NWBFile" in out
     assert "True" in out  # the region's table is the electrodes model itself
@@ -34,8 +36,12 @@ def test_python_examples_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 )
 def test_cli_examples_run(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "h5model.cli", *command], cwd=ROOT, capture_output=True,
-        text=True, env={**os.environ}, check=False,
+        [sys.executable, "-m", "h5model.cli", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "ElectricalSeries (core)" in result.stdout

@@ -27,7 +27,8 @@ def test_newest_embedded_version_is_used(tmp_path: Path) -> None:
     old = simple_namespace(version="2.9.0", attr_dtype="text")
     new = simple_namespace(version="2.10.0", attr_dtype="int32")
     path = write_spec_file(
-        tmp_path / "versions.h5", {"lab": {**old, **new}},
+        tmp_path / "versions.h5",
+        {"lab": {**old, **new}},
         {"namespace": "lab", "data_type": "Thing", "label": 7},
     )
     with h5py.File(path) as f:
@@ -67,8 +68,9 @@ def test_specloc_is_followed_before_the_default_group(tmp_path: Path) -> None:
     with h5py.File(path, "w") as f:
         group = f.create_group("elsewhere/specs")
         for source, content in simple_namespace()["1.0.0"].items():
-            group.create_dataset(f"lab/1.0.0/{source}", data=json.dumps(content),
-                                 dtype=h5py.string_dtype())
+            group.create_dataset(
+                f"lab/1.0.0/{source}", data=json.dumps(content), dtype=h5py.string_dtype()
+            )
         f.attrs[".specloc"] = group.ref
         f.attrs["namespace"] = "lab"
         f.attrs["data_type"] = "Thing"
@@ -118,8 +120,11 @@ def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
 def test_missing_dependency_names_the_namespace(tmp_path: Path) -> None:
     version = simple_namespace()["1.0.0"]
     version["namespace"] = namespace_doc("lab", "1.0.0", ["lab.schema"], deps=("core",))
-    path = write_spec_file(tmp_path / "dep.h5", {"lab": {"1.0.0": version}},
-                           {"namespace": "lab", "data_type": "Thing", "label": "x"})
+    path = write_spec_file(
+        tmp_path / "dep.h5",
+        {"lab": {"1.0.0": version}},
+        {"namespace": "lab", "data_type": "Thing", "label": "x"},
+    )
     with pytest.raises(h5model.SpecError, match="'core'") as info:
         h5model.open(path)
     assert str(path) in str(info.value)
@@ -128,8 +133,11 @@ def test_missing_dependency_names_the_namespace(tmp_path: Path) -> None:
 def test_malformed_spec_json_names_the_dataset(tmp_path: Path) -> None:
     version = simple_namespace()["1.0.0"]
     version["lab.schema"] = "{ not json"  # type: ignore[assignment]
-    path = write_spec_file(tmp_path / "bad.h5", {"lab": {"1.0.0": version}},
-                           {"namespace": "lab", "data_type": "Thing", "label": "x"})
+    path = write_spec_file(
+        tmp_path / "bad.h5",
+        {"lab": {"1.0.0": version}},
+        {"namespace": "lab", "data_type": "Thing", "label": "x"},
+    )
     with pytest.raises(h5model.SpecError) as info:
         h5model.open(path)
     assert "/specifications/lab/1.0.0/lab.schema" in str(info.value)
@@ -138,8 +146,9 @@ def test_malformed_spec_json_names_the_dataset(tmp_path: Path) -> None:
 def test_spec_that_breaks_the_language_is_refused(tmp_path: Path) -> None:
     version = simple_namespace()["1.0.0"]
     version["lab.schema"] = {"groups": [{"data_type_def": "Thing", "quantity": {"x": 1}}]}
-    path = write_spec_file(tmp_path / "bad.h5", {"lab": {"1.0.0": version}},
-                           {"namespace": "lab", "data_type": "Thing"})
+    path = write_spec_file(
+        tmp_path / "bad.h5", {"lab": {"1.0.0": version}}, {"namespace": "lab", "data_type": "Thing"}
+    )
     with pytest.raises(h5model.SpecError, match="specification language"):
         h5model.open(path)
 

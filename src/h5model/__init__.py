@@ -1,8 +1,8 @@
 """h5model: self-describing HDF5 files (NWB, HDMF) as typed pydantic models.
 
-    >>> import h5model
-    >>> with h5model.open("session.nwb") as f:          # doctest: +SKIP
-    ...     f.root.acquisition["ElectricalSeries"].data[:10]
+>>> import h5model
+>>> with h5model.open("session.nwb") as f:          # doctest: +SKIP
+...     f.root.acquisition["ElectricalSeries"].data[:10]
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = [
     "H5Array",
     "H5ModelError",
     "ModelError",
-    "Node",
     "NoSpecsError",
+    "Node",
     "NotHDF5Error",
     "SpecError",
     "__version__",

@@ -84,8 +84,14 @@ _raw = _find_library()
 LIB: _Lib | None = _Lib(_raw) if _raw is not None else None
 
 _INT_TYPES = {
-    (1, 1): np.int8, (2, 1): np.int16, (4, 1): np.int32, (8, 1): np.int64,
-    (1, 0): np.uint8, (2, 0): np.uint16, (4, 0): np.uint32, (8, 0): np.uint64,
+    (1, 1): np.int8,
+    (2, 1): np.int16,
+    (4, 1): np.int32,
+    (8, 1): np.int64,
+    (1, 0): np.uint8,
+    (2, 0): np.uint16,
+    (4, 0): np.uint32,
+    (8, 0): np.uint64,
 }
 _FLOAT_TYPES = {4: np.float32, 8: np.float64, 2: np.float16}
 _FALLBACK = object()
@@ -131,6 +137,7 @@ def _read_scalar(lib: _Lib, aid: int) -> Any:
             raw = lib.pointer.value
             lib.free(lib.pointer)
             return raw.decode("utf-8", "surrogateescape") if raw is not None else ""
+        kind: Any
         if klass == _FLOAT:
             kind = _FLOAT_TYPES.get(lib.get_size(tid))
             if kind is None or lib.read(aid, lib.double, byref(lib.double_value)) < 0:

@@ -7,7 +7,7 @@ drifted. pynwb is a test dependency only: this module imports it lazily.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -21,7 +21,7 @@ def write_reference_file(path: Path) -> Path:
     nwbfile = NWBFile(
         session_description="reference",
         identifier="reference",
-        session_start_time=datetime(2020, 1, 1, tzinfo=timezone.utc),
+        session_start_time=datetime(2020, 1, 1, tzinfo=UTC),
     )
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)

@@ -17,8 +17,6 @@ from h5py._objects import phil
 
 from h5model import _libhdf5
 
-
-
 _VLEN_TEXT = h5t.py_create(h5py.string_dtype())
 _OBJECT = np.dtype(object)
 

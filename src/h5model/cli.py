@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     def add_file(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", type=Path, help="an HDF5 file")
         p.add_argument(
-            "--spec", action="append", type=Path, default=None, metavar="PATH",
+            "--spec",
+            action="append",
+            type=Path,
+            default=None,
+            metavar="PATH",
             help="a namespace file (YAML/JSON) to use in addition to, or instead of, the "
             "file's embedded specs; may be repeated",
         )
@@ -43,8 +47,14 @@ def _parser() -> argparse.ArgumentParser:
 
     graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
     add_file(graph)
-    graph.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
-                       help="output file; .graphml or .json")
+    graph.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output file; .graphml or .json",
+    )
     return parser
 
 
@@ -89,13 +99,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "graph":
         suffix = args.output.suffix.lower()
         if suffix not in (".graphml", ".xml", ".json"):
-            print(f"h5model: error: {args.output}: use a .graphml or .json output file",
-                  file=sys.stderr)
+            print(
+                f"h5model: error: {args.output}: use a .graphml or .json output file",
+                file=sys.stderr,
+            )
             return 2
         with File(args.file, spec=args.spec) as file:
             export.write_graph(file.graph, args.output)
-            print(f"{args.output}: {file.graph.number_of_nodes()} nodes, "
-                  f"{file.graph.number_of_edges()} edges")
+            print(
+                f"{args.output}: {file.graph.number_of_nodes()} nodes, "
+                f"{file.graph.number_of_edges()} edges"
+            )
         return 0
     raise AssertionError(args.command)
 

@@ -27,9 +27,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def portable_graph(graph: nx.DiGraph) -> nx.DiGraph:
+def portable_graph(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
     """A copy whose node and edge data are plain strings and numbers."""
-    out = nx.DiGraph()
+    out: nx.DiGraph[str] = nx.DiGraph()
     for node, data in graph.nodes(data=True):
         clean = {k: _plain(v) for k, v in data.items() if v is not None}
         if "shape" in clean:
@@ -43,7 +43,7 @@ def portable_graph(graph: nx.DiGraph) -> nx.DiGraph:
     return out
 
 
-def write_graph(graph: nx.DiGraph, out: Path) -> None:
+def write_graph(graph: nx.DiGraph[str], out: Path) -> None:
     """GraphML for ``.graphml``/``.xml``, JSON (node-link) for ``.json``."""
     portable = portable_graph(graph)
     suffix = out.suffix.lower()
@@ -94,7 +94,7 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
             yield text
         if path is None or (max_depth is not None and depth >= max_depth):
             continue
-        pending = []
+        pending: list[tuple[str | None, str | None, int]] = []
         indent = "  " * (depth + 1)
         for child in file.index.children.get(path, []):
             if child.kind == "external":
@@ -103,11 +103,13 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
             elif child.kind == "soft":
                 target = child.target.removeprefix("missing::")
                 broken = " (broken)" if child.target.startswith("missing::") else ""
-                pending.append((f"{indent}{child.name}  -> {target} (soft link){broken}", None,
-                                depth + 1))
+                pending.append(
+                    (f"{indent}{child.name}  -> {target} (soft link){broken}", None, depth + 1)
+                )
             elif child.target != _join(path, child.name):
-                pending.append((f"{indent}{child.name}  = {child.target} (hard link)", None,
-                                depth + 1))
+                pending.append(
+                    (f"{indent}{child.name}  = {child.target} (hard link)", None, depth + 1)
+                )
             else:
                 line = f"{indent}{child.name}  {describe(child.target)}".rstrip()
                 pending.append((line, child.target, depth + 1))

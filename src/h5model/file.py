@@ -89,7 +89,7 @@ class File:
         return self._h5
 
     @property
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> nx.DiGraph[str]:
         return self.index.graph
 
     @property
@@ -154,7 +154,9 @@ class File:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -164,7 +166,7 @@ class File:
         return f"<h5model.File {self.label!r} ({state}, {len(self._models)} objects)>"
 
 
-def open(  # noqa: A001 - the natural name, like h5py.File / builtins.open
+def open(
     path: PathLike,
     *,
     spec: PathLike | Sequence[PathLike] | None = None,

@@ -24,8 +24,6 @@ from linkml_runtime.linkml_model.meta import (
 from h5model.errors import SpecError
 from h5model.identifiers import is_reserved_field, is_safe_identifier
 
-GENERATOR_VERSION = "1"
-
 _BUILTIN_TYPES = {
     "string": "str",
     "str": "str",
@@ -83,14 +81,18 @@ class _Generator:
         for dep in self.deps:
             if name in dep.schema.classes:
                 return f"{dep.module_expr}.{_check_name(name, 'class name')}"
-        raise SpecError(f"class {name!r} is not defined in schema {self.schema.name!r} or its imports")
+        raise SpecError(
+            f"class {name!r} is not defined in schema {self.schema.name!r} or its imports"
+        )
 
     def lookup_class(self, name: str) -> ClassDefinition | None:
         if name in self.schema.classes:
-            return self.schema.classes[name]  # type: ignore[no-any-return]
+            found: ClassDefinition = self.schema.classes[name]
+            return found
         for dep in self.deps:
             if name in dep.schema.classes:
-                return dep.schema.classes[name]  # type: ignore[no-any-return]
+                found = dep.schema.classes[name]
+                return found
         return None
 
     def type_base(self, range_name: str) -> str | None:
@@ -176,9 +178,7 @@ class _Generator:
             lines.append("")
             self.defined.add(str(cls.name))
         lines.append("")
-        names = [
-            str(c.name) for c in self.ordered_classes() if not self.is_any(str(c.name))
-        ]
+        names = [str(c.name) for c in self.ordered_classes() if not self.is_any(str(c.name))]
         lines.append("__all__ = " + _wrap_list(names))
         lines.append("")
         return "\n".join(lines)
@@ -261,8 +261,10 @@ class _Generator:
         if reftype is not None:
             kwargs["reftype"] = str(reftype)
             kwargs["target_type"] = str(slot.range)
-        elif role in ("link", "children", "group", "dataset") and slot.range and self.lookup_class(
-            str(slot.range)
+        elif (
+            role in ("link", "children", "group", "dataset")
+            and slot.range
+            and self.lookup_class(str(slot.range))
         ):
             kwargs["target_type"] = str(slot.range)
         args += [f"{key}={value!r}" for key, value in kwargs.items()]
@@ -305,10 +307,7 @@ class _Generator:
         reftype = annotation(slot, "reftype")
         if node_schema and shapes is not None:
             dtype = annotation(slot, "dtype")
-            if role == "attribute" and reftype is None:
-                base = "_np.ndarray"
-            else:
-                base = "_r.H5Array"
+            base = "_np.ndarray" if role == "attribute" and reftype is None else "_r.H5Array"
             fields = annotation(slot, "compound_fields")
             metadata.append(
                 "_r.ArrayOf("
@@ -317,14 +316,19 @@ class _Generator:
                 + (f", fields={tuple(json.loads(fields))!r}" if fields else "")
                 + ")"
             )
-        elif node_schema and role in ("dataset", "value") and base != "_t.Any" and (
-            annotation(slot, "unwrap") == "true" or role == "value"
-        ) and not annotation(slot, "compound_fields") and reftype is None:
+        elif (
+            node_schema
+            and role in ("dataset", "value")
+            and base != "_t.Any"
+            and (annotation(slot, "unwrap") == "true" or role == "value")
+            and not annotation(slot, "compound_fields")
+            and reftype is None
+        ):
             # no shape in the spec: HDMF accepts a scalar or an array
             base = f"{base} | _r.H5Array"
-        elif node_schema and role in ("dataset", "value") and annotation(slot, "compound_fields"):
-            base = "_r.H5Array"
-        elif node_schema and role in ("dataset", "value") and reftype is not None:
+        elif (
+            node_schema and role in ("dataset", "value") and annotation(slot, "compound_fields")
+        ) or (node_schema and role in ("dataset", "value") and reftype is not None):
             base = "_r.H5Array"
         fixed = annotation(slot, "fixed_value")
         if fixed is not None:

@@ -46,7 +46,7 @@ class Child:
 class FileIndex:
     """What the traversal learned: the graph plus each object's children and attributes."""
 
-    graph: nx.DiGraph
+    graph: nx.DiGraph[str]
     children: dict[str, list[Child]] = field(default_factory=dict)
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ref_paths: dict[int, str] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class _Walker:
         self.file = file
         self.fid = file.id
         self.label = label
-        self.graph = nx.DiGraph()
+        self.graph: nx.DiGraph[str] = nx.DiGraph()
         self.index = FileIndex(self.graph)
         self.addr_to_path: dict[int, str] = {}
         self.pending_refs: list[tuple[str, str, Any, bool]] = []

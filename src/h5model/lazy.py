@@ -94,9 +94,7 @@ class H5Array:
             ref_fields = [n for n in self.dtype.names if is_reference(self.dtype[n])]
             if not ref_fields:
                 return data
-            fields = [
-                (n, object if n in ref_fields else self.dtype[n]) for n in self.dtype.names
-            ]
+            fields = [(n, object if n in ref_fields else self.dtype[n]) for n in self.dtype.names]
             arr = np.asarray(data)
             out = np.empty(arr.shape, dtype=fields)
             for name in self.dtype.names:

@@ -92,9 +92,11 @@ class Fixed:
 
     def check(self, value: Any) -> Any:
         expected = self.value
-        same = np.array_equal(np.asarray(value), np.asarray(expected)) if isinstance(
-            value, (np.ndarray, list, tuple)
-        ) else value == expected
+        same = (
+            np.array_equal(np.asarray(value), np.asarray(expected))
+            if isinstance(value, (np.ndarray, list, tuple))
+            else value == expected
+        )
         if not same:
             raise PydanticCustomError(
                 "h5_fixed", "expected the fixed value {expected!r}", {"expected": expected}
@@ -208,8 +210,10 @@ class Dataset(Node):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(np.shape(self.value)) if not isinstance(self.value, H5Array) else (
-            self.value.shape
+        return (
+            tuple(np.shape(self.value))
+            if not isinstance(self.value, H5Array)
+            else (self.value.shape)
         )
 
     @property
@@ -226,5 +230,6 @@ class Dataset(Node):
         return self.value[key]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.asarray(self.value if not isinstance(self.value, H5Array) else self.value.read(),
-                          dtype=dtype)
+        return np.asarray(
+            self.value if not isinstance(self.value, H5Array) else self.value.read(), dtype=dtype
+        )

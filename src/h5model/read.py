@@ -86,9 +86,13 @@ class Reader:
         self.types: dict[tuple[str, str], type[Node]] = {}
         for namespace, module in modules.items():
             for value in vars(module).values():
-                if isinstance(value, type) and issubclass(value, Node) and value.h5_type:
-                    if value.h5_type[0] == namespace:
-                        self.types[value.h5_type] = value
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, Node)
+                    and value.h5_type
+                    and value.h5_type[0] == namespace
+                ):
+                    self.types[value.h5_type] = value
         self.classes: dict[str, type[Node]] = {}
         self.info: dict[type[Node], _ClassInfo] = {}
         self.models: dict[str, Any] = {}
@@ -110,8 +114,9 @@ class Reader:
             try:
                 info = _ClassInfo(cls)
             except pydantic.PydanticUserError as exc:
-                raise SpecError(f"model {cls.__name__} cannot be built: {exc}",
-                                file=self.label) from None
+                raise SpecError(
+                    f"model {cls.__name__} cannot be built: {exc}", file=self.label
+                ) from None
             self.info[cls] = info
         return info
 
@@ -150,9 +155,9 @@ class Reader:
                     kind = self.graph.nodes[child.target]["kind"]
                     fallback: type[Node] = Dataset if kind == "dataset" else Group
                     chosen = fallback
-                    if named is not None and named[2] is not None and named[2].h5_type is None:
-                        if named[2].h5_kind == kind:
-                            chosen = named[2]
+                    nested = named[2] if named is not None else None
+                    if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
+                        chosen = nested
                 self.classes[child.target] = chosen
                 if self.graph.nodes[child.target]["kind"] == "group":
                     queue.append(child.target)
@@ -164,8 +169,10 @@ class Reader:
             if child.kind in ("hard", "soft") and child.target in self.classes:
                 deps.append(child.target)
         for _, target, data in self.graph.out_edges(path, data=True):
-            if data["label"] == "reference" and target in self.classes and data["name"] in (
-                self.index.attrs.get(path, {})
+            if (
+                data["label"] == "reference"
+                and target in self.classes
+                and data["name"] in (self.index.attrs.get(path, {}))
             ):
                 deps.append(target)
         return deps
@@ -207,11 +214,15 @@ class Reader:
         if isinstance(value, (h5py.Reference, h5py.RegionReference)):
             target = self._ref_target(value)
             if target is None:
-                raise ModelError("attribute holds a dangling object reference",
-                                 file=self.label, hdf5_path=path)
+                raise ModelError(
+                    "attribute holds a dangling object reference", file=self.label, hdf5_path=path
+                )
             return self._value_of(path, target)
-        if isinstance(value, np.ndarray) and value.dtype == object and value.size and any(
-            isinstance(v, (h5py.Reference, h5py.RegionReference)) for v in value.flat
+        if (
+            isinstance(value, np.ndarray)
+            and value.dtype == object
+            and value.size
+            and any(isinstance(v, (h5py.Reference, h5py.RegionReference)) for v in value.flat)
         ):
             out = np.empty(value.shape, dtype=object)
             for i, v in np.ndenumerate(value):
@@ -240,10 +251,15 @@ class Reader:
             return None
         needs_refs = bool(
             h5py.check_ref_dtype(dtype) is not None
-            or (dtype.names and any(h5py.check_ref_dtype(dtype[n]) is not None for n in dtype.names))
+            or (
+                dtype.names and any(h5py.check_ref_dtype(dtype[n]) is not None for n in dtype.names)
+            )
         )
         array = H5Array(
-            self._open_dataset, path, tuple(shape), dtype,
+            self._open_dataset,
+            path,
+            tuple(shape),
+            dtype,
             self.resolve_reference if needs_refs else None,
         )
         if shape == () and not needs_refs and not dtype.names:
@@ -264,8 +280,9 @@ class Reader:
         if child.kind == "external":
             assert child.filename is not None and child.path is not None
             prefix = path if path.endswith("/") else path + "/"
-            return ExternalLink(child.filename, child.path, prefix + child.name,
-                                self.external_opener)
+            return ExternalLink(
+                child.filename, child.path, prefix + child.name, self.external_opener
+            )
         if child.target.startswith("missing::"):
             prefix = path if path.endswith("/") else path + "/"
             return BrokenLink(child.target.removeprefix("missing::"), prefix + child.name)
@@ -305,7 +322,8 @@ class Reader:
                 if isinstance(value, BrokenLink):
                     raise ModelError(
                         f"soft link {child.name!r} points at {value.target}, which does not exist",
-                        file=self.label, hdf5_path=value.hdf5_path,
+                        file=self.label,
+                        hdf5_path=value.hdf5_path,
                     )
                 if value is _PENDING:
                     deferred.append((field_name, child.name))
@@ -326,10 +344,7 @@ class Reader:
                     if bucket:
                         kwargs[field_name] = bucket
         try:
-            if deferred:
-                model = cls.model_construct(**kwargs)
-            else:
-                model = cls(**kwargs)
+            model = cls.model_construct(**kwargs) if deferred else cls(**kwargs)
         except pydantic.ValidationError as exc:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
         model._attrs = attrs
@@ -339,7 +354,9 @@ class Reader:
         if deferred:
             self.deferred.append((path, self._closer(path, model, deferred)))
 
-    def _closer(self, path: str, model: Node, deferred: list[tuple[str, Any]]) -> Callable[[], None]:
+    def _closer(
+        self, path: str, model: Node, deferred: list[tuple[str, Any]]
+    ) -> Callable[[], None]:
         def close() -> None:
             for field_name, name in deferred:
                 if name in model._attrs:
@@ -358,6 +375,7 @@ class Reader:
                 if value is _PENDING:
                     child = next(c for c in self.index.children[path] if c.name == name)
                     model._children[name] = self.models[child.target]  # type: ignore[attr-defined]
+
         return close
 
 

@@ -20,14 +20,16 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-
-from linkml_runtime.dumpers import yaml_dumper
-from linkml_runtime.linkml_model.meta import SchemaDefinition
+from typing import TYPE_CHECKING
 
 from h5model.errors import SpecError
-from h5model.generate import Dependency, pydantic_source
+from h5model.keys import module_key
 from h5model.spec.loader import SpecSet
-from h5model.translate import Translator, module_key
+
+if TYPE_CHECKING:  # translation imports linkml-runtime: only when something must be generated
+    from linkml_runtime.linkml_model.meta import SchemaDefinition
+
+    from h5model.translate import Translator
 
 GENERATED_PACKAGE = "h5model._generated"
 CACHE_PACKAGE = "h5model._models"
@@ -123,6 +125,9 @@ def generate_sources(
     specs: SpecSet, translator: Translator | None = None
 ) -> dict[str, tuple[SchemaDefinition, str]]:
     """namespace -> (LinkML schema, pydantic source) for every namespace of ``specs``."""
+    from h5model.generate import Dependency, pydantic_source
+    from h5model.translate import Translator
+
     translator = translator or Translator(specs)
     schemas = translator.all()
     out: dict[str, tuple[SchemaDefinition, str]] = {}
@@ -139,6 +144,8 @@ def generate_sources(
 
 
 def linkml_yaml(schema: SchemaDefinition) -> str:
+    from linkml_runtime.dumpers import yaml_dumper
+
     return str(yaml_dumper.dumps(schema))
 
 
@@ -160,6 +167,8 @@ def module_file_stem(namespace: str, version: str) -> str:
 
 def write_committed(specs: SpecSet, folder: Path) -> list[Path]:
     """Write modules, LinkML YAML and index.json for every namespace of ``specs``."""
+    from h5model.translate import Translator
+
     translator = Translator(specs)
     sources = generate_sources(specs, translator)
     folder.mkdir(parents=True, exist_ok=True)

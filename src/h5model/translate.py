@@ -9,7 +9,6 @@ ride along as slot annotations.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ from linkml_runtime.linkml_model.meta import (
 
 from h5model import dtypes
 from h5model.errors import SpecError
-from h5model.generate import GENERATOR_VERSION
 from h5model.identifiers import class_identifier, field_identifier, snake_case
+from h5model.keys import module_key
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
 from h5model.spec.resolve import Resolver
@@ -57,12 +56,6 @@ _BASES = {
     "boolean": ("Bool", "xsd:boolean"),
     "datetime": ("XSDDateTime", "xsd:dateTime"),
 }
-
-
-def module_key(content_hash: str, dep_keys: list[str]) -> str:
-    """Cache key of a namespace's models: its spec content, its deps' keys, the generator."""
-    text = json.dumps([content_hash, sorted(dep_keys), GENERATOR_VERSION])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 _PENDING: Any = object()
@@ -146,8 +139,9 @@ class Translator:
         if parent is not None:
             found = self.specs.find_type(ctx.namespace, parent)
             if found is None:
-                raise SpecError(f"type {type_name!r} extends unknown type {parent!r}",
-                                hdf5_path=where)
+                raise SpecError(
+                    f"type {type_name!r} extends unknown type {parent!r}", hdf5_path=where
+                )
             self._class_for_type(ctx, parent)  # parents first: nested parts inherit theirs
         annotations: dict[str, Any] = {
             "hdf5_kind": "dataset" if isinstance(spec, language.Dataset) else "group",
@@ -166,7 +160,10 @@ class Translator:
         )
 
     def _slots(
-        self, ctx: _Context, owner: str, spec: language.Group | language.Dataset,
+        self,
+        ctx: _Context,
+        owner: str,
+        spec: language.Group | language.Dataset,
         parent_class: str | None,
     ) -> dict[str, SlotDefinition]:
         slots: dict[str, SlotDefinition] = {}
@@ -177,14 +174,15 @@ class Translator:
             ident = field_identifier(attr.name, taken)
             slots[ident] = self._attribute_slot(ctx, ident, attr)
         if isinstance(spec, language.Group):
-            for part in [*spec.datasets, *spec.groups]:
+            parts: list[language.Group | language.Dataset] = [*spec.datasets, *spec.groups]
+            for part in parts:
                 if part.name:
                     ident = field_identifier(part.name, taken)
                     slots[ident] = self._named_part(ctx, owner, ident, part, parent_class)
             for link in spec.links:
                 ident = field_identifier(link.name or snake_case(link.target_type), taken)
                 slots[ident] = self._link_slot(ctx, ident, link)
-            for part in [*spec.datasets, *spec.groups]:
+            for part in parts:
                 if not part.name:
                     type_name = part.data_type_def or part.data_type_inc
                     if type_name is None:
@@ -208,7 +206,9 @@ class Translator:
         slot.required = True
         return slot
 
-    def _attribute_slot(self, ctx: _Context, ident: str, attr: language.Attribute) -> SlotDefinition:
+    def _attribute_slot(
+        self, ctx: _Context, ident: str, attr: language.Attribute
+    ) -> SlotDefinition:
         slot = SlotDefinition(
             name=ident,
             description=attr.doc,
@@ -272,7 +272,7 @@ class Translator:
         parent_class: str | None,
     ) -> SlotDefinition:
         is_dataset = isinstance(part, language.Dataset)
-        minimum, maximum = quantity(part.quantity)
+        minimum, _maximum = quantity(part.quantity)
         slot = SlotDefinition(
             name=ident,
             description=part.doc,
@@ -283,10 +283,7 @@ class Translator:
             slot.range = self._class_for_type(ctx, part.data_type_def)
         elif part.data_type_inc:
             slot.range = self._class_for_type(ctx, part.data_type_inc)
-        elif (
-            isinstance(part, language.Dataset)
-            and not part.attributes
-        ):
+        elif isinstance(part, language.Dataset) and not part.attributes:
             # a plain named dataset: the field holds its value
             slot.annotations["unwrap"] = "true"
             self._dtype_shape(ctx, slot, part.dtype, part.shapes, part.value, part.default_value)
@@ -324,7 +321,7 @@ class Translator:
         return name
 
     def _link_slot(self, ctx: _Context, ident: str, link: language.Link) -> SlotDefinition:
-        minimum, maximum = quantity(link.quantity)
+        minimum, _maximum = quantity(link.quantity)
         return SlotDefinition(
             name=ident,
             description=link.doc,

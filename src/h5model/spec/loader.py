@@ -17,8 +17,8 @@ from typing import Any
 
 import h5py
 import pydantic
-from h5py import h5o
 import yaml
+from h5py import h5o
 
 from h5model.errors import NoSpecsError, SpecError
 from h5model.spec import language, normalize
@@ -44,7 +44,8 @@ class NamespaceSpec:
     def types(self) -> Iterator[tuple[str, language.Group | language.Dataset]]:
         """Every type this namespace defines, nested definitions included."""
         for source in self.sources.values():
-            for spec in [*source.groups, *source.datasets]:
+            specs: list[language.Group | language.Dataset] = [*source.groups, *source.datasets]
+            for spec in specs:
                 yield from _definitions(spec)
 
 
@@ -54,7 +55,8 @@ def _definitions(
     if spec.data_type_def:
         yield spec.data_type_def, spec
     if isinstance(spec, language.Group):
-        for child in [*spec.groups, *spec.datasets]:
+        children: list[language.Group | language.Dataset] = [*spec.groups, *spec.datasets]
+        for child in children:
             yield from _definitions(child)
 
 
@@ -135,7 +137,7 @@ def _parse_text(text: str, where: str, *, yaml_ok: bool) -> Any:
         if not yaml_ok:
             raise SpecError("spec text is not valid JSON", hdf5_path=where) from None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - safe loader, aliases refused
+        return yaml.load(text, Loader=_NoAliasLoader)
     except (yaml.YAMLError, RecursionError) as exc:
         raise SpecError(f"spec text is neither JSON nor YAML: {exc}", hdf5_path=where) from None
 
@@ -145,7 +147,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "aliases are not allowed in a spec", event.start_mark
             )
@@ -193,7 +195,9 @@ def _build_namespace(
             where = f"{origin}/{ref.source}"
             sources_raw[ref.source] = normalize.schema(read_source(ref.source, where), where)
         else:
-            raise SpecError("a schema entry names neither a source nor a namespace", hdf5_path=origin)
+            raise SpecError(
+                "a schema entry names neither a source nor a namespace", hdf5_path=origin
+            )
     sources = {
         name: _validated(language.Schema, raw, f"{origin}/{name}")
         for name, raw in sources_raw.items()
@@ -221,7 +225,8 @@ def find_spec_group(file: h5py.File, label: str) -> tuple[h5py.Group, str] | Non
             target = file[specloc]
         except (ValueError, KeyError, TypeError) as exc:
             raise SpecError(
-                f"root attribute .specloc does not point at an object ({exc})", file=label,
+                f"root attribute .specloc does not point at an object ({exc})",
+                file=label,
                 hdf5_path="/",
             ) from None
         if not isinstance(target, h5py.Group):
@@ -268,9 +273,7 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
     versions: dict[str, dict[str, h5py.Group]] = {}
     for ns_name, ns_group in group.items():
         if isinstance(ns_group, h5py.Group):
-            versions[ns_name] = {
-                v: g for v, g in ns_group.items() if isinstance(g, h5py.Group)
-            }
+            versions[ns_name] = {v: g for v, g in ns_group.items() if isinstance(g, h5py.Group)}
     chosen: dict[str, NamespaceSpec] = {}
     for ns_name, by_version in versions.items():
         if not by_version:
@@ -285,9 +288,7 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
             raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path) from None
         chosen[spec.name] = spec
     if not chosen:
-        raise NoSpecsError(
-            "the spec group holds no namespaces", file=label, hdf5_path=group_path
-        )
+        raise NoSpecsError("the spec group holds no namespaces", file=label, hdf5_path=group_path)
     try:
         return SpecSet(chosen, {k: sorted(v, key=version_key) for k, v in versions.items()})
     except SpecError as exc:
@@ -358,9 +359,7 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
     return out
 
 
-def combine(
-    embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], label: str
-) -> SpecSet:
+def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], label: str) -> SpecSet:
     """Supplied namespaces override embedded ones of the same name."""
     namespaces = dict(embedded.namespaces) if embedded is not None else {}
     namespaces.update(supplied)

@@ -13,7 +13,7 @@ from typing import Any
 from h5model.dtypes import canonical
 from h5model.errors import SpecError
 
-_TYPE_KEYS = {
+_TYPE_KEYS: dict[str, str] = {
     "neurodata_type_def": "data_type_def",
     "neurodata_type_inc": "data_type_inc",
     "neurodata_type": "data_type_def",
@@ -67,7 +67,7 @@ def _typed(raw: Any, where: str) -> dict[str, Any]:
         raise SpecError(f"expected a spec mapping, found {type(raw).__name__}", hdf5_path=where)
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        out[_TYPE_KEYS.get(key, key)] = value
+        out[_TYPE_KEYS.get(str(key), str(key))] = value
     _quantity(out)
     if "attributes" in out:
         out["attributes"] = [attribute(a, where) for a in _as_list(out["attributes"], where)]
@@ -141,7 +141,9 @@ def shape_options(dims: Any, shape: Any, where: str) -> list[dict[str, Any]]:
         for j in range(ndim):
             length = lengths[j] if lengths is not None else None
             if length is not None and not isinstance(length, int):
-                raise SpecError(f"shape entry {length!r} is not an integer or null", hdf5_path=where)
+                raise SpecError(
+                    f"shape entry {length!r} is not an integer or null", hdf5_path=where
+                )
             name = names[j] if names is not None and j < len(names) else None
             axis.append({"name": None if name is None else str(name), "length": length})
         options.append({"dims": axis})

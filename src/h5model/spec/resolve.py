@@ -8,14 +8,16 @@ name merge field by field, the subtype's settings winning.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from h5model.errors import SpecError
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
 
 Spec = language.Group | language.Dataset
-T = TypeVar("T", language.Group, language.Dataset, language.Attribute, language.Link)
+T = TypeVar("T", bound=BaseModel)
 
 _NOT_INHERITED = {"data_type_def"}
 
@@ -27,7 +29,7 @@ def merge(base: T, own: T) -> T:
             f"{_label(own)} overrides a {type(base).__name__.lower()} with a "
             f"{type(own).__name__.lower()}"
         )
-    update = {}
+    update: dict[str, Any] = {}
     for name in type(own).model_fields:
         if name in _NOT_INHERITED:
             continue
@@ -40,16 +42,20 @@ def merge(base: T, own: T) -> T:
         else:
             update[name] = base_value
     update["data_type_def"] = getattr(own, "data_type_def", None)
-    return type(own).model_construct(**{k: v for k, v in update.items() if k in type(own).model_fields})
+    return type(own).model_construct(
+        **{k: v for k, v in update.items() if k in type(own).model_fields}
+    )
 
 
-def part_key(part: language.Attribute | language.Dataset | language.Group | language.Link) -> str:
+def part_key(part: BaseModel) -> str:
     """Parts match by name; unnamed typed parts match by the type they include."""
-    if part.name:
-        return f"name:{part.name}"
+    name = getattr(part, "name", None)
+    if name:
+        return f"name:{name}"
     if isinstance(part, language.Link):
         return f"link:{part.target_type}"
-    return f"type:{part.data_type_def or part.data_type_inc}"
+    type_name = getattr(part, "data_type_def", None) or getattr(part, "data_type_inc", None)
+    return f"type:{type_name}"
 
 
 def merge_parts(base: list[T], own: list[T]) -> list[T]:

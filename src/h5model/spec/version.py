@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-_SEMVER = re.compile(
-    r"^v?(?P<nums>\d+(?:\.\d+)*)(?:[-.+_]?(?P<pre>[0-9A-Za-z.\-]+))?$"
-)
+_SEMVER = re.compile(r"^v?(?P<nums>\d+(?:\.\d+)*)(?:[-.+_]?(?P<pre>[0-9A-Za-z.\-]+))?$")
 
 VersionKey = tuple[int, tuple[int, ...], int, tuple[tuple[int, int | str], ...], str]
 
