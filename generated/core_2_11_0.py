@@ -77,12 +77,12 @@ class TimeSeries(NWBDataInterface):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: TimeSeries__data | _r.ExternalLink
-    starting_time: TimeSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: TimeSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    sync: TimeSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[TimeSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[TimeSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[TimeSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    sync: _r.InstanceOf[TimeSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class ProcessingModule(NWBContainer):
     'A collection of processed data.'
@@ -94,8 +94,8 @@ class ProcessingModule(NWBContainer):
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
     }
     description: str
-    nwb_data_interface: dict[str, NWBDataInterface | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    nwb_data_interface: dict[str, _r.InstanceOf[NWBDataInterface] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBData(_ns_hdmf_common.Data):
     'An abstract data type for a dataset.'
@@ -136,8 +136,8 @@ class Images(NWBDataInterface):
         'base_image': _r.H5Field('children', min_items=1, target_type='BaseImage'),
     }
     description: str
-    order_of_images: ImageReferences | _r.ExternalLink | None = None
-    base_image: dict[str, BaseImage | _r.ExternalLink] = {}
+    order_of_images: _r.InstanceOf[ImageReferences] | _r.InstanceOf[_r.ExternalLink] | None = None
+    base_image: dict[str, _r.InstanceOf[BaseImage] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class TimeSeriesReferenceVectorData(_ns_hdmf_common.VectorData):
     'Column storing references into one or more TimeSeries objects. Each row of this column stores a start index and count into a referenced TimeSeries and an object reference to that TimeSeries.'
@@ -208,7 +208,7 @@ class Device(NWBContainer):
     model_number: str | None = None
     model_name: str | None = None
     serial_number: str | None = None
-    model: DeviceModel | _r.ExternalLink | None = None
+    model: _r.InstanceOf[DeviceModel] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class TimeIntervals__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -217,7 +217,7 @@ class TimeIntervals__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tabl
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class TimeIntervals(_ns_hdmf_common.DynamicTable):
     'A column-based table to store information about time intervals, one interval per row. Use `TimeIntervals` when each row naturally has a start and stop time and represents a contiguous period of time, often encompassing an experimental condition. Rows can optionally reference `TimeSeries` data via the `timeseries` column. Examples include trials, epochs, behavioral states (e.g., "running", "resting"), and invalid recording windows.'
@@ -238,15 +238,15 @@ class TimeIntervals(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    start_time: _ns_hdmf_common.VectorData | _r.ExternalLink
-    stop_time: _ns_hdmf_common.VectorData | _r.ExternalLink
-    tags: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    tags_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    timeseries: TimeSeriesReferenceVectorData | _r.ExternalLink | None = None
-    timeseries_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    meanings_tables: TimeIntervals__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    start_time: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    stop_time: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    tags: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    tags_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timeseries: _r.InstanceOf[TimeSeriesReferenceVectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timeseries_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[TimeIntervals__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class TimestampVectorData(_ns_hdmf_common.VectorData):
     'A 1-D VectorData that stores timestamps in seconds from the session start time. Timestamps are not required to be sorted in time.'
@@ -285,7 +285,7 @@ class EventsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class EventsTable(_ns_hdmf_common.DynamicTable):
     'A column-based table to store information about events, one event per row. Use `EventsTable` when each row is anchored at a single timestamp and duration is absent, optional, or mixed across rows. Additional columns may be added to store metadata about each event, such as the duration of the event. Examples include TTL pulses, licks, rewards, stimulus onsets, and detected ripples. Each `EventsTable` should hold events of a single type, so that all rows share the same set of per-event metadata columns. Events of different types (e.g., licks and stimulus presentations) should be stored in separate `EventsTable` instances.'
@@ -305,12 +305,12 @@ class EventsTable(_ns_hdmf_common.DynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
     source_description: str | None = None
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    timestamp: TimestampVectorData | _r.ExternalLink
-    duration: DurationVectorData | _r.ExternalLink | None = None
-    annotation: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    meanings_tables: EventsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    timestamp: _r.InstanceOf[TimestampVectorData] | _r.InstanceOf[_r.ExternalLink]
+    duration: _r.InstanceOf[DurationVectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    annotation: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[EventsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ImageSeries__data(TimeSeries__data):
     'Binary data representing images across frames. If data are stored in an external file, this should be an empty 3-D array.'
@@ -391,17 +391,17 @@ class ImageSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: ImageSeries__data | _r.ExternalLink
-    starting_time: ImageSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: ImageSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
-    external_file: ImageSeries__external_file | _r.ExternalLink | None = None
-    num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format: str | _r.H5Array | _r.ExternalLink = 'raw'
-    sync: ImageSeries__sync | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink | None = None
+    data: _r.InstanceOf[ImageSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[ImageSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[ImageSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    dimension: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
+    external_file: _r.InstanceOf[ImageSeries__external_file] | _r.InstanceOf[_r.ExternalLink] | None = None
+    num_samples: int | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    format: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] = 'raw'
+    sync: _r.InstanceOf[ImageSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class ImageMaskSeries__data(ImageSeries__data):
     'Binary data representing images across frames. If data are stored in an external file, this should be an empty 3-D array.'
@@ -485,18 +485,18 @@ class ImageMaskSeries(ImageSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: ImageMaskSeries__data | _r.ExternalLink
-    starting_time: ImageMaskSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: ImageMaskSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
-    external_file: ImageMaskSeries__external_file | _r.ExternalLink | None = None
-    num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format: str | _r.H5Array | _r.ExternalLink = 'raw'
-    sync: ImageMaskSeries__sync | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink | None = None
-    masked_imageseries: ImageSeries | _r.ExternalLink
+    data: _r.InstanceOf[ImageMaskSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[ImageMaskSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[ImageMaskSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    dimension: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
+    external_file: _r.InstanceOf[ImageMaskSeries__external_file] | _r.InstanceOf[_r.ExternalLink] | None = None
+    num_samples: int | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    format: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] = 'raw'
+    sync: _r.InstanceOf[ImageMaskSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink] | None = None
+    masked_imageseries: _r.InstanceOf[ImageSeries] | _r.InstanceOf[_r.ExternalLink]
 
 class OpticalSeries__data(ImageSeries__data):
     'Images presented to subject, either grayscale or RGB'
@@ -582,20 +582,20 @@ class OpticalSeries(ImageSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: OpticalSeries__data | _r.ExternalLink
-    starting_time: OpticalSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: OpticalSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
-    external_file: OpticalSeries__external_file | _r.ExternalLink | None = None
-    num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format: str | _r.H5Array | _r.ExternalLink = 'raw'
-    distance: float | _r.H5Array | _r.ExternalLink | None = None
-    field_of_view: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
-    orientation: str | _r.H5Array | _r.ExternalLink | None = None
-    sync: OpticalSeries__sync | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink | None = None
+    data: _r.InstanceOf[OpticalSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[OpticalSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[OpticalSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    dimension: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
+    external_file: _r.InstanceOf[OpticalSeries__external_file] | _r.InstanceOf[_r.ExternalLink] | None = None
+    num_samples: int | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    format: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] = 'raw'
+    distance: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    field_of_view: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
+    orientation: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[OpticalSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class IndexSeries__data(TimeSeries__data):
     'Index of the image (using zero-indexing) in the linked Images object.'
@@ -664,14 +664,14 @@ class IndexSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: IndexSeries__data | _r.ExternalLink
-    starting_time: IndexSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: IndexSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    sync: IndexSeries__sync | _r.ExternalLink | None = None
-    indexed_timeseries: ImageSeries | _r.ExternalLink | None = None
-    indexed_images: Images | _r.ExternalLink | None = None
+    data: _r.InstanceOf[IndexSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[IndexSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[IndexSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    sync: _r.InstanceOf[IndexSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    indexed_timeseries: _r.InstanceOf[ImageSeries] | _r.InstanceOf[_r.ExternalLink] | None = None
+    indexed_images: _r.InstanceOf[Images] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class GrayscaleImage(Image):
     'A grayscale image.'
@@ -718,8 +718,8 @@ class NWBFile__acquisition(_r.Group):
         'nwb_data_interface': _r.H5Field('children', target_type='NWBDataInterface'),
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
     }
-    nwb_data_interface: dict[str, NWBDataInterface | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    nwb_data_interface: dict[str, _r.InstanceOf[NWBDataInterface] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__analysis(_r.Group):
     'Lab-specific and custom scientific analysis of data. There is no defined format for the content of this group - the format is up to the individual user/lab. To facilitate sharing analysis data between labs, the contents here should be stored in standard types (e.g., neurodata_types) and appropriately documented. The file can store lab-specific and custom data analysis without restriction on its form or schema, reducing data formatting restrictions on end users. Such data should be placed in the analysis group. The analysis data should be documented so that it could be shared with other labs.'
@@ -727,8 +727,8 @@ class NWBFile__analysis(_r.Group):
         'nwb_container': _r.H5Field('children', target_type='NWBContainer'),
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
     }
-    nwb_container: dict[str, NWBContainer | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    nwb_container: dict[str, _r.InstanceOf[NWBContainer] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ScratchData(NWBData):
     'Any one-off datasets'
@@ -748,16 +748,16 @@ class NWBFile__scratch(_r.Group):
         'nwb_container': _r.H5Field('children', target_type='NWBContainer'),
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
     }
-    scratch_data: dict[str, ScratchData | _r.ExternalLink] = {}
-    nwb_container: dict[str, NWBContainer | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    scratch_data: dict[str, _r.InstanceOf[ScratchData] | _r.InstanceOf[_r.ExternalLink]] = {}
+    nwb_container: dict[str, _r.InstanceOf[NWBContainer] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__processing(_r.Group):
     "The home for ProcessingModules. These modules perform intermediate analysis of data that is necessary to perform before scientific analysis. Examples include spike clustering, extracting position from tracking data, stitching together image slices. ProcessingModules can be large and express many data sets from relatively complex analysis (e.g., spike detection and clustering) or small, representing extraction of position information from tracking video, or even binary lick/no-lick decisions. Common software tools (e.g., klustakwik, MClust) are expected to read/write data here.  'Processing' refers to intermediate analysis of the acquired data to make it more amenable to scientific analysis."
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'processing_module': _r.H5Field('children', target_type='ProcessingModule'),
     }
-    processing_module: dict[str, ProcessingModule | _r.ExternalLink] = {}
+    processing_module: dict[str, _r.InstanceOf[ProcessingModule] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__stimulus__presentation(_r.Group):
     'Stimuli presented during the experiment.'
@@ -766,9 +766,9 @@ class NWBFile__stimulus__presentation(_r.Group):
         'nwb_data_interface': _r.H5Field('children', target_type='NWBDataInterface'),
         'dynamic_table': _r.H5Field('children', target_type='DynamicTable'),
     }
-    time_series: dict[str, TimeSeries | _r.ExternalLink] = {}
-    nwb_data_interface: dict[str, NWBDataInterface | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    time_series: dict[str, _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
+    nwb_data_interface: dict[str, _r.InstanceOf[NWBDataInterface] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__stimulus__templates(_r.Group):
     "Template stimuli. Timestamps in templates are based on stimulus design and are relative to the beginning of the stimulus. When templates are used, the stimulus instances must convert presentation times to the experiment's time reference frame."
@@ -776,8 +776,8 @@ class NWBFile__stimulus__templates(_r.Group):
         'time_series': _r.H5Field('children', target_type='TimeSeries'),
         'images': _r.H5Field('children', target_type='Images'),
     }
-    time_series: dict[str, TimeSeries | _r.ExternalLink] = {}
-    images: dict[str, Images | _r.ExternalLink] = {}
+    time_series: dict[str, _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
+    images: dict[str, _r.InstanceOf[Images] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__stimulus(_r.Group):
     'Data pushed into the system (e.g., video stimulus, sound, voltage, etc.) and secondary representations of that data (e.g., measurements of something used as a stimulus). This group should be made read-only after the experiment is complete and timestamps are corrected to a common timebase. Stores both presented stimuli and stimulus templates, the latter in case the same stimulus is presented multiple times, or is pulled from an external stimulus library. Stimuli are here defined as any signal that is pushed into the system as part of the experiment (e.g., sound, video, voltage, etc.). Many different experiments can use the same stimuli, and stimuli can be reused during an experiment. The stimulus group is organized so that one version of template stimuli can be stored and these can be used multiple times. These templates can exist in the present file or can be linked to a remote library file.'
@@ -785,8 +785,8 @@ class NWBFile__stimulus(_r.Group):
         'presentation': _r.H5Field('group', name='presentation', required=True, target_type='NWBFile__stimulus__presentation'),
         'templates': _r.H5Field('group', name='templates', required=True, target_type='NWBFile__stimulus__templates'),
     }
-    presentation: NWBFile__stimulus__presentation | _r.ExternalLink
-    templates: NWBFile__stimulus__templates | _r.ExternalLink
+    presentation: _r.InstanceOf[NWBFile__stimulus__presentation] | _r.InstanceOf[_r.ExternalLink]
+    templates: _r.InstanceOf[NWBFile__stimulus__templates] | _r.InstanceOf[_r.ExternalLink]
 
 class NWBFile__general__source_script(_r.Dataset):
     'Script file or link to public source code used to create this NWB file.'
@@ -802,7 +802,7 @@ class NWBFile__general__devices__models(_r.Group):
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'device_model': _r.H5Field('children', target_type='DeviceModel'),
     }
-    device_model: dict[str, DeviceModel | _r.ExternalLink] = {}
+    device_model: dict[str, _r.InstanceOf[DeviceModel] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__general__devices(_r.Group):
     'Description of hardware devices used during experiment, e.g., monitors, ADC boards, microscopes, etc.'
@@ -810,8 +810,8 @@ class NWBFile__general__devices(_r.Group):
         'models': _r.H5Field('group', name='models', target_type='NWBFile__general__devices__models'),
         'device': _r.H5Field('children', target_type='Device'),
     }
-    models: NWBFile__general__devices__models | _r.ExternalLink | None = None
-    device: dict[str, Device | _r.ExternalLink] = {}
+    models: _r.InstanceOf[NWBFile__general__devices__models] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: dict[str, _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Subject__age(_r.Dataset):
     "Age of subject. Can be supplied instead of 'date_of_birth'. The ISO 8601 Duration format is recommended, e.g., 'P90D' for 90 days old. If the precise age is unknown, an age range can be given by '[lower bound]/[upper bound]' e.g. 'P10D/P20D' would mean that the age is in between 10 and 20 days. If only the lower bound is known, then including only the slash after that lower bound can be used to indicate a missing bound. For instance, 'P90Y/' would indicate that the age is 90 years or older."
@@ -837,15 +837,15 @@ class Subject(NWBContainer):
         'subject_id': _r.H5Field('dataset', name='subject_id', unwrap=True, dtype='text'),
         'weight': _r.H5Field('dataset', name='weight', unwrap=True, dtype='text'),
     }
-    age: Subject__age | _r.ExternalLink | None = None
-    date_of_birth: _dt.datetime | _r.H5Array | _r.ExternalLink | None = None
-    description: str | _r.H5Array | _r.ExternalLink | None = None
-    genotype: str | _r.H5Array | _r.ExternalLink | None = None
-    sex: str | _r.H5Array | _r.ExternalLink | None = None
-    species: str | _r.H5Array | _r.ExternalLink | None = None
-    strain: str | _r.H5Array | _r.ExternalLink | None = None
-    subject_id: str | _r.H5Array | _r.ExternalLink | None = None
-    weight: str | _r.H5Array | _r.ExternalLink | None = None
+    age: _r.InstanceOf[Subject__age] | _r.InstanceOf[_r.ExternalLink] | None = None
+    date_of_birth: _dt.datetime | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    genotype: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sex: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    species: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    strain: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    subject_id: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    weight: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class ElectrodesTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -854,7 +854,7 @@ class ElectrodesTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_ta
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ElectrodesTable(_ns_hdmf_common.DynamicTable):
     'A table of all electrodes (i.e., channels) used for recording. Introduced in NWB 2.8.0. Replaces the "electrodes" table (neurodata_type_inc DynamicTable, no neurodata_type_def) that is part of NWBFile.'
@@ -881,21 +881,21 @@ class ElectrodesTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    location: _ns_hdmf_common.VectorData | _r.ExternalLink
-    group: _ns_hdmf_common.VectorData | _r.ExternalLink
-    group_name: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    x: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    y: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    z: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    imp: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    filtering: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    rel_x: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    rel_y: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    rel_z: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    reference: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    meanings_tables: ElectrodesTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    location: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    group: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    group_name: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    x: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    y: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    z: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    imp: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    filtering: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    rel_x: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    rel_y: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    rel_z: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    reference: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[ElectrodesTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ElectrodeGroup(NWBContainer):
     'A physical grouping of electrodes, e.g., a shank of an array. An electrode group is typically used to describe electrodes that are physically connected on a single device and are often (but not always) used together for analysis, such as for spike sorting. Note that this is descriptive metadata; electrodes from different groups can still be spike-sorted together if needed.'
@@ -909,8 +909,8 @@ class ElectrodeGroup(NWBContainer):
     }
     description: str
     location: str
-    position: _r.H5Array | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink
+    position: _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink]
 
 class NWBFile__general__extracellular_ephys(_r.Group):
     'Metadata related to extracellular electrophysiology.'
@@ -918,8 +918,8 @@ class NWBFile__general__extracellular_ephys(_r.Group):
         'electrodes': _r.H5Field('group', name='electrodes', target_type='ElectrodesTable'),
         'electrode_group': _r.H5Field('children', target_type='ElectrodeGroup'),
     }
-    electrodes: ElectrodesTable | _r.ExternalLink | None = None
-    electrode_group: dict[str, ElectrodeGroup | _r.ExternalLink] = {}
+    electrodes: _r.InstanceOf[ElectrodesTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode_group: dict[str, _r.InstanceOf[ElectrodeGroup] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SweepTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -928,7 +928,7 @@ class SweepTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables)
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SweepTable(_ns_hdmf_common.DynamicTable):
     '[DEPRECATED] Table used to group different PatchClampSeries. SweepTable is being replaced by IntracellularRecordingsTable and SimultaneousRecordingsTable tables. Additional SequentialRecordingsTable, RepetitionsTable, and ExperimentalConditions tables provide enhanced support for experiment metadata.'
@@ -946,12 +946,12 @@ class SweepTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    sweep_number: _ns_hdmf_common.VectorData | _r.ExternalLink
-    series: _ns_hdmf_common.VectorData | _r.ExternalLink
-    series_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
-    meanings_tables: SweepTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    sweep_number: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    series: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    series_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[SweepTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularRecordingsTable__meanings_tables(_ns_hdmf_common.AlignedDynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -960,7 +960,7 @@ class IntracellularRecordingsTable__meanings_tables(_ns_hdmf_common.AlignedDynam
         **_ns_hdmf_common.AlignedDynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularElectrodesTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -969,7 +969,7 @@ class IntracellularElectrodesTable__meanings_tables(_ns_hdmf_common.DynamicTable
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularElectrodesTable(_ns_hdmf_common.DynamicTable):
     'Table for storing intracellular electrode related metadata.'
@@ -985,10 +985,10 @@ class IntracellularElectrodesTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular electrode related metadata.')] = 'Table for storing intracellular electrode related metadata.'
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    electrode: _ns_hdmf_common.VectorData | _r.ExternalLink
-    meanings_tables: IntracellularElectrodesTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    electrode: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[IntracellularElectrodesTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularStimuliTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -997,7 +997,7 @@ class IntracellularStimuliTable__meanings_tables(_ns_hdmf_common.DynamicTable__m
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularStimuliTable(_ns_hdmf_common.DynamicTable):
     'Table for storing intracellular stimulus related metadata.'
@@ -1014,11 +1014,11 @@ class IntracellularStimuliTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular stimulus related metadata.')] = 'Table for storing intracellular stimulus related metadata.'
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    stimulus: TimeSeriesReferenceVectorData | _r.ExternalLink
-    stimulus_template: TimeSeriesReferenceVectorData | _r.ExternalLink | None = None
-    meanings_tables: IntracellularStimuliTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    stimulus: _r.InstanceOf[TimeSeriesReferenceVectorData] | _r.InstanceOf[_r.ExternalLink]
+    stimulus_template: _r.InstanceOf[TimeSeriesReferenceVectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[IntracellularStimuliTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularResponsesTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1027,7 +1027,7 @@ class IntracellularResponsesTable__meanings_tables(_ns_hdmf_common.DynamicTable_
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularResponsesTable(_ns_hdmf_common.DynamicTable):
     'Table for storing intracellular response related metadata.'
@@ -1043,10 +1043,10 @@ class IntracellularResponsesTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('Table for storing intracellular response related metadata.')] = 'Table for storing intracellular response related metadata.'
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    response: TimeSeriesReferenceVectorData | _r.ExternalLink
-    meanings_tables: IntracellularResponsesTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    response: _r.InstanceOf[TimeSeriesReferenceVectorData] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[IntracellularResponsesTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularRecordingsTable(_ns_hdmf_common.AlignedDynamicTable):
     'A table to group together a stimulus and response from a single electrode and a single simultaneous recording. Each row in the table represents a single recording consisting typically of a stimulus and a corresponding response. In some cases, however, only a stimulus or a response is recorded as part of an experiment. In this case, both the stimulus and response will point to the same TimeSeries while the idx_start and count of the invalid column will be set to -1, thus, indicating that no values have been recorded for the stimulus or response, respectively. Note, a recording MUST contain at least a stimulus or a response. Typically the stimulus and response are PatchClampSeries. However, the use of AD/DA channels that are not associated to an electrode is also common in intracellular electrophysiology, in which case other TimeSeries may be used.'
@@ -1067,13 +1067,13 @@ class IntracellularRecordingsTable(_ns_hdmf_common.AlignedDynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: _t.Annotated[str, _r.Fixed('A table to group together a stimulus and response from a single electrode and a single simultaneous recording and for storing metadata about the intracellular recording.')] = 'A table to group together a stimulus and response from a single electrode and a single simultaneous recording and for storing metadata about the intracellular recording.'
     categories: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    meanings_tables: IntracellularRecordingsTable__meanings_tables | _r.ExternalLink | None = None
-    electrodes: IntracellularElectrodesTable | _r.ExternalLink
-    stimuli: IntracellularStimuliTable | _r.ExternalLink
-    responses: IntracellularResponsesTable | _r.ExternalLink
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
-    dynamic_table: dict[str, _ns_hdmf_common.DynamicTable | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[IntracellularRecordingsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrodes: _r.InstanceOf[IntracellularElectrodesTable] | _r.InstanceOf[_r.ExternalLink]
+    stimuli: _r.InstanceOf[IntracellularStimuliTable] | _r.InstanceOf[_r.ExternalLink]
+    responses: _r.InstanceOf[IntracellularResponsesTable] | _r.InstanceOf[_r.ExternalLink]
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[_ns_hdmf_common.DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SimultaneousRecordingsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1082,7 +1082,7 @@ class SimultaneousRecordingsTable__meanings_tables(_ns_hdmf_common.DynamicTable_
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SimultaneousRecordingsTable(_ns_hdmf_common.DynamicTable):
     'A table for grouping different intracellular recordings from the IntracellularRecordingsTable table together that were recorded simultaneously from different electrodes.'
@@ -1099,11 +1099,11 @@ class SimultaneousRecordingsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
-    meanings_tables: SimultaneousRecordingsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    recordings: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    recordings_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[SimultaneousRecordingsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SequentialRecordingsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1112,7 +1112,7 @@ class SequentialRecordingsTable__meanings_tables(_ns_hdmf_common.DynamicTable__m
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class SequentialRecordingsTable(_ns_hdmf_common.DynamicTable):
     'A table for grouping different sequential recordings from the SimultaneousRecordingsTable table together. This is typically used to group together sequential recordings where a sequence of stimuli of the same type with varying parameters have been presented in a sequence.'
@@ -1130,12 +1130,12 @@ class SequentialRecordingsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    simultaneous_recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    simultaneous_recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
-    stimulus_type: _ns_hdmf_common.VectorData | _r.ExternalLink
-    meanings_tables: SequentialRecordingsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    simultaneous_recordings: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    simultaneous_recordings_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink]
+    stimulus_type: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[SequentialRecordingsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class RepetitionsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1144,7 +1144,7 @@ class RepetitionsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_t
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class RepetitionsTable(_ns_hdmf_common.DynamicTable):
     'A table for grouping different sequential intracellular recordings together. With each SequentialRecording typically representing a particular type of stimulus, the RepetitionsTable table is typically used to group sets of stimuli applied in sequence.'
@@ -1161,11 +1161,11 @@ class RepetitionsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    sequential_recordings: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    sequential_recordings_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
-    meanings_tables: RepetitionsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    sequential_recordings: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    sequential_recordings_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[RepetitionsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ExperimentalConditionsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1174,7 +1174,7 @@ class ExperimentalConditionsTable__meanings_tables(_ns_hdmf_common.DynamicTable_
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ExperimentalConditionsTable(_ns_hdmf_common.DynamicTable):
     'A table for grouping different intracellular recording repetitions together that belong to the same experimental condition.'
@@ -1191,11 +1191,11 @@ class ExperimentalConditionsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    repetitions: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    repetitions_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink
-    meanings_tables: ExperimentalConditionsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    repetitions: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    repetitions_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[ExperimentalConditionsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class IntracellularElectrode(NWBContainer):
     'An intracellular electrode and its metadata.'
@@ -1212,15 +1212,15 @@ class IntracellularElectrode(NWBContainer):
         'slice': _r.H5Field('dataset', name='slice', unwrap=True, dtype='text'),
         'device': _r.H5Field('link', name='device', required=True, target_type='Device'),
     }
-    cell_id: str | _r.H5Array | _r.ExternalLink | None = None
-    description: str | _r.H5Array | _r.ExternalLink
-    filtering: str | _r.H5Array | _r.ExternalLink | None = None
-    initial_access_resistance: str | _r.H5Array | _r.ExternalLink | None = None
-    location: str | _r.H5Array | _r.ExternalLink | None = None
-    resistance: str | _r.H5Array | _r.ExternalLink | None = None
-    seal: str | _r.H5Array | _r.ExternalLink | None = None
-    slice: str | _r.H5Array | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink
+    cell_id: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    filtering: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    initial_access_resistance: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    location: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    resistance: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    seal: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    slice: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink]
 
 class NWBFile__general__intracellular_ephys(_r.Group):
     'Metadata related to intracellular electrophysiology.'
@@ -1234,14 +1234,14 @@ class NWBFile__general__intracellular_ephys(_r.Group):
         'experimental_conditions': _r.H5Field('group', name='experimental_conditions', target_type='ExperimentalConditionsTable'),
         'intracellular_electrode': _r.H5Field('children', target_type='IntracellularElectrode'),
     }
-    filtering: str | _r.H5Array | _r.ExternalLink | None = None
-    sweep_table: SweepTable | _r.ExternalLink | None = None
-    intracellular_recordings: IntracellularRecordingsTable | _r.ExternalLink | None = None
-    simultaneous_recordings: SimultaneousRecordingsTable | _r.ExternalLink | None = None
-    sequential_recordings: SequentialRecordingsTable | _r.ExternalLink | None = None
-    repetitions: RepetitionsTable | _r.ExternalLink | None = None
-    experimental_conditions: ExperimentalConditionsTable | _r.ExternalLink | None = None
-    intracellular_electrode: dict[str, IntracellularElectrode | _r.ExternalLink] = {}
+    filtering: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sweep_table: _r.InstanceOf[SweepTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    intracellular_recordings: _r.InstanceOf[IntracellularRecordingsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    simultaneous_recordings: _r.InstanceOf[SimultaneousRecordingsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sequential_recordings: _r.InstanceOf[SequentialRecordingsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    repetitions: _r.InstanceOf[RepetitionsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    experimental_conditions: _r.InstanceOf[ExperimentalConditionsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    intracellular_electrode: dict[str, _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class OptogeneticStimulusSite(NWBContainer):
     'A site of optogenetic stimulation.'
@@ -1253,17 +1253,17 @@ class OptogeneticStimulusSite(NWBContainer):
         'location': _r.H5Field('dataset', name='location', unwrap=True, required=True, dtype='text'),
         'device': _r.H5Field('link', name='device', required=True, target_type='Device'),
     }
-    description: str | _r.H5Array | _r.ExternalLink
-    excitation_lambda: float | _r.H5Array | _r.ExternalLink
-    location: str | _r.H5Array | _r.ExternalLink
-    device: Device | _r.ExternalLink
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    excitation_lambda: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    location: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink]
 
 class NWBFile__general__optogenetics(_r.Group):
     'Metadata describing optogenetic stimulation.'
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'optogenetic_stimulus_site': _r.H5Field('children', target_type='OptogeneticStimulusSite'),
     }
-    optogenetic_stimulus_site: dict[str, OptogeneticStimulusSite | _r.ExternalLink] = {}
+    optogenetic_stimulus_site: dict[str, _r.InstanceOf[OptogeneticStimulusSite] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ImagingPlane__manifold(_r.Dataset):
     "DEPRECATED. Physical position of each pixel. 'xyz' represents the position of the pixel relative to the defined coordinate space. Deprecated in favor of origin_coords and grid_spacing."
@@ -1302,8 +1302,8 @@ class OpticalChannel(NWBContainer):
         'description': _r.H5Field('dataset', name='description', unwrap=True, required=True, dtype='text'),
         'emission_lambda': _r.H5Field('dataset', name='emission_lambda', unwrap=True, required=True, dtype='float32'),
     }
-    description: str | _r.H5Array | _r.ExternalLink
-    emission_lambda: float | _r.H5Array | _r.ExternalLink
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    emission_lambda: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
 
 class ImagingPlane(NWBContainer):
     'An imaging plane and its metadata.'
@@ -1322,24 +1322,24 @@ class ImagingPlane(NWBContainer):
         'device': _r.H5Field('link', name='device', required=True, target_type='Device'),
         'optical_channel': _r.H5Field('children', min_items=1, target_type='OpticalChannel'),
     }
-    description: str | _r.H5Array | _r.ExternalLink | None = None
-    excitation_lambda: float | _r.H5Array | _r.ExternalLink
-    imaging_rate: float | _r.H5Array | _r.ExternalLink | None = None
-    indicator: str | _r.H5Array | _r.ExternalLink
-    location: str | _r.H5Array | _r.ExternalLink
-    manifold: ImagingPlane__manifold | _r.ExternalLink | None = None
-    origin_coords: ImagingPlane__origin_coords | _r.ExternalLink | None = None
-    grid_spacing: ImagingPlane__grid_spacing | _r.ExternalLink | None = None
-    reference_frame: str | _r.H5Array | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink
-    optical_channel: dict[str, OpticalChannel | _r.ExternalLink] = {}
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    excitation_lambda: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    imaging_rate: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    indicator: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    location: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    manifold: _r.InstanceOf[ImagingPlane__manifold] | _r.InstanceOf[_r.ExternalLink] | None = None
+    origin_coords: _r.InstanceOf[ImagingPlane__origin_coords] | _r.InstanceOf[_r.ExternalLink] | None = None
+    grid_spacing: _r.InstanceOf[ImagingPlane__grid_spacing] | _r.InstanceOf[_r.ExternalLink] | None = None
+    reference_frame: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink]
+    optical_channel: dict[str, _r.InstanceOf[OpticalChannel] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__general__optophysiology(_r.Group):
     'Metadata related to optophysiology.'
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'imaging_plane': _r.H5Field('children', target_type='ImagingPlane'),
     }
-    imaging_plane: dict[str, ImagingPlane | _r.ExternalLink] = {}
+    imaging_plane: dict[str, _r.InstanceOf[ImagingPlane] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class LabMetaData(NWBContainer):
     'Lab-specific meta-data.'
@@ -1374,31 +1374,31 @@ class NWBFile__general(_r.Group):
         'optophysiology': _r.H5Field('group', name='optophysiology', target_type='NWBFile__general__optophysiology'),
         'lab_meta_data': _r.H5Field('children', target_type='LabMetaData'),
     }
-    data_collection: str | _r.H5Array | _r.ExternalLink | None = None
-    experiment_description: str | _r.H5Array | _r.ExternalLink | None = None
-    experimenter: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    institution: str | _r.H5Array | _r.ExternalLink | None = None
-    keywords: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    lab: str | _r.H5Array | _r.ExternalLink | None = None
-    notes: str | _r.H5Array | _r.ExternalLink | None = None
-    pharmacology: str | _r.H5Array | _r.ExternalLink | None = None
-    protocol: str | _r.H5Array | _r.ExternalLink | None = None
-    related_publications: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    session_id: str | _r.H5Array | _r.ExternalLink | None = None
-    slices: str | _r.H5Array | _r.ExternalLink | None = None
-    source_script: NWBFile__general__source_script | _r.ExternalLink | None = None
-    was_generated_by: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None, 2),))] = None
-    stimulus: str | _r.H5Array | _r.ExternalLink | None = None
-    surgery: str | _r.H5Array | _r.ExternalLink | None = None
-    virus: str | _r.H5Array | _r.ExternalLink | None = None
-    external_resources: _ns_hdmf_common.HERD | _r.ExternalLink | None = None
-    devices: NWBFile__general__devices | _r.ExternalLink | None = None
-    subject: Subject | _r.ExternalLink | None = None
-    extracellular_ephys: NWBFile__general__extracellular_ephys | _r.ExternalLink | None = None
-    intracellular_ephys: NWBFile__general__intracellular_ephys | _r.ExternalLink | None = None
-    optogenetics: NWBFile__general__optogenetics | _r.ExternalLink | None = None
-    optophysiology: NWBFile__general__optophysiology | _r.ExternalLink | None = None
-    lab_meta_data: dict[str, LabMetaData | _r.ExternalLink] = {}
+    data_collection: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    experiment_description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    experimenter: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    institution: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    keywords: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    lab: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    notes: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    pharmacology: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    protocol: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    related_publications: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    session_id: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    slices: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    source_script: _r.InstanceOf[NWBFile__general__source_script] | _r.InstanceOf[_r.ExternalLink] | None = None
+    was_generated_by: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None, 2),))] = None
+    stimulus: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    surgery: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    virus: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    external_resources: _r.InstanceOf[_ns_hdmf_common.HERD] | _r.InstanceOf[_r.ExternalLink] | None = None
+    devices: _r.InstanceOf[NWBFile__general__devices] | _r.InstanceOf[_r.ExternalLink] | None = None
+    subject: _r.InstanceOf[Subject] | _r.InstanceOf[_r.ExternalLink] | None = None
+    extracellular_ephys: _r.InstanceOf[NWBFile__general__extracellular_ephys] | _r.InstanceOf[_r.ExternalLink] | None = None
+    intracellular_ephys: _r.InstanceOf[NWBFile__general__intracellular_ephys] | _r.InstanceOf[_r.ExternalLink] | None = None
+    optogenetics: _r.InstanceOf[NWBFile__general__optogenetics] | _r.InstanceOf[_r.ExternalLink] | None = None
+    optophysiology: _r.InstanceOf[NWBFile__general__optophysiology] | _r.InstanceOf[_r.ExternalLink] | None = None
+    lab_meta_data: dict[str, _r.InstanceOf[LabMetaData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__intervals(_r.Group):
     'Experimental intervals, whether these are logically distinct sub-experiments having a particular scientific goal, trials (see trials subgroup) during an experiment, or epochs (see epochs subgroup) derived from analysis of data.'
@@ -1408,17 +1408,17 @@ class NWBFile__intervals(_r.Group):
         'invalid_times': _r.H5Field('group', name='invalid_times', target_type='TimeIntervals'),
         'time_intervals': _r.H5Field('children', target_type='TimeIntervals'),
     }
-    epochs: TimeIntervals | _r.ExternalLink | None = None
-    trials: TimeIntervals | _r.ExternalLink | None = None
-    invalid_times: TimeIntervals | _r.ExternalLink | None = None
-    time_intervals: dict[str, TimeIntervals | _r.ExternalLink] = {}
+    epochs: _r.InstanceOf[TimeIntervals] | _r.InstanceOf[_r.ExternalLink] | None = None
+    trials: _r.InstanceOf[TimeIntervals] | _r.InstanceOf[_r.ExternalLink] | None = None
+    invalid_times: _r.InstanceOf[TimeIntervals] | _r.InstanceOf[_r.ExternalLink] | None = None
+    time_intervals: dict[str, _r.InstanceOf[TimeIntervals] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile__events(_r.Group):
     'Experimental event tables for the session, stored as `EventsTable` instances. This is the recommended location for all event tables in the file, regardless of whether the events were emitted directly by the acquisition system (TTL edges, hardware event channels), derived by user processing (filtering, detection algorithms), or added as post-hoc annotations. The provenance of each table can be recorded in the `source_description` attribute of the `EventsTable` and described in more detail in its `description`. Each `EventsTable` should hold events of a single type (i.e., events sharing the same per-event metadata columns). For periods with required start and stop times, see `/intervals/`. For continuous acquired signals or stimulus templates from which events may have been derived, see `/acquisition/` or `/stimulus/`.'
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'events_table': _r.H5Field('children', target_type='EventsTable'),
     }
-    events_table: dict[str, EventsTable | _r.ExternalLink] = {}
+    events_table: dict[str, _r.InstanceOf[EventsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Units__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1427,7 +1427,7 @@ class Units__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Units(_ns_hdmf_common.DynamicTable):
     'Data about spiking units. Event times of observed units (e.g., cell, synapse, etc.) should be concatenated and stored in spike_times.'
@@ -1454,21 +1454,21 @@ class Units(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    spike_times_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    spike_times: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    obs_intervals_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    obs_intervals: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    electrodes_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    electrodes: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink | None = None
-    electrode_group: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    waveform_mean: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    waveform_sd: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    waveforms: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    waveforms_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    waveforms_index_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    meanings_tables: Units__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    spike_times_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    spike_times: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    obs_intervals_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    obs_intervals: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrodes_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrodes: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode_group: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    waveform_mean: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    waveform_sd: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    waveforms: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    waveforms_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    waveforms_index_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[Units__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class NWBFile(NWBContainer):
     'An NWB file storing cellular-based neurophysiology data from a single experimental session.'
@@ -1492,20 +1492,20 @@ class NWBFile(NWBContainer):
         'units': _r.H5Field('group', name='units', target_type='Units'),
     }
     nwb_version: _t.Annotated[str, _r.Fixed('2.11.0')] = '2.11.0'
-    file_create_date: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='isodatetime', shapes=((None,),))]
-    identifier: str | _r.H5Array | _r.ExternalLink
-    session_description: str | _r.H5Array | _r.ExternalLink
-    session_start_time: _dt.datetime | _r.H5Array | _r.ExternalLink
-    timestamps_reference_time: _dt.datetime | _r.H5Array | _r.ExternalLink
-    acquisition: NWBFile__acquisition | _r.ExternalLink
-    analysis: NWBFile__analysis | _r.ExternalLink
-    scratch: NWBFile__scratch | _r.ExternalLink | None = None
-    processing: NWBFile__processing | _r.ExternalLink
-    stimulus: NWBFile__stimulus | _r.ExternalLink
-    general: NWBFile__general | _r.ExternalLink
-    intervals: NWBFile__intervals | _r.ExternalLink | None = None
-    events: NWBFile__events | _r.ExternalLink | None = None
-    units: Units | _r.ExternalLink | None = None
+    file_create_date: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='isodatetime', shapes=((None,),))]
+    identifier: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    session_description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    session_start_time: _dt.datetime | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    timestamps_reference_time: _dt.datetime | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    acquisition: _r.InstanceOf[NWBFile__acquisition] | _r.InstanceOf[_r.ExternalLink]
+    analysis: _r.InstanceOf[NWBFile__analysis] | _r.InstanceOf[_r.ExternalLink]
+    scratch: _r.InstanceOf[NWBFile__scratch] | _r.InstanceOf[_r.ExternalLink] | None = None
+    processing: _r.InstanceOf[NWBFile__processing] | _r.InstanceOf[_r.ExternalLink]
+    stimulus: _r.InstanceOf[NWBFile__stimulus] | _r.InstanceOf[_r.ExternalLink]
+    general: _r.InstanceOf[NWBFile__general] | _r.InstanceOf[_r.ExternalLink]
+    intervals: _r.InstanceOf[NWBFile__intervals] | _r.InstanceOf[_r.ExternalLink] | None = None
+    events: _r.InstanceOf[NWBFile__events] | _r.InstanceOf[_r.ExternalLink] | None = None
+    units: _r.InstanceOf[Units] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class AbstractFeatureSeries__data(TimeSeries__data):
     'Values of each feature at each time.'
@@ -1574,14 +1574,14 @@ class AbstractFeatureSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: AbstractFeatureSeries__data | _r.ExternalLink
-    starting_time: AbstractFeatureSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: AbstractFeatureSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    feature_units: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    features: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    sync: AbstractFeatureSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[AbstractFeatureSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[AbstractFeatureSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[AbstractFeatureSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    feature_units: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    features: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='text', shapes=((None,),))]
+    sync: _r.InstanceOf[AbstractFeatureSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class AnnotationSeries__data(TimeSeries__data):
     'Annotations made during an experiment.'
@@ -1648,12 +1648,12 @@ class AnnotationSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: AnnotationSeries__data | _r.ExternalLink
-    starting_time: AnnotationSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: AnnotationSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    sync: AnnotationSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[AnnotationSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[AnnotationSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[AnnotationSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    sync: _r.InstanceOf[AnnotationSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class IntervalSeries__data(TimeSeries__data):
     'Use values >0 if interval started, <0 if interval ended.'
@@ -1720,12 +1720,12 @@ class IntervalSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: IntervalSeries__data | _r.ExternalLink
-    starting_time: IntervalSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: IntervalSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    sync: IntervalSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[IntervalSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[IntervalSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[IntervalSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    sync: _r.InstanceOf[IntervalSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class FrequencyBandsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -1734,7 +1734,7 @@ class FrequencyBandsTable__meanings_tables(_ns_hdmf_common.DynamicTable__meaning
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class FrequencyBandsTable(_ns_hdmf_common.DynamicTable):
     'Table for describing the bands that DecompositionSeries was generated from. There should be one row in this table for each band.'
@@ -1753,13 +1753,13 @@ class FrequencyBandsTable(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    band_name: _ns_hdmf_common.VectorData | _r.ExternalLink
-    band_limits: _ns_hdmf_common.VectorData | _r.ExternalLink
-    band_mean: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    band_stdev: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    meanings_tables: FrequencyBandsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    band_name: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    band_limits: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]
+    band_mean: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    band_stdev: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[FrequencyBandsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class DecompositionSeries__data(TimeSeries__data):
     'Data decomposed into frequency bands.'
@@ -1830,16 +1830,16 @@ class DecompositionSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: DecompositionSeries__data | _r.ExternalLink
-    starting_time: DecompositionSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: DecompositionSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    metric: str | _r.H5Array | _r.ExternalLink
-    source_channels: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink | None = None
-    sync: DecompositionSeries__sync | _r.ExternalLink | None = None
-    bands: FrequencyBandsTable | _r.ExternalLink | None = None
-    source_timeseries: TimeSeries | _r.ExternalLink | None = None
+    data: _r.InstanceOf[DecompositionSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[DecompositionSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[DecompositionSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    metric: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    source_channels: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[DecompositionSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    bands: _r.InstanceOf[FrequencyBandsTable] | _r.InstanceOf[_r.ExternalLink] | None = None
+    source_timeseries: _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class SpatialSeries__data(TimeSeries__data):
     '1-D or 2-D array storing position or direction relative to some reference frame.'
@@ -1907,13 +1907,13 @@ class SpatialSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: SpatialSeries__data | _r.ExternalLink
-    starting_time: SpatialSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: SpatialSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    reference_frame: str | _r.H5Array | _r.ExternalLink | None = None
-    sync: SpatialSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[SpatialSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[SpatialSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[SpatialSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    reference_frame: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[SpatialSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class BehavioralEpochs(NWBDataInterface):
     "TimeSeries for storing behavioral epochs. The objective of this and the other two Behavioral interfaces (e.g., BehavioralEvents and BehavioralTimeSeries) is to provide generic hooks for software tools/scripts. This allows a tool/script to take the output of one specific interface (e.g., UnitTimes) and plot that data relative to another data modality (e.g., behavioral events) without having to define all possible modalities in advance. Declaring one of these interfaces means that one or more TimeSeries of the specified type are published. These TimeSeries should reside in a group having the same name as the interface. For example, if a BehavioralTimeSeries interface is declared, the module will have one or more TimeSeries defined in the module sub-group 'BehavioralTimeSeries'. BehavioralEpochs should use IntervalSeries. BehavioralEvents is used for irregular events. BehavioralTimeSeries is for continuous data."
@@ -1922,7 +1922,7 @@ class BehavioralEpochs(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'interval_series': _r.H5Field('children', min_items=1, target_type='IntervalSeries'),
     }
-    interval_series: dict[str, IntervalSeries | _r.ExternalLink] = {}
+    interval_series: dict[str, _r.InstanceOf[IntervalSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class BehavioralEvents(NWBDataInterface):
     'DEPRECATED. Use an `EventsTable` instead, placed in the top-level `/events` group of the `NWBFile`. Each `TimeSeries` formerly stored under `BehavioralEvents` becomes one `EventsTable`. The `timestamps` field maps to the `timestamp` column, and the `data` field maps to an additional column named after the event marker (e.g., `reward_magnitude`, `port_number`); for multi-dimensional `data`, use one column per field. Any other per-event metadata becomes additional columns. Use the `source_description` attribute on the `EventsTable` to record where the events came from (e.g., "Acquisition system", "Thresholding of analog signal ANALOG1 at 3 V", "Manual video review"). Original definition: TimeSeries for storing behavioral events. See description of BehavioralEpochs for more details.'
@@ -1931,7 +1931,7 @@ class BehavioralEvents(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'time_series': _r.H5Field('children', min_items=1, target_type='TimeSeries'),
     }
-    time_series: dict[str, TimeSeries | _r.ExternalLink] = {}
+    time_series: dict[str, _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class BehavioralTimeSeries(NWBDataInterface):
     'TimeSeries for storing behavioral time series data. See description of BehavioralEpochs for more details.'
@@ -1940,7 +1940,7 @@ class BehavioralTimeSeries(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'time_series': _r.H5Field('children', min_items=1, target_type='TimeSeries'),
     }
-    time_series: dict[str, TimeSeries | _r.ExternalLink] = {}
+    time_series: dict[str, _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class PupilTracking(NWBDataInterface):
     'Eye-tracking data, representing pupil size.'
@@ -1949,7 +1949,7 @@ class PupilTracking(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'time_series': _r.H5Field('children', min_items=1, target_type='TimeSeries'),
     }
-    time_series: dict[str, TimeSeries | _r.ExternalLink] = {}
+    time_series: dict[str, _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class EyeTracking(NWBDataInterface):
     'Eye-tracking data, representing direction of gaze.'
@@ -1958,7 +1958,7 @@ class EyeTracking(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'spatial_series': _r.H5Field('children', min_items=1, target_type='SpatialSeries'),
     }
-    spatial_series: dict[str, SpatialSeries | _r.ExternalLink] = {}
+    spatial_series: dict[str, _r.InstanceOf[SpatialSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class CompassDirection(NWBDataInterface):
     'With a CompassDirection interface, a module publishes a SpatialSeries object representing a floating point value for theta. The SpatialSeries::reference_frame field should indicate what direction corresponds to 0 and which is the direction of rotation (this should be clockwise). The unit for the SpatialSeries should be radians or degrees.'
@@ -1967,7 +1967,7 @@ class CompassDirection(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'spatial_series': _r.H5Field('children', min_items=1, target_type='SpatialSeries'),
     }
-    spatial_series: dict[str, SpatialSeries | _r.ExternalLink] = {}
+    spatial_series: dict[str, _r.InstanceOf[SpatialSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Position(NWBDataInterface):
     'Position data, whether along the x, x/y, or x/y/z axes.'
@@ -1976,7 +1976,7 @@ class Position(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'spatial_series': _r.H5Field('children', min_items=1, target_type='SpatialSeries'),
     }
-    spatial_series: dict[str, SpatialSeries | _r.ExternalLink] = {}
+    spatial_series: dict[str, _r.InstanceOf[SpatialSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ElectricalSeries__data(TimeSeries__data):
     'Recorded voltage data.'
@@ -2056,14 +2056,14 @@ class ElectricalSeries(TimeSeries):
     description: str = 'no description'
     comments: str = 'no comments'
     filtering: str | None = None
-    data: ElectricalSeries__data | _r.ExternalLink
-    starting_time: ElectricalSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: ElectricalSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    electrodes: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    channel_conversion: ElectricalSeries__channel_conversion | _r.ExternalLink | None = None
-    sync: ElectricalSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[ElectricalSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[ElectricalSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[ElectricalSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    electrodes: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    channel_conversion: _r.InstanceOf[ElectricalSeries__channel_conversion] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[ElectricalSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class SpikeEventSeries__data(ElectricalSeries__data):
     'Spike waveforms.'
@@ -2145,14 +2145,14 @@ class SpikeEventSeries(ElectricalSeries):
     description: str = 'no description'
     comments: str = 'no comments'
     filtering: str | None = None
-    data: SpikeEventSeries__data | _r.ExternalLink
-    starting_time: SpikeEventSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: SpikeEventSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    electrodes: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    channel_conversion: SpikeEventSeries__channel_conversion | _r.ExternalLink | None = None
-    sync: SpikeEventSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[SpikeEventSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[SpikeEventSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[SpikeEventSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    electrodes: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    channel_conversion: _r.InstanceOf[SpikeEventSeries__channel_conversion] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[SpikeEventSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class FeatureExtraction(NWBDataInterface):
     'Features, such as PC1 and PC2, that are extracted from signals stored in a SpikeEventSeries or other source.'
@@ -2164,10 +2164,10 @@ class FeatureExtraction(NWBDataInterface):
         'times': _r.H5Field('dataset', name='times', unwrap=True, required=True, dtype='float64'),
         'electrodes': _r.H5Field('dataset', name='electrodes', required=True, target_type='DynamicTableRegion'),
     }
-    description: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    features: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float32', shapes=((None, None, None),))]
-    times: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float64', shapes=((None,),))]
-    electrodes: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
+    description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='text', shapes=((None,),))]
+    features: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float32', shapes=((None, None, None),))]
+    times: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float64', shapes=((None,),))]
+    electrodes: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
 
 class EventDetection__times(_r.Dataset):
     'DEPRECATED. Timestamps of events, in seconds.'
@@ -2188,10 +2188,10 @@ class EventDetection(NWBDataInterface):
         'times': _r.H5Field('dataset', name='times', target_type='EventDetection__times'),
         'source_electricalseries': _r.H5Field('link', name='source_electricalseries', required=True, target_type='ElectricalSeries'),
     }
-    detection_method: str | _r.H5Array | _r.ExternalLink
-    source_idx: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='int32', shapes=((None,), (None, 2)))]
-    times: EventDetection__times | _r.ExternalLink | None = None
-    source_electricalseries: ElectricalSeries | _r.ExternalLink
+    detection_method: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    source_idx: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='int32', shapes=((None,), (None, 2)))]
+    times: _r.InstanceOf[EventDetection__times] | _r.InstanceOf[_r.ExternalLink] | None = None
+    source_electricalseries: _r.InstanceOf[ElectricalSeries] | _r.InstanceOf[_r.ExternalLink]
 
 class EventWaveform(NWBDataInterface):
     'DEPRECATED. Represents either the waveforms of detected events, as extracted from a raw data trace in /acquisition, or the event waveforms that were stored during experiment acquisition.'
@@ -2200,7 +2200,7 @@ class EventWaveform(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'spike_event_series': _r.H5Field('children', min_items=1, target_type='SpikeEventSeries'),
     }
-    spike_event_series: dict[str, SpikeEventSeries | _r.ExternalLink] = {}
+    spike_event_series: dict[str, _r.InstanceOf[SpikeEventSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class FilteredEphys(NWBDataInterface):
     "Electrophysiology data from one or more channels that has been subjected to filtering. Examples of filtered data include Theta and Gamma (LFP has its own interface). FilteredEphys modules publish an ElectricalSeries for each filtered channel or set of channels. The name of each ElectricalSeries is arbitrary but should be informative. The source of the filtered data, whether this is from analysis of another time series or as acquired by hardware, should be noted in the TimeSeries::description field of each ElectricalSeries. There is no assumed 1:1 correspondence between filtered ephys signals and electrodes, as a single signal can apply to many nearby electrodes, and one electrode may have different filtered (e.g., theta and/or gamma) signals represented. Filter properties should be noted in the ElectricalSeries 'filtering' attribute."
@@ -2209,7 +2209,7 @@ class FilteredEphys(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'electrical_series': _r.H5Field('children', min_items=1, target_type='ElectricalSeries'),
     }
-    electrical_series: dict[str, ElectricalSeries | _r.ExternalLink] = {}
+    electrical_series: dict[str, _r.InstanceOf[ElectricalSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class LFP(NWBDataInterface):
     "LFP data from one or more channels. The electrode map in each published ElectricalSeries will identify which channels are providing LFP data. Filter properties should be noted in the ElectricalSeries 'filtering' attribute."
@@ -2218,7 +2218,7 @@ class LFP(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'electrical_series': _r.H5Field('children', min_items=1, target_type='ElectricalSeries'),
     }
-    electrical_series: dict[str, ElectricalSeries | _r.ExternalLink] = {}
+    electrical_series: dict[str, _r.InstanceOf[ElectricalSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Clustering(NWBDataInterface):
     'DEPRECATED. Clustered spike data, whether from automatic clustering tools (e.g., klustakwik) or as a result of manual sorting.'
@@ -2230,10 +2230,10 @@ class Clustering(NWBDataInterface):
         'peak_over_rms': _r.H5Field('dataset', name='peak_over_rms', unwrap=True, required=True, dtype='float32'),
         'times': _r.H5Field('dataset', name='times', unwrap=True, required=True, dtype='float64'),
     }
-    description: str | _r.H5Array | _r.ExternalLink
-    num: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='int32', shapes=((None,),))]
-    peak_over_rms: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float32', shapes=((None,),))]
-    times: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float64', shapes=((None,),))]
+    description: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    num: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='int32', shapes=((None,),))]
+    peak_over_rms: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float32', shapes=((None,),))]
+    times: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float64', shapes=((None,),))]
 
 class ClusterWaveforms(NWBDataInterface):
     'DEPRECATED. The mean waveform shape, including standard deviation, of the different clusters. Ideally, the waveform analysis should be performed on data that is only high-pass filtered. This is a separate module because it is expected to require updating. For example, IMEC probes may require different storage requirements to store/display mean waveforms, requiring a new interface or an extension of this one.'
@@ -2245,10 +2245,10 @@ class ClusterWaveforms(NWBDataInterface):
         'waveform_sd': _r.H5Field('dataset', name='waveform_sd', unwrap=True, required=True, dtype='float32'),
         'clustering_interface': _r.H5Field('link', name='clustering_interface', required=True, target_type='Clustering'),
     }
-    waveform_filtering: str | _r.H5Array | _r.ExternalLink
-    waveform_mean: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float32', shapes=((None, None),))]
-    waveform_sd: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='float32', shapes=((None, None),))]
-    clustering_interface: Clustering | _r.ExternalLink
+    waveform_filtering: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink]
+    waveform_mean: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float32', shapes=((None, None),))]
+    waveform_sd: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='float32', shapes=((None, None),))]
+    clustering_interface: _r.InstanceOf[Clustering] | _r.InstanceOf[_r.ExternalLink]
 
 class PatchClampSeries__data(TimeSeries__data):
     'Recorded voltage or current.'
@@ -2321,14 +2321,14 @@ class PatchClampSeries(TimeSeries):
     comments: str = 'no comments'
     stimulus_description: str
     sweep_number: int | None = None
-    data: PatchClampSeries__data | _r.ExternalLink
-    starting_time: PatchClampSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: PatchClampSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    sync: PatchClampSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[PatchClampSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[PatchClampSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[PatchClampSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[PatchClampSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class CurrentClampSeries__data(PatchClampSeries__data):
     'Recorded voltage.'
@@ -2404,17 +2404,17 @@ class CurrentClampSeries(PatchClampSeries):
     comments: str = 'no comments'
     stimulus_description: str
     sweep_number: int | None = None
-    data: CurrentClampSeries__data | _r.ExternalLink
-    starting_time: CurrentClampSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: CurrentClampSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    bias_current: float | _r.H5Array | _r.ExternalLink | None = None
-    bridge_balance: float | _r.H5Array | _r.ExternalLink | None = None
-    capacitance_compensation: float | _r.H5Array | _r.ExternalLink | None = None
-    sync: CurrentClampSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[CurrentClampSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[CurrentClampSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[CurrentClampSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    bias_current: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    bridge_balance: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    capacitance_compensation: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[CurrentClampSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class IZeroClampSeries__data(CurrentClampSeries__data):
     'Recorded voltage.'
@@ -2490,17 +2490,17 @@ class IZeroClampSeries(CurrentClampSeries):
     comments: str = 'no comments'
     stimulus_description: _t.Annotated[str, _r.Fixed('N/A')] = 'N/A'
     sweep_number: int | None = None
-    data: IZeroClampSeries__data | _r.ExternalLink
-    starting_time: IZeroClampSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: IZeroClampSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    bias_current: _t.Annotated[float | _r.H5Array | _r.ExternalLink, _r.Fixed(0.0)] = 0.0
-    bridge_balance: _t.Annotated[float | _r.H5Array | _r.ExternalLink, _r.Fixed(0.0)] = 0.0
-    capacitance_compensation: _t.Annotated[float | _r.H5Array | _r.ExternalLink, _r.Fixed(0.0)] = 0.0
-    sync: IZeroClampSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[IZeroClampSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[IZeroClampSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[IZeroClampSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    bias_current: _t.Annotated[float | _r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.Fixed(0.0)] = 0.0
+    bridge_balance: _t.Annotated[float | _r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.Fixed(0.0)] = 0.0
+    capacitance_compensation: _t.Annotated[float | _r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.Fixed(0.0)] = 0.0
+    sync: _r.InstanceOf[IZeroClampSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class CurrentClampStimulusSeries__data(PatchClampSeries__data):
     'Stimulus current applied.'
@@ -2573,14 +2573,14 @@ class CurrentClampStimulusSeries(PatchClampSeries):
     comments: str = 'no comments'
     stimulus_description: str
     sweep_number: int | None = None
-    data: CurrentClampStimulusSeries__data | _r.ExternalLink
-    starting_time: CurrentClampStimulusSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: CurrentClampStimulusSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    sync: CurrentClampStimulusSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[CurrentClampStimulusSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[CurrentClampStimulusSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[CurrentClampStimulusSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[CurrentClampStimulusSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class VoltageClampSeries__data(PatchClampSeries__data):
     'Recorded current.'
@@ -2723,21 +2723,21 @@ class VoltageClampSeries(PatchClampSeries):
     comments: str = 'no comments'
     stimulus_description: str
     sweep_number: int | None = None
-    data: VoltageClampSeries__data | _r.ExternalLink
-    starting_time: VoltageClampSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: VoltageClampSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    capacitance_fast: VoltageClampSeries__capacitance_fast | _r.ExternalLink | None = None
-    capacitance_slow: VoltageClampSeries__capacitance_slow | _r.ExternalLink | None = None
-    resistance_comp_bandwidth: VoltageClampSeries__resistance_comp_bandwidth | _r.ExternalLink | None = None
-    resistance_comp_correction: VoltageClampSeries__resistance_comp_correction | _r.ExternalLink | None = None
-    resistance_comp_prediction: VoltageClampSeries__resistance_comp_prediction | _r.ExternalLink | None = None
-    whole_cell_capacitance_comp: VoltageClampSeries__whole_cell_capacitance_comp | _r.ExternalLink | None = None
-    whole_cell_series_resistance_comp: VoltageClampSeries__whole_cell_series_resistance_comp | _r.ExternalLink | None = None
-    sync: VoltageClampSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[VoltageClampSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[VoltageClampSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[VoltageClampSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    capacitance_fast: _r.InstanceOf[VoltageClampSeries__capacitance_fast] | _r.InstanceOf[_r.ExternalLink] | None = None
+    capacitance_slow: _r.InstanceOf[VoltageClampSeries__capacitance_slow] | _r.InstanceOf[_r.ExternalLink] | None = None
+    resistance_comp_bandwidth: _r.InstanceOf[VoltageClampSeries__resistance_comp_bandwidth] | _r.InstanceOf[_r.ExternalLink] | None = None
+    resistance_comp_correction: _r.InstanceOf[VoltageClampSeries__resistance_comp_correction] | _r.InstanceOf[_r.ExternalLink] | None = None
+    resistance_comp_prediction: _r.InstanceOf[VoltageClampSeries__resistance_comp_prediction] | _r.InstanceOf[_r.ExternalLink] | None = None
+    whole_cell_capacitance_comp: _r.InstanceOf[VoltageClampSeries__whole_cell_capacitance_comp] | _r.InstanceOf[_r.ExternalLink] | None = None
+    whole_cell_series_resistance_comp: _r.InstanceOf[VoltageClampSeries__whole_cell_series_resistance_comp] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[VoltageClampSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class VoltageClampStimulusSeries__data(PatchClampSeries__data):
     'Stimulus voltage applied.'
@@ -2810,14 +2810,14 @@ class VoltageClampStimulusSeries(PatchClampSeries):
     comments: str = 'no comments'
     stimulus_description: str
     sweep_number: int | None = None
-    data: VoltageClampStimulusSeries__data | _r.ExternalLink
-    starting_time: VoltageClampStimulusSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: VoltageClampStimulusSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    gain: float | _r.H5Array | _r.ExternalLink | None = None
-    sync: VoltageClampStimulusSeries__sync | _r.ExternalLink | None = None
-    electrode: IntracellularElectrode | _r.ExternalLink
+    data: _r.InstanceOf[VoltageClampStimulusSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[VoltageClampStimulusSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[VoltageClampStimulusSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    gain: float | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    sync: _r.InstanceOf[VoltageClampStimulusSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    electrode: _r.InstanceOf[IntracellularElectrode] | _r.InstanceOf[_r.ExternalLink]
 
 class OptogeneticSeries__data(TimeSeries__data):
     'Applied power for optogenetic stimulus, in watts. Shape can be 1-D or 2-D. 2-D data is meant to be used in an extension of OptogeneticSeries that defines what the second dimension represents.'
@@ -2885,13 +2885,13 @@ class OptogeneticSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: OptogeneticSeries__data | _r.ExternalLink
-    starting_time: OptogeneticSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: OptogeneticSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    sync: OptogeneticSeries__sync | _r.ExternalLink | None = None
-    site: OptogeneticStimulusSite | _r.ExternalLink
+    data: _r.InstanceOf[OptogeneticSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[OptogeneticSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[OptogeneticSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    sync: _r.InstanceOf[OptogeneticSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    site: _r.InstanceOf[OptogeneticStimulusSite] | _r.InstanceOf[_r.ExternalLink]
 
 class OnePhotonSeries__data(ImageSeries__data):
     'Time-series of microscopy data indexed as data[time, width, height].\n\nIndexing convention:\n  - width: first spatial axis (horizontal direction, columns)\n  - height: second spatial axis (vertical direction, rows)\n\nFor raster-scanning systems (two-photon, confocal, one-photon laser scanning):\n  - width: fast scan direction (horizontal)\n  - height: slow scan direction (vertical)\n\nCoordinate system diagram::\n\n  height  ^\n  (slow)  |\n          |    +-----------------+\n          |    |                 |\n          |    |   Image plane   |\n          |    |                 |\n          |    +-----------------+\n          |\n          0 ----------------------> width (fast)\n\n\nFor non-raster systems (wide-field, light-sheet, random-access), width and height\nare arbitrary coordinates of the image plane.\n\nNote: This indexing convention conflicts with standard matrix[row, column] notation\nfor array access where the first index moves vertically through rows and the second moves horizontally\nthrough columns. In the schema, data[time, width, height] means that the first spatial\nindex moves horizontally (width) through columns and the second spatial index moves\nvertically (height) through rows. In summary, incrementing the first spatial index\nmoves you horizontally across the image, while in matrix notation it would move you\nvertically across the rows of the image.\n'
@@ -2987,18 +2987,18 @@ class OnePhotonSeries(ImageSeries):
     binning: int | None = None
     power: float | None = None
     intensity: float | None = None
-    data: OnePhotonSeries__data | _r.ExternalLink
-    starting_time: OnePhotonSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: OnePhotonSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
-    external_file: OnePhotonSeries__external_file | _r.ExternalLink | None = None
-    num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format: str | _r.H5Array | _r.ExternalLink = 'raw'
-    sync: OnePhotonSeries__sync | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink | None = None
-    imaging_plane: ImagingPlane | _r.ExternalLink
+    data: _r.InstanceOf[OnePhotonSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[OnePhotonSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[OnePhotonSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    dimension: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
+    external_file: _r.InstanceOf[OnePhotonSeries__external_file] | _r.InstanceOf[_r.ExternalLink] | None = None
+    num_samples: int | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    format: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] = 'raw'
+    sync: _r.InstanceOf[OnePhotonSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink] | None = None
+    imaging_plane: _r.InstanceOf[ImagingPlane] | _r.InstanceOf[_r.ExternalLink]
 
 class TwoPhotonSeries__data(ImageSeries__data):
     'Time-series of microscopy data indexed as data[time, width, height].\n\nIndexing convention:\n  - width: first spatial axis (horizontal direction, columns)\n  - height: second spatial axis (vertical direction, rows)\n\nFor raster-scanning systems (two-photon, confocal, one-photon laser scanning):\n  - width: fast scan direction (horizontal)\n  - height: slow scan direction (vertical)\n\nCoordinate system diagram::\n\n  height  ^\n  (slow)  |\n          |    +-----------------+\n          |    |                 |\n          |    |   Image plane   |\n          |    |                 |\n          |    +-----------------+\n          |\n          0 ----------------------> width (fast)\n\n\nFor non-raster systems (wide-field, light-sheet, random-access), width and height\nare arbitrary coordinates of the image plane.\n\nNote: This indexing convention conflicts with standard matrix[row, column] notation\nfor array access where the first index moves vertically through rows and the second moves horizontally\nthrough columns. In the schema, data[time, width, height] means that the first spatial\nindex moves horizontally (width) through columns and the second spatial index moves\nvertically (height) through rows.\n'
@@ -3087,19 +3087,19 @@ class TwoPhotonSeries(ImageSeries):
     comments: str = 'no comments'
     pmt_gain: float | None = None
     scan_line_rate: float | None = None
-    data: TwoPhotonSeries__data | _r.ExternalLink
-    starting_time: TwoPhotonSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: TwoPhotonSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    dimension: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
-    external_file: TwoPhotonSeries__external_file | _r.ExternalLink | None = None
-    num_samples: int | _r.H5Array | _r.ExternalLink | None = None
-    format: str | _r.H5Array | _r.ExternalLink = 'raw'
-    field_of_view: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
-    sync: TwoPhotonSeries__sync | _r.ExternalLink | None = None
-    device: Device | _r.ExternalLink | None = None
-    imaging_plane: ImagingPlane | _r.ExternalLink
+    data: _r.InstanceOf[TwoPhotonSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[TwoPhotonSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[TwoPhotonSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    dimension: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='int32', shapes=((None,),))] = None
+    external_file: _r.InstanceOf[TwoPhotonSeries__external_file] | _r.InstanceOf[_r.ExternalLink] | None = None
+    num_samples: int | _r.H5Array | _r.InstanceOf[_r.ExternalLink] | None = None
+    format: str | _r.H5Array | _r.InstanceOf[_r.ExternalLink] = 'raw'
+    field_of_view: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='float32', shapes=((2,), (3,)))] = None
+    sync: _r.InstanceOf[TwoPhotonSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
+    device: _r.InstanceOf[Device] | _r.InstanceOf[_r.ExternalLink] | None = None
+    imaging_plane: _r.InstanceOf[ImagingPlane] | _r.InstanceOf[_r.ExternalLink]
 
 class RoiResponseSeries__data(TimeSeries__data):
     'Signals from ROIs.'
@@ -3167,13 +3167,13 @@ class RoiResponseSeries(TimeSeries):
     }
     description: str = 'no description'
     comments: str = 'no comments'
-    data: RoiResponseSeries__data | _r.ExternalLink
-    starting_time: RoiResponseSeries__starting_time | _r.ExternalLink | None = None
-    timestamps: RoiResponseSeries__timestamps | _r.ExternalLink | None = None
-    control: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
-    control_description: _t.Annotated[_r.H5Array | _r.ExternalLink | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
-    rois: _ns_hdmf_common.DynamicTableRegion | _r.ExternalLink
-    sync: RoiResponseSeries__sync | _r.ExternalLink | None = None
+    data: _r.InstanceOf[RoiResponseSeries__data] | _r.InstanceOf[_r.ExternalLink]
+    starting_time: _r.InstanceOf[RoiResponseSeries__starting_time] | _r.InstanceOf[_r.ExternalLink] | None = None
+    timestamps: _r.InstanceOf[RoiResponseSeries__timestamps] | _r.InstanceOf[_r.ExternalLink] | None = None
+    control: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='uint8', shapes=((None,),))] = None
+    control_description: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink] | None, _r.ArrayOf(dtype='text', shapes=((None,),))] = None
+    rois: _r.InstanceOf[_ns_hdmf_common.DynamicTableRegion] | _r.InstanceOf[_r.ExternalLink]
+    sync: _r.InstanceOf[RoiResponseSeries__sync] | _r.InstanceOf[_r.ExternalLink] | None = None
 
 class DfOverF(NWBDataInterface):
     'dF/F information about a region of interest (ROI). Storage hierarchy of dF/F should be the same as for segmentation (i.e., same names for ROIs and for image planes).'
@@ -3182,7 +3182,7 @@ class DfOverF(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'roi_response_series': _r.H5Field('children', min_items=1, target_type='RoiResponseSeries'),
     }
-    roi_response_series: dict[str, RoiResponseSeries | _r.ExternalLink] = {}
+    roi_response_series: dict[str, _r.InstanceOf[RoiResponseSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class Fluorescence(NWBDataInterface):
     'Fluorescence information about a region of interest (ROI). Storage hierarchy of fluorescence should be the same as for segmentation (i.e., same names for ROIs and for image planes).'
@@ -3191,7 +3191,7 @@ class Fluorescence(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'roi_response_series': _r.H5Field('children', min_items=1, target_type='RoiResponseSeries'),
     }
-    roi_response_series: dict[str, RoiResponseSeries | _r.ExternalLink] = {}
+    roi_response_series: dict[str, _r.InstanceOf[RoiResponseSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class PlaneSegmentation__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -3200,14 +3200,14 @@ class PlaneSegmentation__meanings_tables(_ns_hdmf_common.DynamicTable__meanings_
         **_ns_hdmf_common.DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, _ns_hdmf_common.MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[_ns_hdmf_common.MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class PlaneSegmentation__reference_images(_r.Group):
     'Image stacks that the segmentation masks apply to.'
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'image_series': _r.H5Field('children', target_type='ImageSeries'),
     }
-    image_series: dict[str, ImageSeries | _r.ExternalLink] = {}
+    image_series: dict[str, _r.InstanceOf[ImageSeries] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class PlaneSegmentation(_ns_hdmf_common.DynamicTable):
     'Results from image segmentation of a specific imaging plane. At least one of `image_mask`, `pixel_mask`, or `voxel_mask` is required.'
@@ -3229,16 +3229,16 @@ class PlaneSegmentation(_ns_hdmf_common.DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: _ns_hdmf_common.ElementIdentifiers | _r.ExternalLink
-    image_mask: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    pixel_mask_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    pixel_mask: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    voxel_mask_index: _ns_hdmf_common.VectorIndex | _r.ExternalLink | None = None
-    voxel_mask: _ns_hdmf_common.VectorData | _r.ExternalLink | None = None
-    meanings_tables: PlaneSegmentation__meanings_tables | _r.ExternalLink | None = None
-    reference_images: PlaneSegmentation__reference_images | _r.ExternalLink
-    imaging_plane: ImagingPlane | _r.ExternalLink
-    vector_data: dict[str, _ns_hdmf_common.VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[_ns_hdmf_common.ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    image_mask: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    pixel_mask_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    pixel_mask: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    voxel_mask_index: _r.InstanceOf[_ns_hdmf_common.VectorIndex] | _r.InstanceOf[_r.ExternalLink] | None = None
+    voxel_mask: _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink] | None = None
+    meanings_tables: _r.InstanceOf[PlaneSegmentation__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    reference_images: _r.InstanceOf[PlaneSegmentation__reference_images] | _r.InstanceOf[_r.ExternalLink]
+    imaging_plane: _r.InstanceOf[ImagingPlane] | _r.InstanceOf[_r.ExternalLink]
+    vector_data: dict[str, _r.InstanceOf[_ns_hdmf_common.VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ImageSegmentation(NWBDataInterface):
     'Stores pixels in an image that represent different regions of interest (ROIs) or masks. All segmentation for a given imaging plane is stored together, with storage for multiple imaging planes (masks) supported. Each ROI is stored in its own subgroup, with the ROI group containing both a 2-D mask and a list of pixels that make up this mask. Segments can also be used for masking neuropil. If segmentation is allowed to change with time, a new imaging plane (or module) is required and ROI names should remain consistent between them.'
@@ -3247,7 +3247,7 @@ class ImageSegmentation(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'plane_segmentation': _r.H5Field('children', min_items=1, target_type='PlaneSegmentation'),
     }
-    plane_segmentation: dict[str, PlaneSegmentation | _r.ExternalLink] = {}
+    plane_segmentation: dict[str, _r.InstanceOf[PlaneSegmentation] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class CorrectedImageStack(NWBDataInterface):
     'Results from motion correction of an image stack.'
@@ -3258,9 +3258,9 @@ class CorrectedImageStack(NWBDataInterface):
         'xy_translation': _r.H5Field('group', name='xy_translation', required=True, target_type='TimeSeries'),
         'original': _r.H5Field('link', name='original', required=True, target_type='ImageSeries'),
     }
-    corrected: ImageSeries | _r.ExternalLink
-    xy_translation: TimeSeries | _r.ExternalLink
-    original: ImageSeries | _r.ExternalLink
+    corrected: _r.InstanceOf[ImageSeries] | _r.InstanceOf[_r.ExternalLink]
+    xy_translation: _r.InstanceOf[TimeSeries] | _r.InstanceOf[_r.ExternalLink]
+    original: _r.InstanceOf[ImageSeries] | _r.InstanceOf[_r.ExternalLink]
 
 class MotionCorrection(NWBDataInterface):
     'An image stack where all frames are shifted (registered) to a common coordinate system, to account for movement and drift between frames. Note: each frame at each point in time is assumed to be 2-D (has only x and y dimensions).'
@@ -3269,7 +3269,7 @@ class MotionCorrection(NWBDataInterface):
         **NWBDataInterface.h5_fields,
         'corrected_image_stack': _r.H5Field('children', min_items=1, target_type='CorrectedImageStack'),
     }
-    corrected_image_stack: dict[str, CorrectedImageStack | _r.ExternalLink] = {}
+    corrected_image_stack: dict[str, _r.InstanceOf[CorrectedImageStack] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ImagingRetinotopy__axis_1_phase_map(_r.Dataset):
     'Phase response to stimulus on the first measured axis.'
@@ -3380,14 +3380,14 @@ class ImagingRetinotopy(NWBDataInterface):
         'sign_map': _r.H5Field('dataset', name='sign_map', target_type='ImagingRetinotopy__sign_map'),
         'vasculature_image': _r.H5Field('dataset', name='vasculature_image', required=True, target_type='ImagingRetinotopy__vasculature_image'),
     }
-    axis_1_phase_map: ImagingRetinotopy__axis_1_phase_map | _r.ExternalLink
-    axis_1_power_map: ImagingRetinotopy__axis_1_power_map | _r.ExternalLink | None = None
-    axis_2_phase_map: ImagingRetinotopy__axis_2_phase_map | _r.ExternalLink
-    axis_2_power_map: ImagingRetinotopy__axis_2_power_map | _r.ExternalLink | None = None
-    axis_descriptions: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='text', shapes=((2,),))]
-    focal_depth_image: ImagingRetinotopy__focal_depth_image | _r.ExternalLink | None = None
-    sign_map: ImagingRetinotopy__sign_map | _r.ExternalLink | None = None
-    vasculature_image: ImagingRetinotopy__vasculature_image | _r.ExternalLink
+    axis_1_phase_map: _r.InstanceOf[ImagingRetinotopy__axis_1_phase_map] | _r.InstanceOf[_r.ExternalLink]
+    axis_1_power_map: _r.InstanceOf[ImagingRetinotopy__axis_1_power_map] | _r.InstanceOf[_r.ExternalLink] | None = None
+    axis_2_phase_map: _r.InstanceOf[ImagingRetinotopy__axis_2_phase_map] | _r.InstanceOf[_r.ExternalLink]
+    axis_2_power_map: _r.InstanceOf[ImagingRetinotopy__axis_2_power_map] | _r.InstanceOf[_r.ExternalLink] | None = None
+    axis_descriptions: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='text', shapes=((2,),))]
+    focal_depth_image: _r.InstanceOf[ImagingRetinotopy__focal_depth_image] | _r.InstanceOf[_r.ExternalLink] | None = None
+    sign_map: _r.InstanceOf[ImagingRetinotopy__sign_map] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vasculature_image: _r.InstanceOf[ImagingRetinotopy__vasculature_image] | _r.InstanceOf[_r.ExternalLink]
 
 
 __all__ = [

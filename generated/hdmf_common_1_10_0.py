@@ -30,8 +30,8 @@ class SimpleMultiContainer(Container):
         'data': _r.H5Field('children', target_type='Data'),
         'container': _r.H5Field('children', target_type='Container'),
     }
-    data: dict[str, Data | _r.ExternalLink] = {}
-    container: dict[str, Container | _r.ExternalLink] = {}
+    data: dict[str, _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]] = {}
+    container: dict[str, _r.InstanceOf[Container] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class ElementIdentifiers(Data):
     'A list of unique identifiers for values within a dataset, e.g. rows of a DynamicTable.'
@@ -66,16 +66,16 @@ class DynamicTable(_r.DynamicTableMixin, Container):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    id: ElementIdentifiers | _r.ExternalLink
-    meanings_tables: 'DynamicTable__meanings_tables | _r.ExternalLink | None' = None
-    vector_data: dict[str, VectorData | _r.ExternalLink] = {}
+    id: _r.InstanceOf[ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: '_r.InstanceOf[DynamicTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None' = None
+    vector_data: dict[str, _r.InstanceOf[VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class DynamicTable__meanings_tables(_r.Group):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
     h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: 'dict[str, MeaningsTable | _r.ExternalLink]' = {}
+    meanings_table: 'dict[str, _r.InstanceOf[MeaningsTable] | _r.InstanceOf[_r.ExternalLink]]' = {}
 
 class MeaningsTable__meanings_tables(DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -84,7 +84,7 @@ class MeaningsTable__meanings_tables(DynamicTable__meanings_tables):
         **DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: 'dict[str, MeaningsTable | _r.ExternalLink]' = {}
+    meanings_table: 'dict[str, _r.InstanceOf[MeaningsTable] | _r.InstanceOf[_r.ExternalLink]]' = {}
 
 class MeaningsTable(DynamicTable):
     'A table to store information about the meanings of values in a referenced VectorData object. All possible values of the referenced VectorData object should be present in the \'value\' column of this table, even if the value is not observed in the data. Additional columns may be added to store additional metadata about each value. The name of the MeaningsTable should correspond to the name of the referenced VectorData object with a "_meanings" suffix. e.g., if the referenced VectorData object is named "stimulus_type", the corresponding MeaningsTable should be named "stimulus_type_meanings".'
@@ -102,12 +102,12 @@ class MeaningsTable(DynamicTable):
     }
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
-    target: VectorData
-    id: ElementIdentifiers | _r.ExternalLink
-    value: VectorData | _r.ExternalLink
-    meaning: VectorData | _r.ExternalLink
-    meanings_tables: MeaningsTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, VectorData | _r.ExternalLink] = {}
+    target: _r.InstanceOf[VectorData]
+    id: _r.InstanceOf[ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    value: _r.InstanceOf[VectorData] | _r.InstanceOf[_r.ExternalLink]
+    meaning: _r.InstanceOf[VectorData] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[MeaningsTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class AlignedDynamicTable__meanings_tables(DynamicTable__meanings_tables):
     'Group containing MeaningsTable objects that provide meanings for values in VectorData columns within this DynamicTable.'
@@ -116,7 +116,7 @@ class AlignedDynamicTable__meanings_tables(DynamicTable__meanings_tables):
         **DynamicTable__meanings_tables.h5_fields,
         'meanings_table': _r.H5Field('children', target_type='MeaningsTable'),
     }
-    meanings_table: dict[str, MeaningsTable | _r.ExternalLink] = {}
+    meanings_table: dict[str, _r.InstanceOf[MeaningsTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class AlignedDynamicTable(DynamicTable):
     'DynamicTable container that supports storing a collection of sub-tables. Each sub-table is a DynamicTable itself that is aligned with the main table by row index. I.e., all DynamicTables stored in this group MUST have the same number of rows. This type effectively defines a 2-level table in which the main data is stored in the main table implemented by this type and additional columns of the table are grouped into categories, with each category being represented by a separate DynamicTable stored within the group.'
@@ -134,10 +134,10 @@ class AlignedDynamicTable(DynamicTable):
     colnames: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
     description: str
     categories: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='text', shapes=((None,),))]
-    id: ElementIdentifiers | _r.ExternalLink
-    meanings_tables: AlignedDynamicTable__meanings_tables | _r.ExternalLink | None = None
-    vector_data: dict[str, VectorData | _r.ExternalLink] = {}
-    dynamic_table: dict[str, DynamicTable | _r.ExternalLink] = {}
+    id: _r.InstanceOf[ElementIdentifiers] | _r.InstanceOf[_r.ExternalLink]
+    meanings_tables: _r.InstanceOf[AlignedDynamicTable__meanings_tables] | _r.InstanceOf[_r.ExternalLink] | None = None
+    vector_data: dict[str, _r.InstanceOf[VectorData] | _r.InstanceOf[_r.ExternalLink]] = {}
+    dynamic_table: dict[str, _r.InstanceOf[DynamicTable] | _r.InstanceOf[_r.ExternalLink]] = {}
 
 class VectorIndex(_r.VectorIndexMixin, VectorData):
     'Used with VectorData to encode a ragged array. An array of indices into the first dimension of the target VectorData, forming a map between the rows of a DynamicTable and the indices of the VectorData. The name of the VectorIndex is expected to be the name of the target VectorData object followed by "_index".'
@@ -150,7 +150,7 @@ class VectorIndex(_r.VectorIndexMixin, VectorData):
     }
     value: _t.Annotated[_r.H5Array, _r.ArrayOf(dtype='uint8', shapes=((None,),))]
     description: str
-    target: VectorData
+    target: _r.InstanceOf[VectorData]
 
 class DynamicTableRegion(_r.DynamicTableRegionMixin, VectorData):
     'DynamicTableRegion provides a link from one table to an index or region of another. The `table` attribute is a link to another `DynamicTable`, indicating which table is referenced, and the data is int(s) indicating the row(s) (0-indexed) of the target array. `DynamicTableRegion`s can be used to associate rows with repeated meta-data without data duplication. They can also be used to create hierarchical relationships between multiple `DynamicTable`s. `DynamicTableRegion` objects may be paired with a `VectorIndex` object to create ragged references, so a single cell of a `DynamicTable` can reference many rows of another `DynamicTable`.'
@@ -163,7 +163,7 @@ class DynamicTableRegion(_r.DynamicTableRegionMixin, VectorData):
     }
     value: _t.Annotated[_r.H5Array, _r.ArrayOf(dtype='int32', shapes=((None,),))]
     description: str
-    table: DynamicTable
+    table: _r.InstanceOf[DynamicTable]
 
 class CSRMatrix(Container):
     'A compressed sparse row matrix. Data are stored in the standard CSR format, where column indices for row i are stored in indices[indptr[i]:indptr[i+1]] and their corresponding values are stored in data[indptr[i]:indptr[i+1]].'
@@ -176,9 +176,9 @@ class CSRMatrix(Container):
         'data': _r.H5Field('dataset', name='data', unwrap=True, required=True, target_type='Any'),
     }
     shape: _t.Annotated[_np.ndarray, _r.ArrayOf(dtype='uint32', shapes=((2,),))]
-    indices: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='uint32', shapes=((None,),))]
-    indptr: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype='uint32', shapes=((None,),))]
-    data: _t.Annotated[_r.H5Array | _r.ExternalLink, _r.ArrayOf(dtype=None, shapes=((None,),))]
+    indices: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='uint32', shapes=((None,),))]
+    indptr: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype='uint32', shapes=((None,),))]
+    data: _t.Annotated[_r.H5Array | _r.InstanceOf[_r.ExternalLink], _r.ArrayOf(dtype=None, shapes=((None,),))]
 
 class HERD(Container):
     'HDMF External Resources Data Structure. A set of six tables for tracking external resource references in a file or across multiple files.'
@@ -192,12 +192,12 @@ class HERD(Container):
         'object_keys': _r.H5Field('dataset', name='object_keys', required=True, target_type='Data'),
         'entity_keys': _r.H5Field('dataset', name='entity_keys', required=True, target_type='Data'),
     }
-    keys_: Data | _r.ExternalLink
-    files: Data | _r.ExternalLink
-    entities: Data | _r.ExternalLink
-    objects: Data | _r.ExternalLink
-    object_keys: Data | _r.ExternalLink
-    entity_keys: Data | _r.ExternalLink
+    keys_: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
+    files: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
+    entities: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
+    objects: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
+    object_keys: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
+    entity_keys: _r.InstanceOf[Data] | _r.InstanceOf[_r.ExternalLink]
 
 
 __all__ = [

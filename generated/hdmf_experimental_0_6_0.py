@@ -20,7 +20,7 @@ class EnumData(_ns_hdmf_common.VectorData):
     }
     value: _t.Annotated[_r.H5Array, _r.ArrayOf(dtype='uint8', shapes=((None,), (None, None), (None, None, None), (None, None, None, None)))]
     description: str
-    elements: _ns_hdmf_common.VectorData
+    elements: _r.InstanceOf[_ns_hdmf_common.VectorData]
 
 
 __all__ = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import InstanceOf
+
 from h5model.lazy import H5Array
 from h5model.nodes import ArrayOf, Dataset, ExternalLink, Fixed, Group, H5Field, Node
 from h5model.registry import require
@@ -22,6 +24,7 @@ __all__ = [
     "Group",
     "H5Array",
     "H5Field",
+    "InstanceOf",
     "Node",
     "VectorDataMixin",
     "VectorIndexMixin",

@@ -299,6 +299,9 @@ class _Generator:
             base = "_t.Any"
         elif self.lookup_class(range_name) is not None:
             base = self.class_ref(range_name)
+            if node_schema:
+                # models arrive built: check the class only, never rebuild a nested schema
+                base = f"_r.InstanceOf[{base}]"
         else:
             python = self.type_base(range_name)
             if python is None:
@@ -334,9 +337,9 @@ class _Generator:
         if fixed is not None:
             metadata.append(f"_r.Fixed({json.loads(fixed)!r})")
         if role == "children":
-            base = f"dict[str, {base} | _r.ExternalLink]"
+            base = f"dict[str, {base} | _r.InstanceOf[_r.ExternalLink]]"
         elif node_schema and role in ("dataset", "group", "link"):
-            base = f"{base} | _r.ExternalLink"
+            base = f"{base} | _r.InstanceOf[_r.ExternalLink]"
         elif slot.multivalued and shapes is None:
             base = f"list[{base}]"
         default = self.default(slot, fixed)

@@ -107,7 +107,8 @@ class _Walker:
             data["type"] = type_name
         self.graph.add_node(path, **data)
         for name, value in attrs.items():
-            self._collect_refs(path, name, value)
+            if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
+                self._collect_refs(path, name, value)
         if data["kind"] == "dataset":
             self._dataset_refs(path, oid, data["dtype"])
 
@@ -245,6 +246,7 @@ class _Walker:
         return self.addr_to_path.get(h5o.get_info(oid).addr)
 
 
+_MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
 _NOT_READ: Any = object()
 _TEXT = h5t.py_create(h5py.string_dtype())
 

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from h5model.dtypes import is_reference, is_text
+from h5model.errors import H5ModelError
 
 Resolver = Callable[[Any], Any]
 
@@ -57,7 +58,13 @@ class H5Array:
     def dataset(self) -> h5py.Dataset:
         """The underlying h5py dataset (opened on first use)."""
         if self._dataset is None or not self._dataset.id.valid:
-            self._dataset = self._opener(self.hdf5_path)
+            try:
+                self._dataset = self._opener(self.hdf5_path)
+            except (KeyError, ValueError, OSError) as exc:
+                raise H5ModelError(
+                    f"cannot read the dataset: its file is closed or unreadable ({exc})",
+                    hdf5_path=self.hdf5_path,
+                ) from None
         return self._dataset
 
     def __getitem__(self, key: Any) -> Any:

@@ -5,8 +5,6 @@ each of its fields maps onto the file: an attribute, a named dataset, group or
 link, or a collection of unnamed children.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -125,7 +123,7 @@ class ExternalLink:
     path: str
     hdf5_path: str
     """Where the link itself sits in this file."""
-    _opener: Callable[[ExternalLink], Any] | None = field(default=None, repr=False)
+    _opener: "Callable[[ExternalLink], Any] | None" = field(default=None, repr=False)
 
     def resolve(self) -> Any:
         """The model at ``path`` in ``filename`` (relative to this file's folder)."""

@@ -28,6 +28,9 @@ from h5model.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Nod
 
 _SKIP_ATTRS = frozenset({"namespace", "neurodata_type", "data_type", "object_id"})
 _PENDING = object()
+_MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
+_GENERIC = frozenset({Group, Dataset})
+"""Untyped objects outside any spec: nothing to check, so no validation to pay for."""
 
 
 class _ClassInfo:
@@ -293,7 +296,10 @@ class Reader:
         cls = self.classes[path]
         info = self.class_info(cls)
         raw_attrs = self.index.attrs.get(path, {})
-        attrs = {name: self._resolve_attr(path, value) for name, value in raw_attrs.items()}
+        attrs = {
+            name: self._resolve_attr(path, value) if type(value) in _MAYBE_REFS else value
+            for name, value in raw_attrs.items()
+        }
         kwargs: dict[str, Any] = {"hdf5_path": path}
         object_id = attrs.get("object_id")
         if isinstance(object_id, str):
@@ -344,7 +350,8 @@ class Reader:
                     if bucket:
                         kwargs[field_name] = bucket
         try:
-            model = cls.model_construct(**kwargs) if deferred else cls(**kwargs)
+            generic = deferred or cls in _GENERIC
+            model = cls.model_construct(**kwargs) if generic else cls(**kwargs)
         except pydantic.ValidationError as exc:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
         model._attrs = attrs

@@ -6,8 +6,6 @@ ragged column (``VectorIndex`` over ``VectorData``) gives that row's values, a
 a dict. Data are read only for the rows asked for.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import numpy as np
@@ -101,14 +99,16 @@ class DynamicTableMixin:
     def column(self, name: str) -> Any:
         """The column as read per row: the index of a ragged column, else the data."""
         children = self.children  # type: ignore[attr-defined]
-        index = children.get(f"{name}_index")
-        if isinstance(index, VectorIndexMixin) and getattr(index, "target", None) is (
-            children.get(name)
-        ):
-            return index
         if name not in children:
             raise KeyError(f"{self.hdf5_path}: no column {name!r}")  # type: ignore[attr-defined]
-        return children[name]
+        # a ragged column may be indexed more than once (x, x_index, x_index_index):
+        # rows are counted by the outermost index
+        key = name
+        while True:
+            index = children.get(f"{key}_index")
+            if not isinstance(index, VectorIndexMixin) or index.target is not children.get(key):
+                return children[key]
+            key = f"{key}_index"
 
     def row(self, i: int) -> dict[str, Any]:
         out: dict[str, Any] = {"id": int(self.id.value[i])}

@@ -111,6 +111,24 @@ class Resolver:
             self._done[key] = result
         return result
 
+    def lineage(self, namespace: str, type_name: str) -> list[str]:
+        """``type_name`` and every type it inherits from, nearest first."""
+        out: list[str] = []
+        current: str | None = type_name
+        ns = namespace
+        while current is not None and current not in out:
+            found = self.specs.find_type(ns, current)
+            if found is None:
+                break
+            out.append(current)
+            ns, spec = found
+            current = spec.data_type_inc
+        return out
+
+    def is_a(self, namespace: str, type_name: str, wanted: str) -> bool:
+        """True when ``type_name`` (seen from ``namespace``) is ``wanted`` or a subtype of it."""
+        return wanted in self.lineage(namespace, type_name)
+
     def part(self, namespace: str, part: Spec) -> Spec:
         """A part that includes a type (``data_type_inc`` with no def), merged over it."""
         if part.data_type_inc and not part.data_type_def:
