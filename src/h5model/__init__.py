@@ -11,6 +11,7 @@ from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error,
 from h5model.file import File, open
 from h5model.lazy import H5Array
 from h5model.nodes import Dataset, ExternalLink, Group, Node
+from h5model.validation import Issue, Report, validate
 
 __version__ = "0.1.0"
 
@@ -21,11 +22,14 @@ __all__ = [
     "Group",
     "H5Array",
     "H5ModelError",
+    "Issue",
     "ModelError",
     "NoSpecsError",
     "Node",
     "NotHDF5Error",
+    "Report",
     "SpecError",
     "__version__",
     "open",
+    "validate",
 ]

@@ -45,6 +45,34 @@ def _parser() -> argparse.ArgumentParser:
     add_file(generate)
     generate.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
 
+    validate = sub.add_parser(
+        "validate",
+        help="check files against their own specs (exit 0 valid, 1 invalid, 2 unreadable)",
+    )
+    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    validate.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the report here instead of standard output",
+    )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="objects and attributes the spec does not define are errors",
+    )
+    validate.add_argument(
+        "--spec",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="NAMESPACE_FILE",
+        help="a namespace file to validate against; may be repeated",
+    )
+
     graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
     add_file(graph)
     graph.add_argument(
@@ -60,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args)
     try:
         return _run(args)
     except H5ModelError as exc:
@@ -76,6 +106,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Exit codes CI can trust: 0 valid, 1 invalid, 2 unreadable input or bad usage."""
+    from h5model.validation import validate_many
+
+    try:
+        report = validate_many(args.files, spec=args.spec, strict=args.strict)
+    except H5ModelError as exc:  # a --spec file that cannot be used
+        print(f"h5model: error: {exc}", file=sys.stderr)
+        return 2
+    text = {
+        "text": report.to_text,
+        "json": report.to_json_text,
+        "junit": report.to_junit,
+    }[args.format]()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"h5model: error: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if args.format != "text":
+            sys.stdout.write(report.to_text())
+    return report.exit_code()
 
 
 def _run(args: argparse.Namespace) -> int:

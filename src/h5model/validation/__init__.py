@@ -1,0 +1,6 @@
+"""Validation of files against their own specs: checks, reports, exit codes."""
+
+from h5model.validation.report import FileReport, Issue, Report, Severity
+from h5model.validation.run import validate, validate_many
+
+__all__ = ["FileReport", "Issue", "Report", "Severity", "validate", "validate_many"]

@@ -1,0 +1,234 @@
+"""Table invariants, checked by reading only index and region data, in bounded chunks.
+
+Every column as long as ``id`` (a ragged column counted by its outermost
+index); every index non-decreasing, non-negative and within its data; every
+``DynamicTableRegion`` row number inside its table; every TimeSeriesReference
+row inside its series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from typing import Any
+
+import h5py
+import numpy as np
+
+from h5model.graph import FileIndex, dereference_path
+from h5model.spec.resolve import Resolver
+from h5model.validation.report import Severity
+
+CHUNK = 1 << 20
+"""Rows read at a time: memory stays bounded whatever the dataset size."""
+
+Emit = Callable[[str, str, str, Severity], None]
+
+
+def _blocks(dataset: h5py.Dataset, field: str | None = None) -> Iterator[np.ndarray]:
+    source = dataset.fields(field) if field else dataset
+    length = dataset.shape[0] if dataset.shape else 0
+    for start in range(0, length, CHUNK):
+        yield np.asarray(source[start : start + CHUNK])
+
+
+def _length(index: FileIndex, path: str) -> int | None:
+    data = index.graph.nodes.get(path, {})
+    shape = data.get("shape")
+    if not shape:
+        return None
+    return int(shape[0])
+
+
+class TableChecker:
+    def __init__(
+        self,
+        file: h5py.File,
+        index: FileIndex,
+        resolver: Resolver,
+        emit: Emit,
+        skip: Callable[[str], bool],
+    ) -> None:
+        self.file = file
+        self.index = index
+        self.resolver = resolver
+        self.emit = emit
+        self.skip = skip
+
+    def is_a(self, path: str, wanted: str) -> bool:
+        data = self.index.graph.nodes.get(path, {})
+        if "type" not in data or data["namespace"] not in self.resolver.specs.namespaces:
+            return False
+        return wanted in self.resolver.lineage(data["namespace"], data["type"])
+
+    def run(self) -> None:
+        for path, data in self.index.graph.nodes(data=True):
+            if "type" not in data or self.skip(path):
+                continue
+            if data["kind"] == "group" and self.is_a(path, "DynamicTable"):
+                self.check_table(path)
+            elif data["kind"] == "dataset":
+                if self.is_a(path, "DynamicTableRegion"):
+                    self.check_region(path)
+                if self.is_a(path, "TimeSeriesReferenceVectorData"):
+                    self.check_timeseries_references(path)
+
+    # -- tables ------------------------------------------------------------------------------
+    def check_table(self, path: str) -> None:
+        children = {c.name: c for c in self.index.children.get(path, ())}
+        attrs = self.index.attrs.get(path, {})
+        raw = attrs.get("colnames")
+        colnames = (
+            []
+            if raw is None
+            else [str(n) for n in np.atleast_1d(raw)]
+            if not isinstance(raw, str)
+            else [raw]
+        )
+        rows = _length(self.index, children["id"].target) if "id" in children else None
+        for name in colnames:
+            if name not in children:
+                self.emit(
+                    path,
+                    "table.colnames",
+                    f"column {name!r} is listed in colnames but absent",
+                    Severity.ERROR,
+                )
+                continue
+            chain = [children[name].target]
+            key = name
+            while f"{key}_index" in children:
+                key = f"{key}_index"
+                chain.append(children[key].target)
+            for inner, outer in pairwise(chain):
+                self.check_index(outer, inner)
+            length = _length(self.index, chain[-1])
+            if rows is not None and length is not None and length != rows:
+                what = "ragged column" if len(chain) > 1 else "column"
+                self.emit(
+                    chain[-1],
+                    "table.column-length",
+                    f"{what} {name!r} has {length} rows, the table's id has {rows}",
+                    Severity.ERROR,
+                )
+
+    def check_index(self, index_path: str, data_path: str) -> None:
+        dataset = self.file[index_path]
+        if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1:
+            return
+        target_length = _length(self.index, data_path) or 0
+        previous = 0
+        position = 0
+        for block in _blocks(dataset):
+            if block.size == 0:
+                continue
+            values = block.astype(np.int64, copy=False)
+            if values.min() < 0:
+                at = position + int(np.argmax(values < 0))
+                self.emit(
+                    index_path,
+                    "table.index-out-of-range",
+                    f"index entry {at} is negative ({values[at - position]})",
+                    Severity.ERROR,
+                )
+                return
+            steps = np.diff(np.concatenate(([previous], values)))
+            if (steps < 0).any():
+                at = position + int(np.argmax(steps < 0))
+                self.emit(
+                    index_path,
+                    "table.index-decreasing",
+                    f"index entry {at} is smaller than the one before it",
+                    Severity.ERROR,
+                )
+                return
+            if values[-1] > target_length:
+                at = position + int(np.argmax(values > target_length))
+                self.emit(
+                    index_path,
+                    "table.index-out-of-range",
+                    f"index entry {at} ({int(values[at - position])}) points past the end "
+                    f"of {data_path} ({target_length} elements)",
+                    Severity.ERROR,
+                )
+                return
+            previous = int(values[-1])
+            position += values.size
+
+    # -- regions -------------------------------------------------------------------------------
+    def _table_rows(self, region_path: str) -> tuple[str, int] | None:
+        ref = self.index.attrs.get(region_path, {}).get("table")
+        if not isinstance(ref, h5py.Reference):
+            return None
+        table = dereference_path(self.file, self.index, ref)
+        if table is None:
+            return None
+        ids = next((c.target for c in self.index.children.get(table, ()) if c.name == "id"), None)
+        rows = _length(self.index, ids) if ids is not None else None
+        return (table, rows) if rows is not None else (table, 0)
+
+    def check_region(self, path: str) -> None:
+        found = self._table_rows(path)
+        if found is None:
+            return  # a missing/dangling table attribute is reported by the structure checks
+        table, rows = found
+        dataset = self.file[path]
+        position = 0
+        for block in _blocks(dataset):
+            if block.size == 0:
+                continue
+            values = block.astype(np.int64, copy=False).ravel()
+            bad = (values < 0) | (values >= rows)
+            if bad.any():
+                at = position + int(np.argmax(bad))
+                self.emit(
+                    path,
+                    "table.region-out-of-range",
+                    f"row number {int(values[at - position])} (entry {at}) is outside "
+                    f"{table}, which has {rows} rows",
+                    Severity.ERROR,
+                )
+                return
+            position += values.size
+
+    # -- TimeSeriesReference ------------------------------------------------------------------
+    def check_timeseries_references(self, path: str) -> None:
+        dataset = self.file[path]
+        names = dataset.dtype.names or ()
+        if not {"idx_start", "count", "timeseries"} <= set(names):
+            return
+        lengths: dict[Any, int | None] = {}
+        position = 0
+        for block in _blocks(dataset):
+            for offset, row in enumerate(block):
+                start, count, ref = int(row["idx_start"]), int(row["count"]), row["timeseries"]
+                if start < 0 and count < 0:
+                    continue  # the spec's way of saying "no series"
+                at = position + offset
+                series = dereference_path(self.file, self.index, ref) if ref else None
+                if series is None:
+                    continue  # dangling: reported by the structure checks
+                if series not in lengths:
+                    lengths[series] = self._series_length(series)
+                length = lengths[series]
+                if start < 0 or count < 0 or (length is not None and start + count > length):
+                    self.emit(
+                        path,
+                        "table.timeseries-reference-out-of-range",
+                        f"row {at} covers samples {start} to {start + count} of {series}, "
+                        f"which has {length} samples",
+                        Severity.ERROR,
+                    )
+                    return
+            position += len(block)
+
+    def _series_length(self, series: str) -> int | None:
+        for child in self.index.children.get(series, ()):
+            if child.name in ("timestamps", "data") and not child.target.startswith("missing::"):
+                length = _length(self.index, child.target)
+                if child.name == "timestamps" and length is not None:
+                    return length
+        for child in self.index.children.get(series, ()):
+            if child.name == "data":
+                return _length(self.index, child.target)
+        return None
