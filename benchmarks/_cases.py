@@ -143,6 +143,26 @@ def case_h5model_big(clock: _Clock, path: str, dataset: str | None) -> None:
         clock.extra["shape"] = None if shape is None else [int(n) for n in shape]
 
 
+def case_h5model_validate(clock: _Clock, path: str, dataset: str | None) -> None:
+    """Validate the file with ``h5model.validate`` (the file's own embedded specs)."""
+    import h5model
+
+    clock.imports_done()
+    report = h5model.validate(path)
+    clock.extra["exit_code"] = report.exit_code()
+    clock.extra["n_issues"] = len(report.issues)
+    clock.extra["n_errors"] = sum(len(f.errors(report.strict)) for f in report.files)
+
+
+def case_pynwb_validate(clock: _Clock, path: str, dataset: str | None) -> None:
+    """Validate the file with ``pynwb.validate`` (against its cached namespaces)."""
+    from pynwb import validate
+
+    clock.imports_done()
+    errors = validate(path=path)
+    clock.extra["n_errors"] = len(errors)
+
+
 def _require(dataset: str | None) -> str:
     if not dataset:
         raise SystemExit("this case needs a DATASET argument")
@@ -159,6 +179,8 @@ CASES: dict[str, Callable[[_Clock, str, str | None], None]] = {
     "h5model-models": case_h5model_models,
     "h5py-big": case_h5py_big,
     "h5model-big": case_h5model_big,
+    "h5model-validate": case_h5model_validate,
+    "pynwb-validate": case_pynwb_validate,
 }
 
 

@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/make_files.py OUTDIR [--timeseries 2000] [--units 5000] [--big-gb 1.0]
+        [--big-name big_dataset.nwb] [--force]
 
 Two files are produced, both with pynwb:
 
@@ -14,10 +15,13 @@ Two files are produced, both with pynwb:
     ragged ``spike_times``, plus the electrodes table, an ElectrodeGroup and a
     Device.  With the defaults the file holds roughly 6,000 HDF5 objects.
 
-``big_dataset.nwb``
+``big_dataset.nwb`` (or ``--big-name``)
     One TimeSeries in ``/acquisition`` whose ``data`` is a chunked float32
     dataset of ``--big-gb`` GiB with 64 columns, written block by block so the
-    whole array is never held in memory.
+    whole array is never held in memory.  Files of different ``--big-gb`` have
+    the same structure (objects, attributes, chunk shape) and differ only in
+    the number of rows, hence of chunks; ``bench_validate.py`` uses a small one
+    next to the 1 GiB one.
 
 Existing files are left alone unless ``--force`` is given.  All values come
 from a fixed random seed, so every run writes the same data (only the object
@@ -209,6 +213,13 @@ def build_big_dataset(big_gib: float) -> tuple[NWBFile, tuple[int, int]]:
     return nwbfile, (n_rows, BIG_COLUMNS)
 
 
+def write_big_dataset(path: Path, big_gib: float) -> tuple[int, int]:
+    """Write the big-dataset file of ``big_gib`` GiB to ``path``; return the data shape."""
+    nwbfile, shape = build_big_dataset(big_gib)
+    _write(nwbfile, path)
+    return shape
+
+
 def count_hdf5(path: Path) -> tuple[int, int, int]:
     """Return (groups, datasets, attributes), the root group included."""
     counts = {"groups": 1, "datasets": 0}
@@ -260,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="size of the big float32 dataset in GiB (default 1.0)",
     )
+    parser.add_argument(
+        "--big-name",
+        default=BIG_DATASET,
+        help=f"file name of the big-dataset file (default {BIG_DATASET})",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     args = parser.parse_args(argv)
 
@@ -269,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--units must be at least 1")
     if args.big_gb <= 0:
         parser.error("--big-gb must be positive")
+    if Path(args.big_name).name != args.big_name or args.big_name == MANY_OBJECTS:
+        parser.error(f"--big-name must be a plain file name other than {MANY_OBJECTS}")
 
     outdir: Path = args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
@@ -286,13 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     _report(many)
 
-    big = outdir / BIG_DATASET
+    big = outdir / args.big_name
     if big.exists() and not args.force:
         print(f"{big.name}: exists, skipped (use --force to rewrite)")
     else:
         t0 = time.perf_counter()
-        nwbfile, shape = build_big_dataset(args.big_gb)
-        _write(nwbfile, big)
+        shape = write_big_dataset(big, args.big_gb)
         print(
             f"{big.name}: wrote /acquisition/{BIG_SERIES_NAME}/data with shape {shape} "
             f"in {time.perf_counter() - t0:.1f} s"

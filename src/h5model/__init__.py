@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error, SpecError
-from h5model.file import File, open
+from h5model.file import File, open, write
 from h5model.lazy import H5Array
 from h5model.nodes import Dataset, ExternalLink, Group, Node
+from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
 
 __version__ = "0.1.0"
@@ -31,5 +32,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "open",
+    "truncate",
     "validate",
+    "write",
 ]

@@ -1,4 +1,4 @@
-"""The ``h5model`` command: show, generate, graph.
+"""The ``h5model`` command: show, generate, graph, validate, truncate.
 
 Errors name the file and the HDF5 path and exit non-zero, without a traceback:
 1 for a file or spec h5model cannot read as asked, 2 for bad usage.
@@ -83,7 +83,36 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="output file; .graphml or .json",
     )
+
+    truncate = sub.add_parser(
+        "truncate",
+        help="write a small copy with the first N rows of every dataset, kept consistent",
+    )
+    truncate.add_argument("src", type=Path, metavar="SRC", help="the file to copy")
+    truncate.add_argument("dst", type=Path, metavar="DST", help="the copy to write")
+    truncate.add_argument(
+        "-n", type=_rows, default=10, metavar="N", help="rows to keep (default 10)"
+    )
+    truncate.add_argument(
+        "--keep",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="HDF5_PATH",
+        help="copy these objects whole (a table keeps all its rows); may be repeated",
+    )
+    truncate.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     return parser
+
+
+def _rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +196,13 @@ def _run(args: argparse.Namespace) -> int:
                 f"{args.output}: {file.graph.number_of_nodes()} nodes, "
                 f"{file.graph.number_of_edges()} edges"
             )
+        return 0
+    if args.command == "truncate":
+        from h5model.truncation import truncate
+
+        written = truncate(args.src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite)
+        before, after = args.src.stat().st_size, written.stat().st_size
+        print(f"{written}: {after:,} bytes (from {before:,} bytes)")
         return 0
     raise AssertionError(args.command)
 

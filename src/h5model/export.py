@@ -96,6 +96,7 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
             continue
         pending: list[tuple[str | None, str | None, int]] = []
         indent = "  " * (depth + 1)
+        assert file.index is not None
         for child in file.index.children.get(path, []):
             if child.kind == "external":
                 line = f"{indent}{child.name}  -> {child.filename}::{child.path} (external link)"

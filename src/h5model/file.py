@@ -1,8 +1,14 @@
-"""``h5model.open``: a file handle with its specs, graph and models."""
+"""``h5model.open``: a file handle with its specs, graph and models, for reading or editing.
+
+Modes follow h5py: ``r`` read-only, ``r+`` read/write (must exist), ``a`` read/write
+(created if missing), ``w`` create (replacing an existing file, at save), ``w-``/``x``
+create (refused if the file exists). Nothing is overwritten without being asked.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -10,15 +16,22 @@ from typing import Any
 
 import h5py
 import networkx as nx
+import numpy as np
 
 from h5model import registry
+from h5model.edits import Edits
 from h5model.errors import H5ModelError, NotHDF5Error
-from h5model.graph import FileIndex, build_graph
-from h5model.nodes import ExternalLink, Node
+from h5model.graph import TYPE_KEYS, FileIndex, build_graph
+from h5model.journal import JournaledFile
+from h5model.lazy import H5Array
+from h5model.locking import WriterLock, reading, recover, saving
+from h5model.nodes import Dataset, ExternalLink, Group, Node
 from h5model.read import Reader
 from h5model.spec.loader import SpecSet, combine, read_embedded, read_namespace_files
+from h5model.write import Writer, embed_specs
 
 PathLike = str | os.PathLike[str]
+MODES = ("r", "r+", "a", "w", "w-", "x")
 
 
 def open_hdf5(path: Path) -> h5py.File:
@@ -40,13 +53,7 @@ def open_hdf5(path: Path) -> h5py.File:
 
 def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] | None) -> SpecSet:
     """The file's embedded specs, overridden or supplied by namespace files on disk."""
-    supplied_paths: list[Path] = []
-    if spec is not None:
-        if isinstance(spec, (str, os.PathLike)):
-            supplied_paths = [Path(spec)]
-        else:
-            supplied_paths = [Path(p) for p in spec]
-    supplied = read_namespace_files(supplied_paths) if supplied_paths else {}
+    supplied = _supplied(spec)
     try:
         embedded: SpecSet | None = read_embedded(file, label)
     except H5ModelError as exc:
@@ -56,45 +63,99 @@ def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] 
     return combine(embedded, supplied, label) if supplied else embedded  # type: ignore[return-value]
 
 
+def _supplied(spec: PathLike | Sequence[PathLike] | None) -> dict[str, Any]:
+    if spec is None:
+        return {}
+    paths = [Path(spec)] if isinstance(spec, str | os.PathLike) else [Path(p) for p in spec]
+    return dict(read_namespace_files(paths)) if paths else {}
+
+
 class File:
-    """An open HDF5 file read as models. Use as a context manager, or call ``close()``."""
+    """An HDF5 file read as models. Use as a context manager, or call ``close()``."""
 
     def __init__(
         self,
         path: PathLike,
+        mode: str = "r",
         *,
         spec: PathLike | Sequence[PathLike] | None = None,
         external_root: PathLike | None = None,
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.path = Path(path)
         self.label = str(path)
-        self._h5 = open_hdf5(self.path)
+        self.mode = "w-" if mode == "x" else mode
+        self.writable = self.mode != "r"
+        self._h5: h5py.File | None = None
+        self._lock: WriterLock | None = None
         self._externals: dict[Path, File] = {}
+        self._models: dict[str, Any] = {}
+        self._edits = Edits()
+        self._spec_arg = spec
         self.external_root = Path(external_root) if external_root else self.path.resolve().parent
+        self.specs: SpecSet | None = None
+        self.modules: dict[str, ModuleType] = {}
+        self.index: FileIndex | None = None
+        exists = self.path.exists()
+        if self.mode in ("r", "r+") and not exists:
+            raise NotHDF5Error("no such file", file=self.label)
+        if self.mode == "w-" and exists:
+            raise H5ModelError("the file exists; use mode='w' to replace it", file=self.label)
         try:
-            self.specs = load_specs(self._h5, self.label, spec)
-            self.modules: dict[str, ModuleType] = registry.modules_for(self.specs)
-            self.index: FileIndex = build_graph(self._h5, self.label)
-            self._models = Reader(
-                self._h5, self.label, self.index, self.modules, self._open_external
-            ).build()
+            if self.writable:
+                self._lock = WriterLock(self.path)
+            if exists:
+                recover(self.path)
+            self._fresh = self.mode == "w" or not exists
+            if self._fresh:
+                if spec is not None:
+                    self.specs = combine(None, _supplied(spec), self.label)
+            else:
+                self._load()
         except BaseException:
-            self._h5.close()
+            self.close()
             raise
 
-    # -- access ------------------------------------------------------------------------
+    def _load(self) -> None:
+        with reading(self.path):
+            self._h5 = open_hdf5(self.path)
+            self.specs = load_specs(self._h5, self.label, self._spec_arg)
+            self.modules = registry.modules_for(self.specs)
+            self.index = build_graph(self._h5, self.label)
+            self._models = Reader(
+                self._h5, self.label, self.index, self.modules, self._open_external,
+                opener=self._open_dataset,
+                owner=self,
+                on_write=self._slice_written if self.writable else None,
+            ).build()
+
+    # -- access ------------------------------------------------------------------------------
     @property
     def h5(self) -> h5py.File:
         """The underlying h5py file (read-only)."""
+        if self._h5 is None:
+            raise H5ModelError("the file has not been saved yet", file=self.label)
         return self._h5
 
     @property
     def graph(self) -> nx.DiGraph[str]:
+        if self.index is None:
+            raise H5ModelError("the file has not been saved yet", file=self.label)
         return self.index.graph
 
     @property
     def root(self) -> Any:
-        return self._models["/"]
+        return self._models.get("/")
+
+    @root.setter
+    def root(self, model: Node) -> None:
+        if not self.writable or not self._fresh:
+            raise H5ModelError("the root can only be set on a new file (mode 'w', 'w-' or 'a')",
+                               file=self.label)
+        if not isinstance(model, Group):
+            raise TypeError("the root must be a group model")
+        self._models = {"/": model}
 
     def get(self, hdf5_path: str) -> Any:
         """The model at ``hdf5_path`` (typed or not); soft links lead to their target's model."""
@@ -125,7 +186,142 @@ class File:
             return False
         return True
 
-    # -- external links ------------------------------------------------------------------
+    def _open_dataset(self, path: str) -> h5py.Dataset:
+        dataset = self.h5[path]
+        assert isinstance(dataset, h5py.Dataset)
+        return dataset
+
+    # -- edits ---------------------------------------------------------------------------------
+    def field_changed(self, model: Node, name: str) -> None:
+        if self.writable:
+            self._edits.field_changed(model, name)
+
+    def child_added(self, group: Group, name: str, child: Any) -> None:
+        if self.writable:
+            self._edits.child_added(group, name, child)
+
+    def child_removed(self, group: Group, name: str) -> None:
+        if self.writable:
+            self._edits.child_removed(group, name)
+
+    def _slice_written(self, array: H5Array, key: Any, value: Any) -> None:
+        self._edits.slices.append((array, key, np.asarray(value)))
+
+    def row_added(self, table: Node, row: dict[str, Any]) -> None:
+        if not self.writable:
+            raise H5ModelError("the file is open read-only; open it with mode='r+' to edit",
+                               file=self.label, hdf5_path=table.hdf5_path)
+        self._edits.rows.append((table, row))
+
+    @property
+    def dirty(self) -> bool:
+        """True when there are edits not saved yet."""
+        return bool(self._edits)
+
+    def _owns(self, model: Node) -> bool:
+        return model.__pydantic_private__ is not None and (
+            model.__pydantic_private__.get("_owner") is self
+        )
+
+    def _type_key(self) -> str:
+        root = self._models.get("/")
+        if root is not None:
+            for key in TYPE_KEYS:
+                if key in root.attrs:
+                    return key
+        if self.specs is not None and "core" in self.specs.namespaces:
+            return "neurodata_type"
+        return "data_type" if self.specs is not None else "neurodata_type"
+
+    def _referrers(self, path: str) -> list[tuple[str, str]]:
+        if self.index is None:
+            return []
+        out = []
+        for source, _, data in self.index.graph.in_edges(path, data=True):
+            for edge in [data, *data.get("also", [])]:
+                if edge.get("label") == "reference" and edge["name"] in self.index.attrs.get(
+                    source, {}
+                ):
+                    out.append((source, edge["name"]))
+        return out
+
+    def save(self) -> None:
+        """Check every edit, then write exactly what changed; atomically (see ``journal``)."""
+        if not self.writable:
+            raise H5ModelError("the file is open read-only; open it with mode='r+' to save",
+                               file=self.label)
+        if self._fresh:
+            self._save_new()
+            return
+        if not self._edits:
+            return
+        self._edits.check(self._owns, self.label)
+        assert self._h5 is not None
+        with saving(self.path):
+            self._h5.close()
+            self._h5 = None
+            journal = JournaledFile(self.path)
+            try:
+                with h5py.File(journal, "r+") as h5:
+                    writer = Writer(h5, self._type_key(), self.label)
+                    touched = self._edits.apply(h5, writer, self._referrers)
+                    writer.finish()
+                journal.commit()
+            except BaseException:
+                if not journal.closed:
+                    journal.abort()
+                self._reopen(locked=True)
+                raise
+            self._reopen(locked=True)
+        self._after_save(writer, touched)
+
+    def _save_new(self) -> None:
+        root = self._models.get("/")
+        if root is None:
+            raise H5ModelError("nothing to save: set f.root first", file=self.label)
+        specs = self.specs or _specs_of(root)
+        if specs is None:
+            raise H5ModelError("no specs to embed: open with spec=... or use models read from "
+                               "a file", file=self.label)
+        writer = write_file(root, self.path, specs, overwrite=True)
+        self.specs = specs
+        self._fresh = False
+        with reading(self.path):
+            self._h5 = open_hdf5(self.path)
+            self.index = build_graph(self._h5, self.label)
+        self._after_save(writer, set())
+
+    def _reopen(self, *, locked: bool) -> None:
+        """Open the saved file again (``locked``: this process holds the saving lock, and
+        taking the readers' lock on top of it would wait for ourselves)."""
+        if not locked:
+            with reading(self.path):
+                self._reopen(locked=True)
+            return
+        self._h5 = open_hdf5(self.path)
+        self.index = build_graph(self._h5, self.label)
+
+    def _after_save(self, writer: Writer, touched: set[str]) -> None:
+        """New models learn their paths; changed datasets their new shapes."""
+        h5 = self.h5
+        for model, path in writer.created:
+            object.__setattr__(model, "hdf5_path", path)
+            model._owner = self
+            self._models[path] = model
+            if isinstance(model, Dataset) and not isinstance(model.value, H5Array):
+                dataset = h5[path]
+                if dataset.shape:
+                    array = H5Array(self._open_dataset, path, dataset.shape, dataset.dtype)
+                    array._on_write = self._slice_written
+                    object.__setattr__(model, "value", array)
+        for path in touched:
+            owner = self._models.get(path)
+            value = getattr(owner, "value", None) if owner is not None else None
+            if isinstance(value, H5Array) and path in h5:
+                value.refresh(h5[path].shape, h5[path].dtype)
+        self._edits.clear()
+
+    # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:
         target = (self.path.resolve().parent / link.filename).resolve()
         root = self.external_root.resolve()
@@ -142,35 +338,92 @@ class File:
             self._externals[target] = other
         return other.get(link.path)
 
-    # -- lifetime ------------------------------------------------------------------------
+    # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the file (unsaved edits are dropped) and every external file it opened."""
         for other in self._externals.values():
             other.close()
         self._externals.clear()
-        if self._h5.id.valid:
+        if self._h5 is not None and self._h5.id.valid:
             self._h5.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> File:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        state = "open" if self._h5.id.valid else "closed"
-        return f"<h5model.File {self.label!r} ({state}, {len(self._models)} objects)>"
+        state = "open" if self._h5 is not None and self._h5.id.valid else "closed"
+        return f"<h5model.File {self.label!r} ({self.mode}, {state}, {len(self._models)} objects)>"
+
+
+def _specs_of(model: Node) -> SpecSet | None:
+    owner = model.__pydantic_private__.get("_owner") if model.__pydantic_private__ else None
+    return getattr(owner, "specs", None)
+
+
+def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = False) -> Writer:
+    """Write ``root`` and everything under it as a new file with ``specs`` embedded.
+
+    Written to a temporary file beside ``path`` and moved into place at the end: an
+    interrupted write leaves no file (or the old one) behind."""
+    if path.exists() and not overwrite:
+        raise H5ModelError("the file exists; pass overwrite=True to replace it", file=path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as h5:
+            type_key = next((k for k in TYPE_KEYS if k in root.attrs), None) or (
+                "neurodata_type" if "core" in specs.namespaces else "data_type"
+            )
+            writer = Writer(h5, type_key, str(path))
+            writer.written[id(root)] = "/"
+            writer.write_attributes(h5, root)
+            writer.write_children(h5, root)
+            writer.finish()
+            documents = [
+                (ns.name, ns.version, ns.embedded_documents()) for ns in specs.namespaces.values()
+            ]
+            embed_specs(h5, documents)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return writer
+
+
+def write(root: Node, path: PathLike, *, overwrite: bool = False,
+          spec: PathLike | Sequence[PathLike] | None = None) -> Path:
+    """Write ``root`` (e.g. an NWBFile model) and everything under it to a new file, with
+    its specs embedded so that pynwb and every HDMF reader can open it."""
+    target = Path(path)
+    specs = _specs_of(root) if spec is None else combine(None, _supplied(spec), str(path))
+    if specs is None:
+        raise H5ModelError("no specs to embed: pass spec=... for models not read from a file",
+                           file=target)
+    write_file(root, target, specs, overwrite=overwrite)
+    return target
 
 
 def open(
     path: PathLike,
+    mode: str = "r",
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None,
 ) -> File:
-    """Open ``path`` read-only and build every model. ``spec`` adds namespace files on disk."""
-    return File(path, spec=spec, external_root=external_root)
+    """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
+    files on disk."""
+    return File(path, mode, spec=spec, external_root=external_root)

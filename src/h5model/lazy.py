@@ -21,7 +21,7 @@ Resolver = Callable[[Any], Any]
 class H5Array:
     """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
 
-    __slots__ = ("_dataset", "_opener", "_resolve", "dtype", "hdf5_path", "shape")
+    __slots__ = ("_dataset", "_on_write", "_opener", "_resolve", "dtype", "hdf5_path", "shape")
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class H5Array:
         self._opener = opener
         self._dataset: h5py.Dataset | None = None
         self._resolve = resolve
+        self._on_write: Callable[[H5Array, Any, Any], None] | None = None
         self.hdf5_path = hdf5_path
         self.shape = shape
         self.dtype = dtype
@@ -78,6 +79,19 @@ class H5Array:
         if self._resolve is not None:
             return self._resolve_refs(data)
         return data
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Slice assignment, written at the next ``save()`` of a file opened for writing."""
+        if self._on_write is None:
+            raise H5ModelError("the file is open read-only; open it with mode='r+' to edit",
+                               hdf5_path=self.hdf5_path)
+        self._on_write(self, key, value)
+
+    def refresh(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """After a save changed the dataset: new shape/dtype, reopen on next read."""
+        self.shape = shape
+        self.dtype = dtype
+        self._dataset = None
 
     def read(self) -> Any:
         """The whole dataset in memory."""

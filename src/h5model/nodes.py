@@ -148,6 +148,7 @@ class Node(BaseModel):
         extra="forbid",
         defer_build=True,
         validate_default=False,
+        validate_assignment=True,
     )
 
     h5_type: ClassVar[tuple[str, str] | None] = None
@@ -159,11 +160,22 @@ class Node(BaseModel):
     object_id: str | None = None
 
     _attrs: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _owner: Any = PrivateAttr(default=None)
+    """The open File this model belongs to (edits are reported to it)."""
 
     @property
     def attrs(self) -> Mapping[str, Any]:
         """Every attribute as stored in the file (references resolved)."""
         return self._attrs
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic validates the new value first (validate_assignment): a wrong dtype,
+        # a missing required value or a reference to the wrong type fails right here
+        super().__setattr__(name, value)
+        if name[0] != "_":
+            owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+            if owner is not None:
+                owner.field_changed(self, name)
 
     @classmethod
     def type_name(cls) -> str | None:
@@ -197,6 +209,78 @@ class Group(Node):
     def children(self) -> Mapping[str, Any]:
         """Every child (groups, datasets, links), typed or not, by HDF5 name."""
         return self._children
+
+    def add(self, name: str, child: Any) -> Any:
+        """Attach ``child`` under ``name``: a new model, or a model already in the file (a
+        soft link is written), or a plain value (a dataset). Returns ``child``."""
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a valid HDF5 name")
+        if name in self._children:
+            raise KeyError(f"{self.hdf5_path}: {name!r} exists; remove it first")
+        field = self._field_for(name, child)
+        if field is not None:
+            spec = type(self).h5_fields[field]
+            if spec.role == "children":
+                collection = dict(getattr(self, field) or {})
+                collection[name] = child
+                object.__setattr__(self, field, collection)
+            else:
+                super().__setattr__(field, child)
+        self._children[name] = child
+        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        if owner is not None:
+            owner.child_added(self, name, child)
+        return child
+
+    def remove(self, name: str) -> Any:
+        """Detach the child ``name`` (a required one cannot be removed)."""
+        if name not in self._children:
+            raise KeyError(f"{self.hdf5_path}: no child {name!r}")
+        child = self._children[name]
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.role == "children":
+                collection = getattr(self, field_name) or {}
+                if name in collection:
+                    remaining = {k: v for k, v in collection.items() if k != name}
+                    object.__setattr__(self, field_name, remaining)
+            elif spec.name == name:
+                if spec.required:
+                    raise ValueError(
+                        f"{self.hdf5_path}: {name!r} is required by {type(self).type_name()}"
+                    )
+                super().__setattr__(field_name, None)
+        del self._children[name]
+        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        if owner is not None:
+            owner.child_removed(self, name)
+        return child
+
+    def _field_for(self, name: str, child: Any) -> str | None:
+        """The field a new child belongs in: its named field, else a matching collection."""
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.name == name and spec.role in ("dataset", "group", "link"):
+                return field_name
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.role == "children" and spec.target_type is not None:
+                annotation = type(self).model_fields[field_name].annotation
+                if _accepts(annotation, child):
+                    return field_name
+        return None
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """True when a collection field's value type admits ``value``."""
+    import typing
+
+    stack = [annotation]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, type) and issubclass(current, Node):
+            if isinstance(value, current):
+                return True
+            continue
+        stack.extend(typing.get_args(current))
+    return False
 
 
 class Dataset(Node):

@@ -80,8 +80,15 @@ class Reader:
         index: FileIndex,
         modules: Mapping[str, ModuleType],
         external_opener: Callable[[ExternalLink], Any],
+        *,
+        opener: Callable[[str], h5py.Dataset] | None = None,
+        owner: Any = None,
+        on_write: Callable[[H5Array, Any, Any], None] | None = None,
     ) -> None:
         self.file = file
+        self.opener = opener or self._open_dataset
+        self.owner = owner
+        self.on_write = on_write
         self.label = label
         self.index = index
         self.graph = index.graph
@@ -259,7 +266,7 @@ class Reader:
             )
         )
         array = H5Array(
-            self._open_dataset,
+            self.opener,
             path,
             tuple(shape),
             dtype,
@@ -272,6 +279,7 @@ class Reader:
             if isinstance(value, np.generic):
                 return value.item() if value.dtype.kind in "biuf" else value
             return value
+        array._on_write = self.on_write
         return array
 
     def _open_dataset(self, path: str) -> h5py.Dataset:
@@ -355,6 +363,8 @@ class Reader:
         except pydantic.ValidationError as exc:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
         model._attrs = attrs
+        if self.owner is not None:
+            model._owner = self.owner
         if isinstance(model, Group):
             model._children = children
         self.models[path] = model

@@ -30,6 +30,7 @@ from h5model.identifiers import class_identifier, field_identifier, snake_case
 from h5model.keys import module_key
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
+from h5model.spec.quantity import quantity
 from h5model.spec.resolve import Resolver
 
 # hdmf-common types whose models get table behaviour (rows, ragged columns, regions).
@@ -351,30 +352,6 @@ class Translator:
                 "hdf5_kind": "dataset" if isinstance(part, language.Dataset) else "group",
             },
         )
-
-
-def quantity(text: str | None) -> tuple[int, int | None]:
-    """(minimum, maximum) of a spec quantity; None means unbounded."""
-    if text is None:
-        return 1, 1
-    value = text.strip()
-    if value == "*":
-        return 0, None
-    if value == "+":
-        return 1, None
-    if value in ("?", "zero_or_one"):
-        return 0, 1
-    if value == "zero_or_many":
-        return 0, None
-    if value == "one_or_many":
-        return 1, None
-    try:
-        count = int(value)
-    except ValueError:
-        raise SpecError(f"quantity {text!r} is not '*', '+', '?' or an integer") from None
-    if count < 0:
-        raise SpecError(f"quantity {text!r} is negative")
-    return count, count
 
 
 def _array(option: language.ShapeOption) -> ArrayExpression:

@@ -40,6 +40,28 @@ class NamespaceSpec:
     content_hash: str
     """sha256 of the normalised namespace and sources (not of the dependencies)."""
     origin: str
+    documents: Mapping[str, Any] = field(default_factory=dict)
+    """The spec as read (namespace document and each source), for embedding in new files."""
+
+    def embedded_documents(self) -> dict[str, Any]:
+        """name -> JSON-able document, as HDMF caches them: sources without file suffixes."""
+        out: dict[str, Any] = {}
+        renamed: dict[str, str] = {}
+        for source, document in self.documents.items():
+            if source == "namespace":
+                continue
+            stem = source
+            for suffix in (".yaml", ".yml", ".json"):
+                stem = stem.removesuffix(suffix)
+            renamed[source] = stem
+            out[stem] = document
+        namespace = json.loads(json.dumps(self.documents.get("namespace", {}), default=str))
+        for entry in namespace.get("namespaces", []):
+            for ref in entry.get("schema", []):
+                if ref.get("source") in renamed:
+                    ref["source"] = renamed[ref["source"]]
+        out["namespace"] = namespace
+        return out
 
     def types(self) -> Iterator[tuple[str, language.Group | language.Dataset]]:
         """Every type this namespace defines, nested definitions included."""
@@ -186,6 +208,7 @@ def _build_namespace(
 ) -> NamespaceSpec:
     ns = _validated(language.Namespace, raw_namespace, origin)
     sources_raw: dict[str, Any] = {}
+    documents: dict[str, Any] = {"namespace": {"namespaces": [raw_namespace]}}
     depends: list[str] = []
     for ref in ns.schema_:
         if ref.namespace:
@@ -193,7 +216,9 @@ def _build_namespace(
                 depends.append(ref.namespace)
         elif ref.source:
             where = f"{origin}/{ref.source}"
-            sources_raw[ref.source] = normalize.schema(read_source(ref.source, where), where)
+            document = read_source(ref.source, where)
+            documents[ref.source] = document
+            sources_raw[ref.source] = normalize.schema(document, where)
         else:
             raise SpecError(
                 "a schema entry names neither a source nor a namespace", hdf5_path=origin
@@ -210,6 +235,7 @@ def _build_namespace(
         depends=tuple(depends),
         content_hash=content_hash(raw_namespace, sources_raw),
         origin=origin,
+        documents=documents,
     )
 
 

@@ -1,9 +1,10 @@
-"""Validate files: open, read specs and structure, run the checks, never raise on bad input."""
+"""Validate files: open, read specs and structure, run the checks, never raise on a bad file."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -11,6 +12,7 @@ import h5py
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
 from h5model.file import load_specs, open_hdf5
 from h5model.graph import build_graph
+from h5model.spec.loader import read_namespace_files
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
 from h5model.validation.table_checks import TableChecker
@@ -31,8 +33,34 @@ def validate_many(
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
 ) -> Report:
-    """One report covering every file; each file's issues kept."""
-    return Report([_validate_file(Path(p), spec) for p in paths], strict=strict)
+    """One report covering every file; each file's issues kept.
+
+    What is wrong with a file is an issue in the report, never an exception; a ``spec``
+    namespace file that cannot be read is a usage error and raises ``SpecError``. With
+    ``strict``, warnings are reported as errors.
+    """
+    if spec is not None:
+        _check_supplied(spec)
+    reports = [_validate_file(Path(p), spec) for p in paths]
+    if strict:
+        for report in reports:
+            report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
+    return Report(reports, strict=strict)
+
+
+def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
+    """Read the supplied namespace files once, so that a bad one fails the whole run."""
+    paths = [Path(spec)] if isinstance(spec, (str, os.PathLike)) else [Path(p) for p in spec]
+    for path in paths:
+        try:
+            read_namespace_files([path])
+        except SpecError as exc:
+            if exc.file is not None:
+                raise
+            where = None if exc.hdf5_path == str(path) else exc.hdf5_path
+            raise SpecError(exc.message, file=path, hdf5_path=where) from None
+        except (OSError, ValueError) as exc:  # e.g. a binary file: not UTF-8 text
+            raise SpecError(f"cannot read namespace file ({exc})", file=path) from None
 
 
 def _spec_rule(exc: H5ModelError) -> str:
@@ -57,13 +85,16 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
     try:
         file = open_hdf5(path)
     except NotHDF5Error as exc:
-        emit("/", "file.not-hdf5", exc.message, Severity.ERROR)
+        # an HDF5 signature that cannot be opened: damaged (e.g. cut short), not foreign
+        rule = "file.unreadable" if _has_hdf5_signature(path) else "file.not-hdf5"
+        emit("/", rule, exc.message, Severity.ERROR)
         return report
     with file:
         try:
             specs = load_specs(file, str(path), spec)
         except SpecError as exc:
-            emit(exc.hdf5_path or "/", _spec_rule(exc), exc.message, Severity.ERROR)
+            where, message = _spec_where(file, exc)
+            emit(where, _spec_rule(exc), message, Severity.ERROR)
             return report
         except NoSpecsError as exc:
             emit(exc.hdf5_path or "/", "spec.missing", exc.message, Severity.ERROR)
@@ -90,6 +121,33 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
                 emit("/", "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
     report.issues.sort(key=lambda i: (i.hdf5_path, i.rule))
     return report
+
+
+def _spec_where(file: h5py.File, exc: SpecError) -> tuple[str, str]:
+    """The nearest object of the file a spec problem is about, and the message.
+
+    A problem in a namespace file on disk, or in a part of the file that does not
+    exist, is reported at the nearest existing path with the place named in the text.
+    """
+    where = exc.hdf5_path
+    if not where:
+        return "/", exc.message
+    probe = where if where.startswith("/") else "/"
+    while probe != "/":
+        try:
+            if file.get(probe, getlink=True) is not None:
+                break
+        except (KeyError, ValueError, RuntimeError, OSError):
+            pass
+        probe = probe.rsplit("/", 1)[0] or "/"
+    return probe, exc.message if probe == where else f"{where}: {exc.message}"
+
+
+def _has_hdf5_signature(path: Path) -> bool:
+    try:
+        return path.is_file() and bool(h5py.is_hdf5(path))
+    except (OSError, ValueError):
+        return False
 
 
 def _spec_paths(file: h5py.File) -> list[str]:

@@ -14,11 +14,12 @@ import h5py
 import numpy as np
 
 from h5model.dtypes import is_reference
+from h5model.errors import SpecError
 from h5model.graph import TYPE_KEYS, Child, FileIndex, dereference_path
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
+from h5model.spec.quantity import quantity
 from h5model.spec.resolve import Resolver, merge
-from h5model.translate import quantity
 from h5model.validation.dtype_rules import primitive_problem, stored_kind
 from h5model.validation.report import Severity
 
@@ -54,27 +55,75 @@ class StructureChecker:
         for path, data in self.graph.nodes(data=True):
             if data["kind"] not in ("group", "dataset") or self.skip(path):
                 continue
-            if "type" not in data or path in self.done:
+            if "type" not in data:
+                self.check_type_attributes(path)
                 continue
-            namespace, type_name = data["namespace"], data["type"]
-            if namespace not in self.specs.namespaces:
+            if path in self.done:
+                continue
+            try:
+                self.check_typed(path, data)
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError, SpecError) as exc:
+                self.emit(path, "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
+
+    def check_type_attributes(self, path: str) -> None:
+        """An untyped object whose type attributes are present but unusable.
+
+        The graph types an object only when both ``namespace`` and a type attribute are
+        text; one of them alone, or either not text, is a damaged type.
+        """
+        attrs = self.index.attrs.get(path, {})
+        present = [key for key in ("namespace", *TYPE_KEYS) if key in attrs]
+        if not present:
+            return
+        for key in present:
+            if not isinstance(attrs[key], str):
                 self.emit(
                     path,
-                    "type.unknown",
-                    f"namespace {namespace!r} of type {type_name!r} is not in the specs",
+                    "attribute.dtype",
+                    f"attribute {key!r}: expected text naming a "
+                    f"{'namespace' if key == 'namespace' else 'type'}, found "
+                    f"{_short(_plain(attrs[key]))}",
                     Severity.ERROR,
                 )
-                continue
-            if self.specs.find_type(namespace, type_name) is None:
-                self.emit(
-                    path,
-                    "type.unknown",
-                    f"type {type_name!r} is not defined in namespace {namespace!r}",
-                    Severity.ERROR,
-                )
-                continue
-            _, spec = self.resolver.type_spec(namespace, type_name)
-            self.check_object(path, spec, namespace)
+                return
+        if "namespace" not in attrs:
+            self.emit(
+                path,
+                "attribute.missing",
+                f"attribute 'namespace' is missing, so type {attrs[present[0]]!r} cannot be "
+                "looked up",
+                Severity.ERROR,
+            )
+        else:
+            self.emit(
+                path,
+                "attribute.missing",
+                f"the object has a 'namespace' ({attrs['namespace']!r}) but no type "
+                f"attribute ({' or '.join(repr(k) for k in TYPE_KEYS)})",
+                Severity.ERROR,
+            )
+
+    def check_typed(self, path: str, data: dict[str, Any]) -> None:
+        """One typed object, against the spec of its own type."""
+        namespace, type_name = data["namespace"], data["type"]
+        if namespace not in self.specs.namespaces:
+            self.emit(
+                path,
+                "type.unknown",
+                f"namespace {namespace!r} of type {type_name!r} is not in the specs",
+                Severity.ERROR,
+            )
+            return
+        if self.specs.find_type(namespace, type_name) is None:
+            self.emit(
+                path,
+                "type.unknown",
+                f"type {type_name!r} is not defined in namespace {namespace!r}",
+                Severity.ERROR,
+            )
+            return
+        _, spec = self.resolver.type_spec(namespace, type_name)
+        self.check_object(path, spec, namespace)
 
     # -- objects -------------------------------------------------------------------------------
     def check_object(self, path: str, spec: language.Group | language.Dataset, ns: str) -> None:
@@ -134,7 +183,17 @@ class StructureChecker:
         """dtype, shape and fixed value of an attribute value read into memory."""
         if dtype is not None and dtype.reference is not None:
             refs = np.atleast_1d(np.asarray(value, dtype=object)).ravel()
-            self.check_references(path, label, refs, dtype.reference)
+            if all(isinstance(r, (h5py.Reference, h5py.RegionReference)) for r in refs):
+                self.check_references(path, label, refs, dtype.reference)
+            else:
+                stored = _value_dtype(value)
+                self.emit(
+                    path,
+                    "attribute.dtype",
+                    f"{label}: expected object references to a {dtype.reference.target_type}, "
+                    f"found {type(value).__name__ if stored is None else stored_kind(stored)}",
+                    Severity.ERROR,
+                )
         elif dtype is not None and dtype.primitive is not None and value is not None:
             stored = _value_dtype(value)
             if stored is not None and not (isinstance(value, np.ndarray) and value.size == 0):
@@ -318,9 +377,9 @@ class StructureChecker:
                 if minimum > 0:
                     kind = "dataset" if is_dataset else "group"
                     self.emit(
-                        _join(path, part.name),
+                        path,
                         f"{kind}.missing",
-                        f"required {kind} {part.name!r} is missing",
+                        f"required {kind} {part.name!r} ({_join(path, part.name)}) is missing",
                         Severity.ERROR,
                     )
                 continue
@@ -333,9 +392,10 @@ class StructureChecker:
                 if child is None:
                     if minimum > 0:
                         self.emit(
-                            _join(path, link.name),
+                            path,
                             "link.missing",
-                            f"required link {link.name!r} to a {link.target_type} is missing",
+                            f"required link {link.name!r} ({_join(path, link.name)}) to a "
+                            f"{link.target_type} is missing",
                             Severity.ERROR,
                         )
                     continue
@@ -520,6 +580,10 @@ def _same(value: Any, fixed: Any) -> bool:
         return bool(value == fixed)
     except (TypeError, ValueError):
         return False
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _short(value: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from h5model.dtypes import is_reference
 from h5model.graph import FileIndex, dereference_path
 from h5model.spec.resolve import Resolver
 from h5model.validation.report import Severity
@@ -30,6 +31,10 @@ def _blocks(dataset: h5py.Dataset, field: str | None = None) -> Iterator[np.ndar
     length = dataset.shape[0] if dataset.shape else 0
     for start in range(0, length, CHUNK):
         yield np.asarray(source[start : start + CHUNK])
+
+
+def _integers(dataset: h5py.Dataset) -> bool:
+    return dataset.dtype.kind in "iu"
 
 
 def _length(index: FileIndex, path: str) -> int | None:
@@ -65,13 +70,19 @@ class TableChecker:
         for path, data in self.index.graph.nodes(data=True):
             if "type" not in data or self.skip(path):
                 continue
-            if data["kind"] == "group" and self.is_a(path, "DynamicTable"):
-                self.check_table(path)
-            elif data["kind"] == "dataset":
-                if self.is_a(path, "DynamicTableRegion"):
-                    self.check_region(path)
-                if self.is_a(path, "TimeSeriesReferenceVectorData"):
-                    self.check_timeseries_references(path)
+            try:
+                self.check(path, data["kind"])
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+                self.emit(path, "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
+
+    def check(self, path: str, kind: str) -> None:
+        if kind == "group" and self.is_a(path, "DynamicTable"):
+            self.check_table(path)
+        elif kind == "dataset":
+            if self.is_a(path, "DynamicTableRegion"):
+                self.check_region(path)
+            if self.is_a(path, "TimeSeriesReferenceVectorData"):
+                self.check_timeseries_references(path)
 
     # -- tables ------------------------------------------------------------------------------
     def check_table(self, path: str) -> None:
@@ -114,8 +125,8 @@ class TableChecker:
 
     def check_index(self, index_path: str, data_path: str) -> None:
         dataset = self.file[index_path]
-        if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1:
-            return
+        if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1 or not _integers(dataset):
+            return  # a wrong shape or dtype is reported by the structure checks
         target_length = _length(self.index, data_path) or 0
         previous = 0
         position = 0
@@ -161,8 +172,8 @@ class TableChecker:
         if not isinstance(ref, h5py.Reference):
             return None
         table = dereference_path(self.file, self.index, ref)
-        if table is None:
-            return None
+        if table is None or not self.is_a(table, "DynamicTable"):
+            return None  # dangling, or not a table: reported by the structure checks
         ids = next((c.target for c in self.index.children.get(table, ()) if c.name == "id"), None)
         rows = _length(self.index, ids) if ids is not None else None
         return (table, rows) if rows is not None else (table, 0)
@@ -173,6 +184,8 @@ class TableChecker:
             return  # a missing/dangling table attribute is reported by the structure checks
         table, rows = found
         dataset = self.file[path]
+        if not _integers(dataset):
+            return  # a wrong dtype is reported by the structure checks
         position = 0
         for block in _blocks(dataset):
             if block.size == 0:
@@ -195,7 +208,11 @@ class TableChecker:
     def check_timeseries_references(self, path: str) -> None:
         dataset = self.file[path]
         names = dataset.dtype.names or ()
-        if not {"idx_start", "count", "timeseries"} <= set(names):
+        if not {"idx_start", "count", "timeseries"} <= set(names) or not dataset.shape:
+            return  # a wrong dtype or shape is reported by the structure checks
+        if not all(dataset.dtype[n].kind in "iu" for n in ("idx_start", "count")):
+            return
+        if not is_reference(dataset.dtype["timeseries"]):
             return
         lengths: dict[Any, int | None] = {}
         position = 0

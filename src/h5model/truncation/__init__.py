@@ -1,0 +1,172 @@
+"""``h5model.truncate``: a small, valid copy of a file, with the first rows of everything.
+
+Useful to share a sample of a large recording, to make test fixtures, or to
+reproduce a problem without moving gigabytes. The copy has the same specs,
+objects, attributes, links and references as the source, and the same storage
+settings (chunking, compression) where the shapes allow; datasets are cut to
+their first ``n`` rows in a way that keeps tables, ragged columns, regions and
+time series consistent (see :mod:`h5model.truncation.plan`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+from h5py import h5f, h5p
+
+from h5model.errors import H5ModelError, NoSpecsError
+from h5model.file import load_specs, open_hdf5
+from h5model.graph import FileIndex, build_graph
+from h5model.spec.loader import SpecSet, find_spec_group
+from h5model.truncation.copy import Copier
+from h5model.truncation.plan import Plan, Planner
+from h5model.truncation.progress import Progress
+
+PathLike = str | os.PathLike[str]
+
+__all__ = ["Plan", "truncate"]
+
+_HDF5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError)
+
+
+def truncate(
+    src: PathLike,
+    dst: PathLike,
+    n: int = 10,
+    keep: Sequence[str] = (),
+    overwrite: bool = False,
+    *,
+    progress: bool | None = None,
+) -> Path:
+    """Write ``dst``: ``src`` with every dataset longer than ``n`` rows cut to ``n`` rows,
+    tables, ragged columns, regions and time series cut consistently. ``keep`` names
+    HDF5 paths copied whole. ``dst`` is written to a temporary file beside it and moved
+    into place at the end. ``progress``: a progress line on standard error (default:
+    when standard error is a terminal). Returns the path of the copy."""
+    src_path, dst_path = Path(src), Path(dst)
+    keep = (keep,) if isinstance(keep, str) else tuple(keep)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise H5ModelError(f"the number of rows to keep must be a whole number >= 1, not {n!r}")
+    label = str(src_path)
+    file = open_hdf5(src_path)
+    with file:
+        _check_destination(src_path, dst_path, overwrite)
+        specs = _specs(file, label)
+        index = build_graph(file, label)
+        planner = Planner(file, index, specs, n, keep, label, _spec_path(file, index, label))
+        try:
+            plan = planner.plan()
+        except _HDF5_ERRORS as exc:
+            raise H5ModelError(f"cannot read what to keep ({exc})", file=label) from None
+        _write(file, index, plan, src_path, dst_path, progress)
+    return dst_path
+
+
+def _check_destination(src: Path, dst: Path, overwrite: bool) -> None:
+    if dst.is_dir():
+        raise H5ModelError("is a folder; give the name of the file to write", file=dst)
+    if not dst.parent.is_dir():
+        raise H5ModelError("cannot be written: its folder does not exist", file=dst)
+    if dst.exists():
+        if os.path.samefile(src, dst):
+            raise H5ModelError(
+                "is the source file itself; write the truncated copy to another file",
+                file=dst,
+            )
+        if not overwrite:
+            raise H5ModelError(
+                "already exists; pass overwrite=True (--overwrite) to replace it", file=dst
+            )
+
+
+def _specs(file: h5py.File, label: str) -> SpecSet | None:
+    """The embedded specs; a file without any is cut by the generic rule alone."""
+    try:
+        return load_specs(file, label, None)
+    except NoSpecsError:
+        return None
+
+
+def _spec_path(file: h5py.File, index: FileIndex, label: str) -> str | None:
+    try:
+        found = find_spec_group(file, label)
+    except H5ModelError:
+        return None
+    if found is None:
+        return None
+    path = found[1]
+    return path if path in index.children else None
+
+
+def _low_bound(fcpl: object) -> int:
+    """Library version bound matching the source's superblock, so the copy uses the same
+    generation of file structures (no larger metadata than the source)."""
+    superblock = fcpl.get_version()[0]  # type: ignore[attr-defined]
+    if superblock < 2:
+        return int(h5f.LIBVER_EARLIEST)
+    return int({2: h5f.LIBVER_V18, 3: h5f.LIBVER_V110}.get(superblock, h5f.LIBVER_LATEST))
+
+
+def _write(
+    file: h5py.File,
+    index: FileIndex,
+    plan: Plan,
+    src: Path,
+    dst: Path,
+    progress: bool | None,
+) -> None:
+    show = sys.stderr.isatty() if progress is None else progress
+    total = 0
+    for path, rows in plan.rows.items():
+        data = index.graph.nodes[path]
+        total += rows * data["dtype"].itemsize * math.prod(data["shape"][1:])
+    meter = Progress(sys.stderr if show else None, total, f"truncate {dst.name}")
+    handle, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    os.close(handle)
+    try:
+        fcpl = file.id.get_create_plist()
+        fapl = h5p.create(h5p.FILE_ACCESS)
+        fapl.set_fclose_degree(h5f.CLOSE_STRONG)
+        fapl.set_libver_bounds(_low_bound(fcpl), h5f.LIBVER_LATEST)
+        fid = h5f.create(os.fsencode(name), h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+        copier = Copier(
+            file,
+            index,
+            plan,
+            fid,
+            str(src.resolve().parent),
+            str(dst.resolve().parent),
+            meter,
+        )
+        try:
+            copier.run()
+        except _HDF5_ERRORS as exc:
+            raise H5ModelError(
+                f"cannot write the truncated copy {dst} ({exc})",
+                file=src,
+                hdf5_path=copier.where,
+            ) from None
+        finally:
+            del copier
+            fid.close()
+        userblock = fcpl.get_userblock()
+        if userblock:
+            with open(src, "rb") as source, open(name, "r+b") as target:
+                target.write(source.read(userblock))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(name, 0o666 & ~mask)
+        os.replace(name, dst)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    finally:
+        meter.finish()

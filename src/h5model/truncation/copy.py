@@ -1,0 +1,402 @@
+"""Writing a truncated copy: every object with the source's own creation properties.
+
+Groups and datasets are created through h5py's low-level API with the source's
+property lists, so layout, chunking, filters, fill values, attribute order
+tracking and the exact stored datatypes survive. Data without references is
+written in the first pass (whole chunks of kept rows are copied compressed as
+they are, without a decode/encode round trip); attributes and datasets holding
+references are written in a second pass, once every target exists, with each
+reference pointing at the object at the same canonical path in the copy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import h5py
+import numpy as np
+from h5py import h5, h5a, h5d, h5g, h5p, h5r, h5s, h5t
+
+from h5model.graph import FileIndex, dereference_path
+from h5model.truncation.plan import Plan
+
+BLOCK_BYTES = 64 << 20
+"""Bytes read and written at a time for datasets that are not copied chunk by chunk."""
+
+_UNLIMITED = h5s.UNLIMITED
+_NULL_REF = h5py.Reference()
+_NULL_REGION = h5py.RegionReference()
+
+Report = Callable[[int], None]
+"""Told how many bytes of dataset content were just written."""
+
+
+def has_references(dtype: np.dtype) -> bool:
+    """True when values of ``dtype`` hold object or region references anywhere."""
+    if h5py.check_ref_dtype(dtype) is not None:
+        return True
+    if dtype.names:
+        return any(has_references(dtype.fields[n][0]) for n in dtype.names)  # type: ignore[index]
+    if dtype.subdtype is not None:
+        return has_references(dtype.subdtype[0])
+    vlen = h5py.check_vlen_dtype(dtype)
+    return vlen is not None and isinstance(vlen, np.dtype) and has_references(vlen)
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _join(parent: str, name: str) -> str:
+    return f"/{name}" if parent == "/" else f"{parent}/{name}"
+
+
+def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
+
+
+def _memory_type(dtype: np.dtype) -> Any:
+    return h5t.py_create(dtype)
+
+
+class Copier:
+    """Copies one source file into an empty destination file, as the plan says."""
+
+    def __init__(
+        self,
+        src: h5py.File,
+        index: FileIndex,
+        plan: Plan,
+        dst_fid: Any,
+        src_dir: str,
+        dst_dir: str,
+        report: Report,
+    ) -> None:
+        self.src = src
+        self.index = index
+        self.graph = index.graph
+        self.plan = plan
+        self.dst_fid = dst_fid
+        self.dst_root = h5g.open(dst_fid, b"/")
+        self.src_dir = src_dir
+        self.dst_dir = dst_dir
+        self.report = report
+        self.where = "/"
+        """The object being copied, for error messages."""
+        self._groups: dict[str, Any] = {"/": self.dst_root}
+        self._datasets: dict[str, Any] = {}
+        self._with_references: list[str] = []
+        self._hard_links: list[tuple[str, str, str, int]] = []
+        self._refs: dict[str, Any] = {}
+        self._lcpls: dict[int, Any] = {}
+        self._virtual: set[str] = set()
+
+    # -- entry ------------------------------------------------------------------------------
+    def run(self) -> None:
+        for path, children in self.index.children.items():
+            if self.graph.nodes[path].get("kind") == "group":
+                self._group_members(path, children)
+        for parent, name, target, cset in self._hard_links:
+            self.where = _join(parent, name)
+            self._groups[parent].links.create_hard(
+                _bytes(name), self.dst_root, _bytes(target), lcpl=self._lcpl(cset)
+            )
+        later = {*self._with_references, *self._virtual}
+        for path in [p for p in self._datasets if p not in later]:
+            self.where = path
+            self._copy_data(path, self._src_object(path), self._datasets[path])
+        for path in [*self._groups, *self._datasets]:
+            self.where = path
+            self._attributes(path, self._src_object(path), self._dst_object(path))
+        for path in self._with_references:
+            self.where = path
+            self._copy_data(path, self._src_object(path), self._datasets[path])
+
+    # -- structure --------------------------------------------------------------------------
+    def _group_members(self, path: str, children: list[Any]) -> None:
+        src_group = h5g.open(self.src.id, _bytes(path))
+        dst_group = self._groups[path]
+        for child in children:
+            child_path = _join(path, child.name)
+            self.where = child_path
+            name = _bytes(child.name)
+            cset = src_group.links.get_info(name).cset
+            if child.kind == "hard" and child.target != child_path:
+                self._hard_links.append((path, child.name, child.target, cset))
+            elif child.kind == "hard":
+                kind = self.graph.nodes[child_path]["kind"]
+                if kind == "group":
+                    source = h5g.open(src_group, name)
+                    created = h5g.create(
+                        dst_group, name, lcpl=self._lcpl(cset), gcpl=source.get_create_plist()
+                    )
+                    self._groups[child_path] = created
+                else:
+                    self._dataset(child_path, h5d.open(src_group, name), dst_group, name, cset)
+            elif child.kind == "soft":
+                dst_group.links.create_soft(
+                    name, src_group.links.get_val(name), lcpl=self._lcpl(cset)
+                )
+            elif child.kind == "external":
+                filename, object_path = src_group.links.get_val(name)
+                dst_group.links.create_external(
+                    name, self._external_name(filename), object_path, lcpl=self._lcpl(cset)
+                )
+
+    def _external_name(self, filename: bytes) -> bytes:
+        """A relative file name rewritten to reach, from the copy's folder, the same file."""
+        text = filename.decode("utf-8", "surrogateescape")
+        if os.path.isabs(text) or self.src_dir == self.dst_dir:
+            return filename
+        target = os.path.normpath(os.path.join(self.src_dir, text))
+        return _bytes(os.path.relpath(target, self.dst_dir))
+
+    def _lcpl(self, cset: int) -> Any:
+        if cset not in self._lcpls:
+            lcpl = h5p.create(h5p.LINK_CREATE)
+            lcpl.set_char_encoding(cset)
+            self._lcpls[cset] = lcpl
+        return self._lcpls[cset]
+
+    def _src_object(self, path: str) -> Any:
+        if self.graph.nodes[path]["kind"] == "group":
+            return h5g.open(self.src.id, _bytes(path))
+        return h5d.open(self.src.id, _bytes(path))
+
+    def _dst_object(self, path: str) -> Any:
+        return self._groups[path] if path in self._groups else self._datasets[path]
+
+    # -- datasets ---------------------------------------------------------------------------
+    def _dataset(self, path: str, source: Any, dst_group: Any, name: bytes, cset: int) -> None:
+        space = source.get_space()
+        dcpl = source.get_create_plist()
+        layout = dcpl.get_layout()
+        extent = space.get_simple_extent_type()
+        if extent == h5s.NULL:
+            new_space = h5s.create(h5s.NULL)
+        elif extent == h5s.SCALAR:
+            new_space = h5s.create(h5s.SCALAR)
+        else:
+            dims = list(space.shape)
+            maxdims = list(space.get_simple_extent_dims(True))
+            kept = dims[0] if layout == h5d.VIRTUAL else self.plan.kept(path, dims[0])
+            if dims and kept < dims[0]:
+                dims[0] = kept
+                chunked = layout == h5d.CHUNKED
+                # a fixed first axis shrinks with the data (an empty chunked dataset keeps
+                # the source's limit: a chunk may not exceed a fixed maximum)
+                if maxdims[0] != _UNLIMITED and not (chunked and kept == 0):
+                    maxdims[0] = kept
+                # a chunk is stored whole: one longer than the kept rows would only hold
+                # fill values, so it shrinks to them; the other axes keep their chunking
+                if chunked and 0 < kept < dcpl.get_chunk()[0]:
+                    dcpl.set_chunk((kept, *dcpl.get_chunk()[1:]))
+            new_space = h5s.create_simple(tuple(dims), tuple(maxdims))
+        if dcpl.get_external_count() > 0:
+            # raw data kept in separate files: the copy holds its rows itself rather than
+            # writing into the source's external files
+            dcpl = h5p.create(h5p.DATASET_CREATE)
+        created = h5d.create(
+            dst_group, name, source.get_type().copy(), new_space, dcpl=dcpl, lcpl=self._lcpl(cset)
+        )
+        self._datasets[path] = created
+        if layout == h5d.VIRTUAL:
+            self._virtual.add(path)
+        elif has_references(self._dtype(source)):
+            self._with_references.append(path)
+
+    def _dtype(self, dataset: Any) -> np.dtype:
+        return dataset.get_type().dtype  # type: ignore[no-any-return]
+
+    def _copy_data(self, path: str, source: Any, target: Any) -> None:
+        dtype = self._dtype(source)
+        shape = source.shape
+        if shape is None:
+            return
+        if shape == ():
+            value = _empty((), dtype)
+            source.read(h5s.ALL, h5s.ALL, value, mtype=_memory_type(dtype))
+            value = self._remap(value, path in self.plan.series_references)
+            target.write(h5s.ALL, h5s.ALL, value, mtype=_memory_type(dtype))
+            self.report(value.nbytes)
+            return
+        rows = target.shape[0]
+        start = 0
+        dcpl = target.get_create_plist()
+        if dcpl.get_layout() == h5d.CHUNKED and not dtype.hasobject:
+            chunk = tuple(dcpl.get_chunk())
+            if chunk == tuple(source.get_create_plist().get_chunk()):
+                start = self._copy_chunks(source, target, shape, rows, chunk)
+        row_bytes = max(1, dtype.itemsize * math.prod(shape[1:]))
+        step = max(1, BLOCK_BYTES // row_bytes)
+        if dcpl.get_layout() == h5d.CHUNKED:
+            chunk_rows = dcpl.get_chunk()[0]
+            step = max(chunk_rows, step // chunk_rows * chunk_rows)
+        memory = _memory_type(dtype)
+        for first in range(start, rows, step):
+            last = min(rows, first + step)
+            count = (last - first, *shape[1:])
+            if 0 in count:
+                continue
+            block = _empty(count, dtype)
+            selection = source.get_space()
+            selection.select_hyperslab((first,) + (0,) * (len(shape) - 1), count)
+            source.read(h5s.create_simple(count), selection, block, mtype=memory)
+            block = self._remap(block, path in self.plan.series_references)
+            selection = target.get_space()
+            selection.select_hyperslab((first,) + (0,) * (len(shape) - 1), count)
+            target.write(h5s.create_simple(count), selection, block, mtype=memory)
+            self.report(block.nbytes)
+
+    def _copy_chunks(
+        self, source: Any, target: Any, shape: tuple[int, ...], rows: int, chunk: tuple[int, ...]
+    ) -> int:
+        """Copy, as stored, the chunks that lie wholly within the kept rows; return the first
+        row left to copy by value (the rows of a partly kept chunk)."""
+        if rows == shape[0]:
+            stored: list[tuple[int, ...]] = []
+            source.chunk_iter(lambda info: stored.append(tuple(info.chunk_offset)))
+            for offset in stored:
+                self._copy_chunk(source, target, offset, shape, chunk)
+            return rows
+        full = rows // chunk[0] * chunk[0]
+        for offset in _grid((full, *shape[1:]), chunk):
+            info = source.get_chunk_info_by_coord(offset)
+            if info.byte_offset is not None:
+                self._copy_chunk(source, target, offset, shape, chunk)
+        return full
+
+    def _copy_chunk(
+        self,
+        source: Any,
+        target: Any,
+        offset: tuple[int, ...],
+        shape: tuple[int, ...],
+        chunk: tuple[int, ...],
+    ) -> None:
+        mask, data = source.read_direct_chunk(offset)
+        target.write_direct_chunk(offset, data, mask)
+        cells = math.prod(
+            max(0, min(c, e - o)) for c, e, o in zip(chunk, shape, offset, strict=True)
+        )
+        self.report(cells * source.get_type().get_size())
+
+    # -- references ---------------------------------------------------------------------------
+    def _remap(self, block: np.ndarray, clamp: bool) -> np.ndarray:
+        """References in ``block`` pointed at the copy's objects; TimeSeriesReference rows
+        clamped to the samples their series keeps."""
+        dtype = block.dtype
+        if not dtype.hasobject:
+            return block
+        if dtype.names:
+            if clamp:
+                self._clamp(block)
+            for name in dtype.names:
+                if has_references(dtype.fields[name][0]):  # type: ignore[index]
+                    block[name] = self._remap_refs(block[name])
+            return block
+        if h5py.check_ref_dtype(dtype) is not None:
+            return self._remap_refs(block)
+        return block
+
+    def _remap_refs(self, refs: np.ndarray) -> np.ndarray:
+        out = np.empty(refs.shape, dtype=refs.dtype)
+        for position, ref in np.ndenumerate(refs):
+            out[position] = self.reference(ref)
+        return out
+
+    def reference(self, ref: Any) -> Any:
+        """The copy's reference to what ``ref`` points at in the source (null if nothing)."""
+        region = isinstance(ref, h5py.RegionReference)
+        if ref is None or not ref:
+            return _NULL_REGION if region else _NULL_REF
+        path = dereference_path(self.src, self.index, ref)
+        if path is None:
+            return _NULL_REGION if region else _NULL_REF
+        if region:
+            return self._region(ref, path)
+        if path not in self._refs:
+            self._refs[path] = h5r.create(self.dst_root, _bytes(path), h5r.OBJECT)
+        return self._refs[path]
+
+    def _region(self, ref: Any, path: str) -> Any:
+        """The same selection, clipped to the rows the copy keeps."""
+        selection = h5r.get_region(ref, self.src.id)
+        target = self._datasets.get(path)
+        if target is None or target.shape is None or not target.shape:
+            return h5r.create(self.dst_root, _bytes(path), h5r.DATASET_REGION, selection)
+        shape = target.shape
+        space = h5s.create_simple(shape)
+        kind = selection.get_select_type()
+        if kind == h5s.SEL_ALL:
+            space.select_all()
+        elif kind == h5s.SEL_POINTS:
+            points = np.asarray(selection.get_select_elem_pointlist())
+            inside = points[(points < np.asarray(shape)).all(axis=1)] if points.size else points
+            if len(inside):
+                space.select_elements(inside)
+            else:
+                space.select_none()
+        elif kind == h5s.SEL_HYPERSLABS:
+            space.select_none()
+            for start, end in np.asarray(selection.get_select_hyper_blocklist()):
+                stop = np.minimum(end, np.asarray(shape) - 1)
+                if (start <= stop).all():
+                    space.select_hyperslab(
+                        tuple(int(s) for s in start),
+                        (1,) * len(shape),
+                        block=tuple(int(b) for b in stop - start + 1),
+                        op=h5s.SELECT_OR,
+                    )
+        else:
+            space.select_none()
+        return h5r.create(self.dst_root, _bytes(path), h5r.DATASET_REGION, space)
+
+    def _clamp(self, block: np.ndarray) -> None:
+        """Keep each row inside its series: ``idx_start`` within the kept samples and
+        ``count`` at least 1 where there is a sample. (-1, -1) means "no series" and stays."""
+        for row in block.reshape(-1):
+            start, count = int(row["idx_start"]), int(row["count"])
+            if start < 0 and count < 0:
+                continue
+            ref = row["timeseries"]
+            series = dereference_path(self.src, self.index, ref) if ref else None
+            kept = self.plan.series_rows.get(series) if series is not None else None
+            if kept is None or kept <= 0:
+                continue
+            start = min(max(start, 0), kept - 1)
+            count = min(max(count, 1), kept - start)
+            row["idx_start"], row["count"] = start, count
+
+    # -- attributes ----------------------------------------------------------------------------
+    def _attributes(self, path: str, source: Any, target: Any) -> None:
+        order = self._order(source)
+        for position in range(h5a.get_num_attrs(source)):
+            attribute = h5a.open(source, index=position, index_type=order)
+            dtype_id = attribute.get_type()
+            created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
+            shape = attribute.shape
+            if shape is None or 0 in shape:
+                continue
+            dtype = dtype_id.dtype
+            value = _empty(shape, dtype)
+            memory = _memory_type(dtype)
+            attribute.read(value, mtype=memory)
+            created.write(self._remap(value, False), mtype=memory)
+
+    def _order(self, source: Any) -> int:
+        """Attributes in creation order where the source tracks it, else in name order."""
+        tracked = source.get_create_plist().get_attr_creation_order()
+        return int(h5.INDEX_CRT_ORDER if tracked & h5p.CRT_ORDER_TRACKED else h5.INDEX_NAME)
+
+
+def _grid(extent: tuple[int, ...], chunk: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """Offsets of the chunks covering ``extent``, in row-major order."""
+    counts = [math.ceil(e / c) for e, c in zip(extent, chunk, strict=True)]
+    if 0 in counts:
+        return
+    for index in np.ndindex(*counts):
+        yield tuple(i * c for i, c in zip(index, chunk, strict=True))

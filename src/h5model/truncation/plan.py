@@ -1,0 +1,408 @@
+"""How many leading rows of each dataset a truncated copy keeps.
+
+The plan is computed before anything is written, from the object graph and the
+file's own specs, so that every cut is consistent: a table keeps the same rows
+in all of its columns, ragged columns keep whole rows, region columns only
+point at kept rows, a TimeSeries keeps as many timestamps as data. Only index
+values at the cut points and the kept rows of region datasets are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import h5py
+import numpy as np
+
+from h5model.errors import H5ModelError, SpecError
+from h5model.graph import FileIndex, dereference_path
+from h5model.spec import language
+from h5model.spec.loader import SpecSet
+from h5model.spec.resolve import Resolver
+
+READ_ROWS = 1 << 20
+"""Rows of a region dataset read at a time (memory stays bounded)."""
+
+SERIES_MEMBERS = ("data", "timestamps", "control")
+"""Datasets of a TimeSeries that run along its time axis."""
+
+
+@dataclass
+class Plan:
+    """Rows kept along the first axis, per canonical dataset path."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    """Every dataset with at least one dimension; a dataset kept whole has its full length."""
+    series_rows: dict[str, int | None] = field(default_factory=dict)
+    """Kept samples of each TimeSeries (timestamps if it has them, else data)."""
+    series_references: set[str] = field(default_factory=set)
+    """Compound datasets of TimeSeriesReference rows, whose rows are clamped to their series."""
+
+    def kept(self, path: str, length: int) -> int:
+        return self.rows.get(path, length)
+
+
+@dataclass
+class _Table:
+    path: str
+    length: int
+    members: list[str]
+    """``id`` plus the outermost dataset of every column: each keeps exactly the table's rows."""
+    chains: list[list[str]]
+    """Each ragged column from its outermost index down to its data."""
+
+    def member_paths(self) -> list[str]:
+        return [*self.members, *(p for chain in self.chains for p in chain)]
+
+
+def _parent(path: str) -> str | None:
+    if path == "/":
+        return None
+    head = path.rsplit("/", 1)[0]
+    return head or "/"
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in np.atleast_1d(value)]
+
+
+class Planner:
+    """Builds a :class:`Plan` for one source file."""
+
+    def __init__(
+        self,
+        file: h5py.File,
+        index: FileIndex,
+        specs: SpecSet | None,
+        n: int,
+        keep: Sequence[str],
+        label: str,
+        spec_path: str | None,
+    ) -> None:
+        self.file = file
+        self.index = index
+        self.graph = index.graph
+        self.resolver = Resolver(specs) if specs is not None else None
+        self.n = n
+        self.keep = list(keep)
+        self.label = label
+        self.spec_path = spec_path
+        self.length: dict[str, int] = {}
+        for path, data in self.graph.nodes(data=True):
+            if data.get("kind") == "dataset" and data.get("shape"):
+                self.length[path] = int(data["shape"][0])
+        self._values: dict[tuple[str, int], int] = {}
+        self._region_max: dict[str, tuple[int, int]] = {}
+        self._spec_cache: dict[str, tuple[str, language.Group | language.Dataset] | None] = {}
+
+    # -- types -----------------------------------------------------------------------------
+    def is_a(self, path: str, wanted: str) -> bool:
+        data = self.graph.nodes.get(path, {})
+        if self.resolver is None or "type" not in data:
+            return False
+        if data["namespace"] not in self.resolver.specs.namespaces:
+            return False
+        return wanted in self.resolver.lineage(data["namespace"], data["type"])
+
+    def children(self, path: str) -> dict[str, str]:
+        """name -> canonical path of the objects a group holds in this file (links followed)."""
+        out: dict[str, str] = {}
+        for child in self.index.children.get(path, ()):
+            if (
+                child.kind in ("hard", "soft")
+                and child.target in self.graph
+                and self.graph.nodes[child.target].get("kind") in ("group", "dataset")
+            ):
+                out[child.name] = child.target
+        return out
+
+    def reference(self, path: str, name: str) -> str | None:
+        ref = self.index.attrs.get(path, {}).get(name)
+        if not isinstance(ref, h5py.Reference) or not ref:
+            return None
+        return dereference_path(self.file, self.index, ref)
+
+    # -- entry ----------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        """Whole objects first; then tables, grown until every region's rows are kept; then
+        time series; then every other dataset by the generic rule."""
+        plan = Plan()
+        whole = self._datasets_below(self._resolve(p) for p in self.keep)
+        if self.spec_path is not None:
+            whole |= self._datasets_below([self.spec_path])
+        tables = self._tables()
+        member_of = {p: t.path for t in tables.values() for p in t.member_paths()}
+        self._cut_tables(tables, member_of, whole, plan)
+        self._cut_series(member_of, whole, plan)
+        for path in self.length:
+            elements = self.reference(path, "elements") if self.is_a(path, "EnumData") else None
+            if elements is not None:
+                whole.add(elements)  # its values are row numbers into ``elements``
+        for path, rows in self.length.items():
+            if path in plan.rows and path not in whole:
+                continue
+            if path in whole or rows <= self.n or self._axis_bound(path):
+                plan.rows[path] = rows
+            else:
+                plan.rows[path] = self.n
+        fields = {"idx_start", "count", "timeseries"}
+        for path in self.length:
+            names = set(self.graph.nodes[path]["dtype"].names or ())
+            if fields <= names and self.is_a(path, "TimeSeriesReferenceVectorData"):
+                plan.series_references.add(path)
+        return plan
+
+    def _cut_tables(
+        self, tables: dict[str, _Table], member_of: dict[str, str], whole: set[str], plan: Plan
+    ) -> None:
+        """Rows per table: ``n`` (or all, when kept or inside a TimeSeries, like the bands
+        of a DecompositionSeries), then raised until every kept region row has its target
+        row; aligned tables share one count."""
+        rows: dict[str, int] = {}
+        whole_tables = {member_of[p] for p in whole if p in member_of}
+        for path, table in tables.items():
+            full = path in whole_tables or any(
+                self.is_a(a, "TimeSeries") for a in self._ancestors(path)
+            )
+            rows[path] = table.length if full else min(self.n, table.length)
+        regions = [p for p in self.length if self.is_a(p, "DynamicTableRegion")]
+        for region in regions:
+            if region not in member_of:
+                whole.add(region)  # not a column: it runs along another axis of its owner
+        ties = self._ties(tables)
+        changed = True
+        while changed:
+            for group in ties:
+                top = max(rows[t] for t in group)
+                for t in group:
+                    rows[t] = top
+            for table in tables.values():
+                self._cut_table(table, rows[table.path], plan.rows)
+            changed = False
+            for region in regions:
+                target = self.reference(region, "table")
+                if target not in tables:
+                    continue
+                kept = plan.rows[region] if region in member_of else self.length[region]
+                needed = min(self._max_value(region, kept) + 1, tables[target].length)
+                if needed > rows[target]:
+                    rows[target] = needed
+                    changed = True
+
+    def _cut_series(self, member_of: dict[str, str], whole: set[str], plan: Plan) -> None:
+        """``data``, ``timestamps`` and ``control`` of a TimeSeries keep the same ``n`` rows
+        (all of them if one is kept); a linked one is cut once, where it lives."""
+        for path, data in self.graph.nodes(data=True):
+            if data.get("kind") != "group" or not self.is_a(path, "TimeSeries"):
+                continue
+            children = self.children(path)
+            members = {n: children[n] for n in SERIES_MEMBERS if children.get(n) in self.length}
+            full = any(m in whole for m in members.values())
+            for member in members.values():
+                if member not in member_of:
+                    rows = self.length[member]
+                    kept = rows if full else min(self.n, rows)
+                    plan.rows[member] = max(plan.rows.get(member, 0), kept)
+            counted = members.get("timestamps") or members.get("data")
+            plan.series_rows[path] = plan.rows.get(counted) if counted else None
+
+    # -- what --keep asks for ------------------------------------------------------------------
+    def _resolve(self, hdf5_path: str) -> str:
+        """Canonical path of a user-given path, following soft links; an error if absent."""
+        current = "/"
+        parts = [p for p in hdf5_path.split("/") if p]
+        for i, part in enumerate(parts):
+            child = next((c for c in self.index.children.get(current, ()) if c.name == part), None)
+            where = "/" + "/".join(parts[: i + 1])
+            if child is None or child.target.startswith("missing::"):
+                raise H5ModelError(
+                    "cannot keep this path: no such object", file=self.label, hdf5_path=where
+                )
+            if child.kind == "external":
+                raise H5ModelError(
+                    "cannot keep this path: it is an external link into another file",
+                    file=self.label,
+                    hdf5_path=where,
+                )
+            current = child.target
+        return current
+
+    def _walk(self, roots: Iterable[str]) -> list[str]:
+        seen: list[str] = []
+        done: set[str] = set()
+        stack = list(roots)
+        while stack:
+            path = stack.pop()
+            if path in done or path not in self.graph:
+                continue
+            done.add(path)
+            seen.append(path)
+            stack.extend(self.children(path).values())
+        return seen
+
+    def _datasets_below(self, roots: Iterable[str]) -> set[str]:
+        return {p for p in self._walk(roots) if self.graph.nodes[p]["kind"] == "dataset"}
+
+    def _ancestors(self, path: str) -> list[str]:
+        out = []
+        parent = _parent(path)
+        while parent is not None:
+            out.append(parent)
+            parent = _parent(parent)
+        return out
+
+    # -- tables -----------------------------------------------------------------------------
+    def _tables(self) -> dict[str, _Table]:
+        tables: dict[str, _Table] = {}
+        for path, data in self.graph.nodes(data=True):
+            if data.get("kind") != "group" or not self.is_a(path, "DynamicTable"):
+                continue
+            children = self.children(path)
+            datasets = {n: p for n, p in children.items() if p in self.length}
+            indexes: dict[str, str] = {}
+            for name, child in datasets.items():
+                if self.is_a(child, "VectorIndex"):
+                    target = self.reference(child, "target")
+                    if target is None and name.endswith("_index"):
+                        target = datasets.get(name[: -len("_index")])
+                    if target is not None:
+                        indexes[target] = child
+            chains: list[list[str]] = []
+            members: list[str] = []
+            for column in _texts(self.index.attrs.get(path, {}).get("colnames")):
+                data_path = datasets.get(column)
+                if data_path is None:
+                    continue
+                chain = [data_path]
+                while chain[-1] in indexes and indexes[chain[-1]] not in chain:
+                    chain.append(indexes[chain[-1]])
+                chain.reverse()
+                chains.append(chain)
+                members.append(chain[0])
+            ids = datasets.get("id")
+            if ids is not None:
+                members.append(ids)
+                length = self.length[ids]
+            else:
+                length = max((self.length[m] for m in members), default=0)
+            tables[path] = _Table(path, length, members, chains)
+        return tables
+
+    def _ties(self, tables: dict[str, _Table]) -> list[list[str]]:
+        """AlignedDynamicTables and their category tables: one row count for all of them."""
+        ties = []
+        for path in tables:
+            if not self.is_a(path, "AlignedDynamicTable"):
+                continue
+            children = self.children(path)
+            names = _texts(self.index.attrs.get(path, {}).get("categories"))
+            group = [path, *(children[n] for n in names if children.get(n) in tables)]
+            if len(group) > 1:
+                ties.append(group)
+        return ties
+
+    def _cut_table(self, table: _Table, rows: int, out: dict[str, int]) -> None:
+        for path in table.members:
+            out[path] = min(rows, self.length[path])
+        for chain in table.chains:
+            kept = min(rows, self.length[chain[0]])
+            out[chain[0]] = kept
+            for outer, inner in pairwise(chain):
+                end = self._value(outer, kept - 1) if kept > 0 else 0
+                kept = max(0, min(end, self.length[inner]))
+                out[inner] = kept
+
+    def _value(self, path: str, position: int) -> int:
+        key = (path, position)
+        if key not in self._values:
+            self._values[key] = int(np.asarray(self.file[path][position]).ravel()[0])
+        return self._values[key]
+
+    def _max_value(self, path: str, rows: int) -> int:
+        """Largest row number among the first ``rows`` entries of a region (read once each)."""
+        done, best = self._region_max.get(path, (0, -1))
+        if rows > done:
+            dataset = self.file[path]
+            for start in range(done, rows, READ_ROWS):
+                block = np.asarray(dataset[start : min(rows, start + READ_ROWS)])
+                if block.size:
+                    best = max(best, int(block.max()))
+            self._region_max[path] = (rows, best)
+        return best
+
+    # -- datasets whose first axis is not a row axis ----------------------------------------------
+    def _axis_bound(self, path: str) -> bool:
+        """True when the spec fixes the first axis' length, or names it as another axis of a
+        sibling (``channel_conversion`` runs along the channels of ``data``): cutting it
+        would break the file."""
+        if self.resolver is None:
+            return False
+        found = self._spec(path)
+        if found is not None and isinstance(found[1], language.Dataset):
+            ndim = len(self.graph.nodes[path]["shape"])
+            options = [o for o in found[1].shapes if len(o.dims) == ndim]
+            if options and all(o.dims[0].length is not None for o in options):
+                return True
+        parent = _parent(path)
+        owner = self._spec(parent) if parent is not None else None
+        if owner is None or not isinstance(owner[1], language.Group):
+            return False
+        firsts: set[str | None] = set()
+        later: set[str | None] = set()
+        for part in owner[1].datasets:
+            for option in self._part(owner[0], part).shapes:
+                if part.name == _name(path):
+                    if option.dims:
+                        firsts.add(option.dims[0].name)
+                else:
+                    later.update(d.name for d in option.dims[1:])
+        return bool(firsts) and None not in firsts and firsts <= later
+
+    def _part(self, namespace: str, part: language.Dataset) -> language.Dataset:
+        assert self.resolver is not None
+        try:
+            merged = self.resolver.part(namespace, part)
+        except SpecError:
+            return part
+        return merged if isinstance(merged, language.Dataset) else part
+
+    def _spec(self, path: str) -> tuple[str, language.Group | language.Dataset] | None:
+        """(namespace, spec) of an object: its parent's named part, else its own type."""
+        if path in self._spec_cache:
+            return self._spec_cache[path]
+        self._spec_cache[path] = None
+        assert self.resolver is not None
+        data = self.graph.nodes.get(path, {})
+        found: tuple[str, language.Group | language.Dataset] | None = None
+        parent = _parent(path)
+        owner = self._spec(parent) if parent is not None else None
+        if owner is not None and isinstance(owner[1], language.Group):
+            parts: list[Any] = (
+                owner[1].datasets if data.get("kind") == "dataset" else owner[1].groups
+            )
+            named = next((p for p in parts if p.name == _name(path)), None)
+            if named is not None:
+                try:
+                    found = (owner[0], self.resolver.part(owner[0], named))
+                except SpecError:
+                    found = (owner[0], named)
+        if found is None and "type" in data and data["namespace"] in self.resolver.specs.namespaces:
+            try:
+                found = self.resolver.type_spec(data["namespace"], data["type"])
+            except SpecError:
+                found = None
+            if found is not None:
+                found = (data["namespace"], found[1])
+        self._spec_cache[path] = found
+        return found

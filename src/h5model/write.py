@@ -1,0 +1,335 @@
+"""Models -> HDF5: new objects, attributes and datasets, written where they belong.
+
+Used for whole new files (``h5model.write``) and for the new parts of an edited
+file (``File.save``). A model already written (or already in the file) met again
+becomes a soft link, so shared objects stay shared; object references are
+written last, once every target has its path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from h5model import dtypes
+from h5model.errors import H5ModelError
+from h5model.graph import TYPE_KEYS
+from h5model.lazy import H5Array
+from h5model.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
+
+COPY_BLOCK_BYTES = 64 * 1024 * 1024
+"""Datasets are copied from their source in blocks of about this size (bounded memory)."""
+
+_BOOKKEEPING = frozenset({"namespace", "object_id", *TYPE_KEYS})
+
+
+def spec_dtype(name: str | None) -> Any:
+    """The numpy/h5py dtype to store a spec dtype with (None: let the value decide)."""
+    if name is None:
+        return None
+    canonical = dtypes.canonical(name)
+    if canonical in dtypes.TEXT:
+        return h5py.string_dtype()
+    if canonical == "bool":
+        return np.dtype(bool)
+    if canonical == "numeric":
+        return None
+    try:
+        return np.dtype(canonical)
+    except TypeError:
+        return None
+
+
+def _plain_value(value: Any, dtype_name: str | None) -> Any:
+    """A Python/numpy value as something h5py stores with the spec's dtype."""
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    if isinstance(value, np.ndarray | np.generic):
+        if value.dtype.kind in "OU" and dtypes.canonical(dtype_name or "") in dtypes.TEXT:
+            return np.asarray(value, dtype=object).astype(h5py.string_dtype())
+        return value  # the dtype it was read with, or one the user chose
+    if isinstance(value, list | tuple):
+        array = np.asarray(
+            [v.isoformat() if isinstance(v, _dt.datetime | _dt.date) else v for v in value]
+        )
+        wanted = spec_dtype(dtype_name)
+        if array.dtype.kind in "OU":
+            return array.astype(h5py.string_dtype())
+        return array.astype(wanted) if wanted is not None else array
+    wanted = spec_dtype(dtype_name)
+    if isinstance(value, str):
+        return value
+    if wanted is not None and isinstance(value, bool | int | float):
+        return np.asarray(value, dtype=wanted)[()]
+    return value
+
+
+class Writer:
+    """Writes models into one open h5py file (new file or an existing one opened r+)."""
+
+    def __init__(self, h5: h5py.File, type_key: str, label: str) -> None:
+        self.h5 = h5
+        self.type_key = type_key
+        self.label = label
+        self.written: dict[int, str] = {}
+        """id(model) -> path it was written at in this file."""
+        self.pending_refs: list[tuple[str, str | None, str, Any]] = []
+        """(object path, attribute name or None for the dataset itself, field, value)."""
+        self.created: list[tuple[Node, str]] = []
+
+    # -- paths ----------------------------------------------------------------------------------
+    def path_of(self, model: Any) -> str | None:
+        path = self.written.get(id(model))
+        if path is not None:
+            return path
+        if isinstance(model, Node) and model.hdf5_path is not None:
+            return model.hdf5_path
+        return None
+
+    # -- objects --------------------------------------------------------------------------------
+    def place(self, parent: h5py.Group, name: str, item: Any, field: H5Field | None) -> None:
+        """Put ``item`` at ``parent/name``: a new object, a soft link, or a plain dataset."""
+        location = _join(parent.name, name)
+        if isinstance(item, ExternalLink):
+            parent[name] = h5py.ExternalLink(item.filename, item.path)
+            return
+        if isinstance(item, BrokenLink):
+            parent[name] = h5py.SoftLink(item.target)
+            return
+        if isinstance(item, Node):
+            existing = self.path_of(item)
+            if existing is not None and existing != location and existing in self.h5:
+                parent[name] = h5py.SoftLink(existing)
+                return
+            if existing == location and existing in self.h5 and id(item) in self.written:
+                return
+            if isinstance(item, Dataset):
+                self.create_dataset(parent, name, item)
+            else:
+                self.create_group(parent, name, item)
+            return
+        if item is None:
+            return
+        # a plain value held by an unwrapped field
+        self.write_dataset_value(parent, name, item, field.dtype if field else None)
+
+    def create_group(self, parent: h5py.Group, name: str, model: Node) -> h5py.Group:
+        group = parent.create_group(name) if name else parent
+        self._register(model, group.name)
+        self.write_attributes(group, model)
+        self.write_children(group, model)
+        return group
+
+    def create_dataset(self, parent: h5py.Group, name: str, model: Dataset) -> None:
+        value = model.value
+        field = type(model).h5_fields.get("value")
+        dataset = self.write_dataset_value(parent, name, value, field.dtype if field else None,
+                                           reference=bool(field and field.reftype))
+        self._register(model, dataset.name)
+        self.write_attributes(dataset, model)
+
+    def _register(self, model: Node, path: str) -> None:
+        self.written[id(model)] = path
+        if model.hdf5_path != path:
+            self.created.append((model, path))
+
+    # -- attributes -----------------------------------------------------------------------------
+    def write_attributes(self, obj: h5py.Group | h5py.Dataset, model: Node) -> None:
+        cls = type(model)
+        covered: set[str] = set()
+        if cls.h5_type is not None:
+            namespace, type_name = cls.h5_type
+            obj.attrs["namespace"] = namespace
+            key = next((k for k in TYPE_KEYS if k in model.attrs), self.type_key)
+            obj.attrs[key] = type_name
+            if model.object_id is None:
+                model.__dict__["object_id"] = str(uuid.uuid4())
+            obj.attrs["object_id"] = model.object_id
+        elif model.object_id is not None:
+            obj.attrs["object_id"] = model.object_id
+        for field_name, spec in cls.h5_fields.items():
+            if spec.role != "attribute" or spec.name is None:
+                continue
+            covered.add(spec.name)
+            value = getattr(model, field_name)
+            if value is None:
+                continue
+            self.write_attribute(obj, spec.name, value, spec)
+        for name, value in model.attrs.items():
+            if name in covered or name in _BOOKKEEPING or name == ".specloc":
+                continue
+            self.write_attribute(obj, name, value, None)
+
+    def write_attribute(self, obj: Any, name: str, value: Any, spec: H5Field | None) -> None:
+        if _holds_models(value) or (spec is not None and spec.reftype):
+            self.pending_refs.append((obj.name, name, "attribute", value))
+            return
+        stored = _plain_value(value, spec.dtype if spec else None)
+        try:
+            if isinstance(stored, str):
+                obj.attrs.create(name, stored, dtype=h5py.string_dtype())
+            else:
+                obj.attrs[name] = stored
+        except (TypeError, ValueError) as exc:
+            raise H5ModelError(f"attribute {name!r} cannot be stored ({exc})", file=self.label,
+                               hdf5_path=obj.name) from None
+
+    # -- children -------------------------------------------------------------------------------
+    def write_children(self, group: h5py.Group, model: Node) -> None:
+        cls = type(model)
+        done: set[str] = set()
+        children = model.children if isinstance(model, Group) else {}
+        for field_name, spec in cls.h5_fields.items():
+            if spec.role in ("dataset", "group", "link") and spec.name is not None:
+                value = getattr(model, field_name)
+                if value is None:
+                    continue
+                done.add(spec.name)
+                original = children.get(spec.name)
+                if spec.unwrap and isinstance(original, Dataset) and original.value is value:
+                    value = original  # keep the dataset's own attributes
+                self.place(group, spec.name, value, spec)
+            elif spec.role == "children":
+                for name, child in (getattr(model, field_name) or {}).items():
+                    if name not in done:
+                        done.add(name)
+                        self.place(group, name, child, spec)
+        for name, child in children.items():
+            if name not in done and not _is_spec_group(group, name):
+                done.add(name)
+                self.place(group, name, child, None)
+
+    # -- datasets -------------------------------------------------------------------------------
+    def write_dataset_value(
+        self, parent: h5py.Group, name: str, value: Any, dtype_name: str | None,
+        *, reference: bool = False,
+    ) -> h5py.Dataset:
+        if isinstance(value, H5Array):
+            return self.copy_array(parent, name, value)
+        if reference or _holds_models(value):
+            array = np.asarray(value, dtype=object)
+            dataset = parent.create_dataset(name, shape=array.shape, dtype=h5py.ref_dtype)
+            self.pending_refs.append((dataset.name, None, "dataset", array))
+            return dataset
+        stored = _plain_value(value, dtype_name)
+        if isinstance(stored, str):
+            return parent.create_dataset(name, data=stored, dtype=h5py.string_dtype())
+        return parent.create_dataset(name, data=stored)
+
+    def copy_array(self, parent: h5py.Group, name: str, array: H5Array) -> h5py.Dataset:
+        """Copy a dataset from its source with the same creation properties, block by block."""
+        source = array.dataset
+        plist = source.id.get_create_plist()
+        space = h5py.h5s.create_simple(source.shape, source.maxshape if source.chunks else None) \
+            if source.shape else h5py.h5s.create(h5py.h5s.SCALAR)
+        dtype = source.id.get_type()
+        dsid = h5py.h5d.create(parent.id, name.encode(), dtype, space, dcpl=plist)
+        dataset = h5py.Dataset(dsid)
+        if h5py.check_ref_dtype(source.dtype) is not None or (
+            source.dtype.names and any(h5py.check_ref_dtype(source.dtype[n]) is not None
+                                       for n in source.dtype.names)
+        ):
+            self.pending_refs.append((dataset.name, None, "copy", array))
+            return dataset
+        if not source.shape:
+            dataset[()] = source[()]
+            return dataset
+        row_bytes = max(1, source.dtype.itemsize * int(np.prod(source.shape[1:], dtype=np.int64)))
+        block = max(1, COPY_BLOCK_BYTES // row_bytes)
+        if source.chunks:
+            block = max(source.chunks[0], block - block % source.chunks[0])
+        for start in range(0, source.shape[0], block):
+            stop = min(source.shape[0], start + block)
+            dataset.write_direct(np.ascontiguousarray(source[start:stop]),
+                                 dest_sel=np.s_[start:stop])
+        return dataset
+
+    # -- references -----------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Write every reference, now that all targets exist."""
+        for path, attr, kind, value in self.pending_refs:
+            obj = self.h5[path]
+            if kind == "attribute":
+                assert attr is not None
+                obj.attrs.create(attr, self._refs(value, path), dtype=h5py.ref_dtype)
+            elif kind == "dataset":
+                obj[...] = self._refs(value, path)
+            else:
+                self._copy_refs(obj, value, path)
+        self.pending_refs.clear()
+
+    def _ref(self, model: Any, where: str) -> Any:
+        if model is None:
+            return h5py.Reference()
+        target = self.path_of(model)
+        if target is None or target not in self.h5:
+            raise H5ModelError(
+                f"a reference points at {model!r}, which is not in this file", file=self.label,
+                hdf5_path=where,
+            )
+        return self.h5[target].ref
+
+    def _refs(self, value: Any, where: str) -> Any:
+        if isinstance(value, np.ndarray):
+            out = np.empty(value.shape, dtype=h5py.ref_dtype)
+            for index, item in np.ndenumerate(value):
+                out[index] = self._ref(item, where)
+            return out
+        if isinstance(value, list | tuple):
+            return self._refs(np.asarray(value, dtype=object), where)
+        return self._ref(value, where)
+
+    def _copy_refs(self, dataset: h5py.Dataset, array: H5Array, where: str) -> None:
+        """A dataset of references (or a compound with reference columns), re-pointed."""
+        data = array.read()  # references come back resolved to models
+        if dataset.dtype.names:
+            out = np.empty(data.shape, dtype=dataset.dtype)
+            for name in dataset.dtype.names:
+                column = data[name]
+                if h5py.check_ref_dtype(dataset.dtype[name]) is not None:
+                    refs = np.empty(column.shape, dtype=h5py.ref_dtype)
+                    for index, item in np.ndenumerate(column):
+                        refs[index] = self._ref(item, where)
+                    out[name] = refs
+                else:
+                    out[name] = column
+            dataset[...] = out
+        else:
+            dataset[...] = self._refs(np.asarray(data, dtype=object), where)
+
+
+def _holds_models(value: Any) -> bool:
+    if isinstance(value, Node):
+        return True
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size:
+        return any(isinstance(v, Node) for v in value.flat)
+    if isinstance(value, list | tuple) and value:
+        return any(isinstance(v, Node) for v in value)
+    return False
+
+
+def _is_spec_group(group: h5py.Group, name: str) -> bool:
+    return group.name == "/" and name == "specifications"
+
+
+def _join(path: str, name: str) -> str:
+    return (path if path.endswith("/") else path + "/") + name
+
+
+def embed_specs(h5: h5py.File, namespaces: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+    """``/specifications/<ns>/<version>/<source>`` as JSON text, and ``.specloc`` to it."""
+    import json
+
+    group = h5.require_group("specifications")
+    for name, version, documents in namespaces:
+        target = group.require_group(f"{name}/{version or 'unversioned'}")
+        for source, document in documents.items():
+            if source in target:
+                del target[source]
+            target.create_dataset(source, data=json.dumps(document), dtype=h5py.string_dtype())
+    h5.attrs[".specloc"] = group.ref

@@ -1,0 +1,1025 @@
+"""Acceptance tests of the validator: valid files pass, damaged files fail with the right
+rule at the right HDF5 path, and the reports keep their documented shapes.
+
+Every damaged file starts as a copy of a file pynwb (or hdmf) wrote; one kind of damage
+is then done to it with h5py.  Each case also records whether pynwb's own validator
+notices the damage, and that record is checked against pynwb on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import h5py
+import numpy as np
+import pytest
+from hdmf.backends.hdf5 import HDF5IO
+from hdmf.common import DynamicTable, VectorData, VectorIndex
+from hdmf.common import get_manager as get_hdmf_manager
+from nwbfiles import ALL_FILE_NAMES
+
+from h5model.cli import main
+from h5model.validation import Issue, Severity, validate, validate_many
+from h5model.validation.report import RULES
+
+VALID_FILES = [*ALL_FILE_NAMES, "old_ecephys", "old_ophys"]
+CORE_SPECS = "/specifications/core/2.11.0"
+"""Where pynwb 4.2 caches the core namespace it writes."""
+
+Damage = Callable[[Path], None]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``h5model`` in a fresh interpreter, as CI runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "h5model.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, dict[str, Any]]:
+    """``h5model validate ARGS --format json`` in this process: exit code and parsed report."""
+    code = main(["validate", *map(str, args), "--format", "json"])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, json.loads(captured.out)
+
+
+def in_hdf5(change: Callable[[h5py.File], None]) -> Damage:
+    """A damage done through h5py on the open file."""
+
+    def damage(path: Path) -> None:
+        with h5py.File(path, "r+") as f:
+            change(f)
+
+    return damage
+
+
+def replace_dataset(f: h5py.File, path: str, data: Any, dtype: Any = None) -> h5py.Dataset:
+    """Swap the dataset at ``path`` for one holding ``data``, keeping its attributes.
+
+    Only for datasets nothing refers to: the new dataset is a new object.
+    """
+    old = f[path]
+    attrs = [(name, old.attrs[name], old.attrs.get_id(name).dtype) for name in old.attrs]
+    del f[path]
+    new = f.create_dataset(path, data=data, dtype=dtype)
+    for name, value, attr_dtype in attrs:
+        new.attrs.create(name, value, dtype=attr_dtype)
+    return new
+
+
+def dangling(f: h5py.File) -> h5py.Reference:
+    """An object reference to an object that no longer exists."""
+    doomed = f.create_group("doomed")
+    ref = doomed.ref
+    del f["doomed"]
+    return ref
+
+
+def path_in_file(f: h5py.File, hdf5_path: str) -> bool:
+    """``hdf5_path`` is the root, an object or a link (possibly broken) in ``f``."""
+    return hdf5_path == "/" or f.get(hdf5_path, getlink=True) is not None
+
+
+def pynwb_outcome(path: Path) -> tuple[bool, bool]:
+    """(detected, raised): whether pynwb's validator finds ``path`` damaged, and how.
+
+    ``pynwb.validate`` returns a list of errors; on some damaged files it raises instead
+    (it cannot open, parse or resolve what the damage broke).  A raise counts as
+    "detected": the same call returns ``[]`` on every undamaged file (see
+    ``test_pynwb_accepts_the_undamaged_files``), so the raise is caused by the damage.
+    The table below records raises apart (``pynwb_raises``), so nobody mistakes them for
+    an error report.
+    """
+    from pynwb import validate as pynwb_validate
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. hdmf's BrokenLinkWarning
+            errors = pynwb_validate(path=str(path))
+    except Exception:  # any raise is pynwb refusing the damaged file
+        return True, True
+    return bool(errors), False
+
+
+# ---------------------------------------------------------------------------
+# the damages
+# ---------------------------------------------------------------------------
+
+
+def _delete(hdf5_path: str) -> Damage:
+    def change(f: h5py.File) -> None:
+        del f[hdf5_path]
+
+    return in_hdf5(change)
+
+
+def _delete_attribute(hdf5_path: str, name: str) -> Damage:
+    def change(f: h5py.File) -> None:
+        del f[hdf5_path].attrs[name]
+
+    return in_hdf5(change)
+
+
+def _set_attribute(hdf5_path: str, name: str, value: Any) -> Damage:
+    def change(f: h5py.File) -> None:
+        f[hdf5_path].attrs[name] = value
+
+    return in_hdf5(change)
+
+
+def _set_entry(hdf5_path: str, position: int, value: Any) -> Damage:
+    def change(f: h5py.File) -> None:
+        f[hdf5_path][position] = value
+
+    return in_hdf5(change)
+
+
+def _add_group(hdf5_path: str) -> Damage:
+    def change(f: h5py.File) -> None:
+        f.create_group(hdf5_path)
+
+    return in_hdf5(change)
+
+
+def _text_for_float(f: h5py.File) -> None:
+    replace_dataset(
+        f,
+        "/general/extracellular_ephys/electrodes/x",
+        np.array([f"x{i}" for i in range(6)], dtype=object),
+        dtype=h5py.string_dtype(),
+    )
+
+
+def _one_d_for_two_d(f: h5py.File) -> None:
+    path = "/processing/analysis/lfp_power/bands/band_limits"
+    replace_dataset(f, path, f[path][:, 0])
+
+
+def _wrong_fixed_length(f: h5py.File) -> None:
+    replace_dataset(f, "/acquisition/two_photon/field_of_view", np.array([0.1, 0.1, 0.1, 0.1]))
+
+
+def _dangling_index_target(f: h5py.File) -> None:
+    f["/units/spike_times_index"].attrs["target"] = dangling(f)
+
+
+def _dangling_region_table(f: h5py.File) -> None:
+    f["/acquisition/raw_voltage/electrodes"].attrs["table"] = dangling(f)
+
+
+def _region_table_is_a_device(f: h5py.File) -> None:
+    device = f["/general/devices/probe_device"]
+    f["/acquisition/raw_voltage/electrodes"].attrs["table"] = device.ref
+
+
+def _group_column_holds_a_device(f: h5py.File) -> None:
+    f["/general/extracellular_ephys/electrodes/group"][0] = f["/general/devices/probe_device"].ref
+
+
+def _retarget_link(link: str, target: str) -> Damage:
+    def change(f: h5py.File) -> None:
+        del f[link]
+        f[link] = h5py.SoftLink(target)
+
+    return in_hdf5(change)
+
+
+def _short_column(f: h5py.File) -> None:
+    path = "/units/quality"
+    replace_dataset(f, path, f[path][:3], dtype=h5py.string_dtype())
+
+
+def _timeseries_reference_past_series(f: h5py.File) -> None:
+    dataset = f["/general/intracellular_ephys/intracellular_recordings/responses/response"]
+    row = dataset[0]
+    row["count"] = 1000
+    dataset[0] = row
+
+
+def _group_for_dataset(f: h5py.File) -> None:
+    del f["/session_description"]
+    f.create_group("/session_description")
+
+
+def _type_not_text(f: h5py.File) -> None:
+    f["/acquisition/series"].attrs["neurodata_type"] = np.int32(5)
+
+
+def _reference_not_a_reference(f: h5py.File) -> None:
+    f["/units/electrodes"].attrs["table"] = np.int64(3)
+
+
+def _index_as_text(f: h5py.File) -> None:
+    path = "/units/obs_intervals_index"
+    text = np.array([f"row {v}" for v in f[path][:]], dtype=object)
+    replace_dataset(f, path, text, dtype=h5py.string_dtype())
+
+
+def _references_as_integers(f: h5py.File) -> None:
+    replace_dataset(f, "/general/extracellular_ephys/electrodes/group", np.zeros(6, np.int64))
+
+
+def _compound_field_missing(f: h5py.File) -> None:
+    path = "/general/intracellular_ephys/intracellular_recordings/responses/response"
+    old = f[path][:]
+    rows = np.zeros(old.shape, dtype=[("idx_start", "<i4"), ("count", "<i4")])
+    rows["idx_start"], rows["count"] = old["idx_start"], old["count"]
+    replace_dataset(f, path, rows)
+
+
+def _malformed_spec(f: h5py.File) -> None:
+    path = f"{CORE_SPECS}/nwb.base"
+    del f[path]
+    f.create_dataset(path, data="{this is not json", dtype=h5py.string_dtype())
+
+
+def _no_specs(f: h5py.File) -> None:
+    del f["/specifications"]
+    del f.attrs[".specloc"]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _not_hdf5(path: Path) -> None:
+    path.write_text("identifier,session_start_time\nabc,2024-01-02\n")
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of damage and what must be reported for it."""
+
+    source: str
+    """The builder whose file is copied and damaged."""
+    damage: Damage
+    rule: str
+    hdf5_path: str
+    exit_code: int
+    pynwb_detects: bool
+    """pynwb's validator notices the damage (returns errors, or raises)."""
+    pynwb_raises: bool = False
+    """... by raising rather than by returning errors."""
+    severity: Severity = Severity.ERROR
+    strict: bool = False
+
+
+CASES: dict[str, Case] = {
+    # -- parts of a type ---------------------------------------------------------------------
+    "attribute_missing": Case(
+        "ecephys",
+        _delete_attribute("/general/extracellular_ephys/shank0", "location"),
+        "attribute.missing",
+        "/general/extracellular_ephys/shank0",
+        1,
+        pynwb_detects=True,
+    ),
+    "dataset_missing": Case(
+        "minimal",
+        _delete("/acquisition/series/data"),
+        "dataset.missing",
+        "/acquisition/series",
+        1,
+        pynwb_detects=True,
+    ),
+    "group_missing": Case(
+        "minimal",
+        _delete("/stimulus/templates"),
+        "group.missing",
+        "/stimulus",
+        1,
+        pynwb_detects=True,
+    ),
+    "link_missing": Case(
+        "ecephys",
+        _delete("/general/extracellular_ephys/shank0/device"),
+        "link.missing",
+        "/general/extracellular_ephys/shank0",
+        1,
+        pynwb_detects=True,
+    ),
+    # pynwb: TypeError, its dataset validator is handed a group
+    "kind_mismatch": Case(
+        "minimal",
+        in_hdf5(_group_for_dataset),
+        "kind.mismatch",
+        "/session_description",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    "quantity_count": Case(
+        "behavior",
+        _delete("/processing/behavior/Position/xy_position"),
+        "quantity.count",
+        "/processing/behavior/Position",
+        1,
+        pynwb_detects=True,
+    ),
+    # -- types -------------------------------------------------------------------------------
+    "type_unknown": Case(
+        "minimal",
+        _set_attribute("/acquisition/series", "neurodata_type", "NoSuchSeries"),
+        "type.unknown",
+        "/acquisition/series",
+        1,
+        pynwb_detects=False,
+    ),
+    "type_mismatch": Case(
+        "misc",
+        _set_attribute("/general/subject", "neurodata_type", "LabMetaData"),
+        "type.mismatch",
+        "/general/subject",
+        1,
+        pynwb_detects=False,
+    ),
+    "type_attribute_not_text": Case(
+        "minimal",
+        in_hdf5(_type_not_text),
+        "attribute.dtype",
+        "/acquisition/series",
+        1,
+        pynwb_detects=False,
+    ),
+    # pynwb: ValueError, the root builder has no data type
+    "type_attribute_removed_from_root": Case(
+        "minimal",
+        _delete_attribute("/", "neurodata_type"),
+        "attribute.missing",
+        "/",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    # -- objects the spec does not define ----------------------------------------------------
+    "extra_group": Case(
+        "minimal",
+        _add_group("/acquisition/series/stray_group"),
+        "object.unexpected",
+        "/acquisition/series/stray_group",
+        0,
+        pynwb_detects=False,
+        severity=Severity.WARNING,
+    ),
+    "extra_group_strict": Case(
+        "minimal",
+        _add_group("/acquisition/series/stray_group"),
+        "object.unexpected",
+        "/acquisition/series/stray_group",
+        1,
+        pynwb_detects=False,
+        strict=True,
+    ),
+    "extra_attribute": Case(
+        "minimal",
+        _set_attribute("/acquisition/series", "stray_attribute", 3),
+        "object.unexpected",
+        "/acquisition/series",
+        0,
+        pynwb_detects=False,
+        severity=Severity.WARNING,
+    ),
+    # -- dtypes, shapes, values --------------------------------------------------------------
+    "dataset_dtype_text_for_float": Case(
+        "ecephys",
+        in_hdf5(_text_for_float),
+        "dataset.dtype",
+        "/general/extracellular_ephys/electrodes/x",
+        1,
+        pynwb_detects=True,
+    ),
+    "attribute_dtype_text_for_int": Case(
+        "icephys",
+        _set_attribute("/acquisition/cc_response", "sweep_number", "first"),
+        "attribute.dtype",
+        "/acquisition/cc_response",
+        1,
+        pynwb_detects=True,
+    ),
+    "index_stored_as_text": Case(
+        "ecephys",
+        in_hdf5(_index_as_text),
+        "dataset.dtype",
+        "/units/obs_intervals_index",
+        1,
+        pynwb_detects=True,
+    ),
+    # pynwb: ValueError, compound type shorter than expected
+    "compound_field_missing": Case(
+        "icephys",
+        in_hdf5(_compound_field_missing),
+        "dataset.dtype",
+        "/general/intracellular_ephys/intracellular_recordings/responses/response",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    "dataset_shape_1d_for_2d": Case(
+        "misc",
+        in_hdf5(_one_d_for_two_d),
+        "dataset.shape",
+        "/processing/analysis/lfp_power/bands/band_limits",
+        1,
+        pynwb_detects=True,
+    ),
+    "dataset_shape_fixed_length": Case(
+        "ophys",
+        in_hdf5(_wrong_fixed_length),
+        "dataset.shape",
+        "/acquisition/two_photon/field_of_view",
+        1,
+        pynwb_detects=True,
+    ),
+    "attribute_shape": Case(
+        "misc",
+        _set_attribute("/intervals/trials", "colnames", "start_time"),
+        "attribute.shape",
+        "/intervals/trials",
+        1,
+        pynwb_detects=True,
+    ),
+    "attribute_value_fixed_unit": Case(
+        "ecephys",
+        _set_attribute("/processing/ecephys/spike_events/timestamps", "unit", "milliseconds"),
+        "attribute.value",
+        "/processing/ecephys/spike_events/timestamps",
+        1,
+        pynwb_detects=False,
+    ),
+    # -- references and links ----------------------------------------------------------------
+    # pynwb: KeyError, unable to open object by token
+    "reference_dangling_index_target": Case(
+        "ecephys",
+        in_hdf5(_dangling_index_target),
+        "reference.dangling",
+        "/units/spike_times_index",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    # pynwb: KeyError, unable to open object by token
+    "reference_dangling_region_table": Case(
+        "ecephys",
+        in_hdf5(_dangling_region_table),
+        "reference.dangling",
+        "/acquisition/raw_voltage/electrodes",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    "reference_wrong_type_in_attribute": Case(
+        "ecephys",
+        in_hdf5(_region_table_is_a_device),
+        "reference.target-type",
+        "/acquisition/raw_voltage/electrodes",
+        1,
+        pynwb_detects=True,
+    ),
+    "reference_wrong_type_in_dataset": Case(
+        "ecephys",
+        in_hdf5(_group_column_holds_a_device),
+        "reference.target-type",
+        "/general/extracellular_ephys/electrodes/group",
+        1,
+        pynwb_detects=False,
+    ),
+    "reference_attribute_not_a_reference": Case(
+        "ecephys",
+        in_hdf5(_reference_not_a_reference),
+        "attribute.dtype",
+        "/units/electrodes",
+        1,
+        pynwb_detects=True,
+    ),
+    "reference_dataset_of_integers": Case(
+        "ecephys",
+        in_hdf5(_references_as_integers),
+        "dataset.dtype",
+        "/general/extracellular_ephys/electrodes/group",
+        1,
+        pynwb_detects=True,
+    ),
+    "link_broken": Case(
+        "softlinks",
+        _retarget_link("/acquisition/follower_data/data", "/acquisition/nowhere/data"),
+        "link.broken",
+        "/acquisition/follower_data/data",
+        1,
+        pynwb_detects=True,
+    ),
+    "link_wrong_type": Case(
+        "ecephys",
+        _retarget_link("/general/extracellular_ephys/shank0/device", "/acquisition/raw_voltage"),
+        "link.target-type",
+        "/general/extracellular_ephys/shank0/device",
+        1,
+        pynwb_detects=True,
+    ),
+    # -- table invariants ----------------------------------------------------------------------
+    "index_past_data": Case(
+        "ecephys",
+        _set_entry("/units/spike_times_index", -1, 200),
+        "table.index-out-of-range",
+        "/units/spike_times_index",
+        1,
+        pynwb_detects=False,
+    ),
+    "index_decreasing": Case(
+        "ecephys",
+        _set_entry("/units/spike_times_index", 1, 3),
+        "table.index-decreasing",
+        "/units/spike_times_index",
+        1,
+        pynwb_detects=False,
+    ),
+    "region_past_table": Case(
+        "ecephys",
+        _set_entry("/units/electrodes", 0, 6),
+        "table.region-out-of-range",
+        "/units/electrodes",
+        1,
+        pynwb_detects=False,
+    ),
+    "region_negative": Case(
+        "ecephys",
+        _set_entry("/acquisition/raw_voltage/electrodes", 2, -1),
+        "table.region-out-of-range",
+        "/acquisition/raw_voltage/electrodes",
+        1,
+        pynwb_detects=False,
+    ),
+    "column_length": Case(
+        "ecephys",
+        in_hdf5(_short_column),
+        "table.column-length",
+        "/units/quality",
+        1,
+        pynwb_detects=False,
+    ),
+    "colnames_absent": Case(
+        "ecephys",
+        _delete("/units/quality"),
+        "table.colnames",
+        "/units",
+        1,
+        pynwb_detects=False,
+    ),
+    "timeseries_reference_past_series": Case(
+        "icephys",
+        in_hdf5(_timeseries_reference_past_series),
+        "table.timeseries-reference-out-of-range",
+        "/general/intracellular_ephys/intracellular_recordings/responses/response",
+        1,
+        pynwb_detects=False,
+    ),
+    # -- specs ---------------------------------------------------------------------------------
+    # pynwb: JSONDecodeError reading the cached spec
+    "spec_malformed": Case(
+        "minimal",
+        in_hdf5(_malformed_spec),
+        "spec.malformed",
+        f"{CORE_SPECS}/nwb.base",
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    # pynwb: KeyError, the cached source does not exist
+    "spec_source_missing": Case(
+        "minimal",
+        _delete(f"{CORE_SPECS}/nwb.base"),
+        "spec.malformed",
+        CORE_SPECS,
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    # pynwb: ValueError, could not load namespace 'hdmf-common'
+    "spec_namespace_missing": Case(
+        "minimal",
+        _delete("/specifications/hdmf-common"),
+        "spec.namespace-missing",
+        CORE_SPECS,
+        1,
+        pynwb_detects=True,
+        pynwb_raises=True,
+    ),
+    # pynwb falls back to the core namespace it ships and finds nothing
+    "spec_missing": Case("minimal", in_hdf5(_no_specs), "spec.missing", "/", 2, False),
+    # -- the file itself -----------------------------------------------------------------------
+    # pynwb: ValueError, no IO can read the file (the same for file_not_hdf5);
+    # FileNotFoundError for file_not_found
+    "file_truncated": Case(
+        "ecephys", _truncate, "file.unreadable", "/", 2, True, pynwb_raises=True
+    ),
+    "file_not_hdf5": Case("minimal", _not_hdf5, "file.not-hdf5", "/", 2, True, pynwb_raises=True),
+    "file_not_found": Case("minimal", _remove, "file.not-found", "/", 2, True, pynwb_raises=True),
+}
+
+
+def damaged(name: str, nwb_files: dict[str, Path], directory: Path) -> Path:
+    """A copy of the case's source file in ``directory``, damaged as the case says."""
+    case = CASES[name]
+    path = directory / f"{name}{nwb_files[case.source].suffix}"
+    shutil.copy(nwb_files[case.source], path)
+    case.damage(path)
+    return path
+
+
+def assert_paths_are_real(path: Path, issues: list[Issue]) -> None:
+    """Every issue names the root or an object (or link) that exists in the file."""
+    for issue in issues:
+        assert issue.hdf5_path.startswith("/"), issue
+        assert issue.rule in RULES, issue
+    if any(issue.hdf5_path != "/" for issue in issues):
+        with h5py.File(path, "r") as f:
+            for issue in issues:
+                assert path_in_file(f, issue.hdf5_path), issue
+
+
+# ---------------------------------------------------------------------------
+# valid files
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", VALID_FILES)
+def test_valid_file_has_no_errors(nwb_files: dict[str, Path], name: str) -> None:
+    report = validate(nwb_files[name])
+    assert [i for i in report.issues if i.severity is Severity.ERROR] == []
+    assert report.exit_code() == 0
+    assert report.valid
+
+
+def test_all_valid_files_in_one_call_exit_zero(
+    nwb_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = cli_json(capsys, *(nwb_files[name] for name in VALID_FILES))
+    assert code == 0
+    assert report["summary"] == {"files": len(VALID_FILES), "errors": 0, "warnings": 0}
+    assert {f["status"] for f in report["files"]} == {"valid"}
+
+
+def test_pynwb_accepts_the_undamaged_files(nwb_files: dict[str, Path]) -> None:
+    """What makes a raise of pynwb's validator on a damaged copy count as detection."""
+    for source in sorted({case.source for case in CASES.values()}):
+        assert pynwb_outcome(nwb_files[source]) == (False, False), source
+
+
+# ---------------------------------------------------------------------------
+# damaged files
+# ---------------------------------------------------------------------------
+
+
+def test_the_suite_covers_the_required_kinds() -> None:
+    assert len(CASES) >= 25
+    required = {
+        "attribute.missing",
+        "dataset.missing",
+        "group.missing",
+        "dataset.dtype",
+        "attribute.dtype",
+        "dataset.shape",
+        "attribute.value",
+        "reference.dangling",
+        "reference.target-type",
+        "link.broken",
+        "link.target-type",
+        "table.index-out-of-range",
+        "table.index-decreasing",
+        "table.region-out-of-range",
+        "table.column-length",
+        "table.colnames",
+        "table.timeseries-reference-out-of-range",
+        "type.unknown",
+        "object.unexpected",
+        "spec.malformed",
+        "spec.namespace-missing",
+        "spec.missing",
+        "file.unreadable",
+        "file.not-hdf5",
+        "file.not-found",
+    }
+    assert required <= {case.rule for case in CASES.values()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_damage_is_reported(
+    name: str, nwb_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = CASES[name]
+    path = damaged(name, nwb_files, tmp_path)
+    code, report = cli_json(capsys, path, *(["--strict"] if case.strict else []))
+    assert code == case.exit_code == report["exit_code"]
+    (entry,) = report["files"]
+    found = [(i["rule"], i["hdf5_path"], i["severity"]) for i in entry["issues"]]
+    assert (case.rule, case.hdf5_path, case.severity.value) in found, found
+    expected = (case.rule, case.hdf5_path)
+    # nothing else, apart from warnings about what a damaged type leaves undefined
+    others = {(rule, severity) for rule, where, severity in found if (rule, where) != expected}
+    assert others <= {("object.unexpected", "warning")}, found
+    issues = validate(path, strict=case.strict).issues
+    assert [(i.rule, i.hdf5_path, i.severity.value) for i in issues] == found
+    if code == 2:
+        assert entry["status"] == "unreadable"
+    else:
+        assert_paths_are_real(path, issues)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_pynwb_detection_is_recorded_truly(
+    name: str, nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """The table's ``pynwb_detects`` and ``pynwb_raises`` are what pynwb does today, and
+    whatever pynwb detects, h5model detects too."""
+    case = CASES[name]
+    path = damaged(name, nwb_files, tmp_path)
+    assert pynwb_outcome(path) == (case.pynwb_detects, case.pynwb_raises)
+    if case.pynwb_detects:
+        report = validate(path, strict=case.strict)
+        assert report.exit_code() != 0
+        assert case.rule in {i.rule for i in report.issues}
+
+
+@pytest.mark.parametrize("name", ["index_past_data", "extra_group_strict", "file_truncated"])
+def test_damage_through_a_real_process(
+    name: str, nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    case = CASES[name]
+    path = damaged(name, nwb_files, tmp_path)
+    strict = ["--strict"] if case.strict else []
+    result = run_cli("validate", path, "--format", "json", *strict)
+    assert result.returncode == case.exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    issues = json.loads(result.stdout)["files"][0]["issues"]
+    assert {"hdf5_path": case.hdf5_path, "rule": case.rule} in [
+        {"hdf5_path": i["hdf5_path"], "rule": i["rule"]} for i in issues
+    ]
+    text = run_cli("validate", path, *strict)
+    assert text.returncode == case.exit_code
+    assert case.hdf5_path in text.stdout and case.rule in text.stdout
+
+
+# ---------------------------------------------------------------------------
+# many files, and inputs that must never give a traceback
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def every_damage(
+    nwb_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("damaged")
+    return {name: damaged(name, nwb_files, directory) for name in CASES}
+
+
+def test_one_report_covers_every_file(
+    every_damage: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = list(every_damage.values())
+    code, report = cli_json(capsys, *paths)
+    assert code == 2
+    assert report["summary"]["files"] == len(paths)
+    assert [f["file"] for f in report["files"]] == [str(p) for p in paths]
+    for path, entry in zip(paths, report["files"], strict=True):
+        alone = validate(path).files[0]
+        assert entry["issues"] == [i.to_json() for i in alone.issues]
+        assert entry["status"] == alone.status()
+    total = sum(len(f["issues"]) for f in report["files"])
+    assert report["summary"]["errors"] + report["summary"]["warnings"] == total
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["extra_group"], 0),
+        (["extra_group", "index_past_data"], 1),
+        (["index_past_data", "file_not_hdf5", "extra_group"], 2),
+        (["file_not_found", "colnames_absent"], 2),
+    ],
+)
+def test_exit_code_is_the_worst(
+    every_damage: dict[str, Path],
+    nwb_files: dict[str, Path],
+    names: list[str],
+    expected: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paths = [nwb_files["minimal"], *(every_damage[n] for n in names)]
+    assert validate_many(paths).exit_code() == expected
+    assert validate_many(list(reversed(paths))).exit_code() == expected
+    code, report = cli_json(capsys, *paths)
+    assert code == expected == report["exit_code"]
+    assert len(report["files"]) == len(paths)
+
+
+def test_no_input_gives_a_traceback(every_damage: dict[str, Path], tmp_path: Path) -> None:
+    everything = run_cli("validate", *every_damage.values(), tmp_path)
+    assert everything.returncode == 2
+    assert "Traceback" not in everything.stderr
+    assert f"{tmp_path}: unreadable" in everything.stdout
+    for path in every_damage.values():
+        assert str(path) in everything.stdout
+    spec = every_damage["extra_group"]
+    bad_yaml = tmp_path / "bad.namespace.yaml"
+    bad_yaml.write_text("namespaces: [\n")
+    for args in (
+        [],  # no file at all
+        [spec, "--format", "xml"],
+        [spec, "--spec", tmp_path / "absent.namespace.yaml"],
+        [spec, "--spec", bad_yaml],
+        [spec, "--spec", spec],  # a namespace file that is binary
+        [spec, "--output", tmp_path],  # cannot write the report there
+    ):
+        result = run_cli("validate", *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip(), args
+
+
+# ---------------------------------------------------------------------------
+# report formats
+# ---------------------------------------------------------------------------
+
+
+def test_json_report_shape(
+    every_damage: dict[str, Path], nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    paths = [nwb_files["minimal"], every_damage["index_past_data"], every_damage["extra_group"]]
+    out = tmp_path / "report.json"
+    result = run_cli("validate", *paths, "--format", "json", "--output", out)
+    assert result.returncode == 1
+    assert "index_past_data" in result.stdout  # the text summary still goes to stdout
+    report = json.loads(out.read_text())
+    assert set(report) == {
+        "report_version",
+        "tool",
+        "strict",
+        "valid",
+        "exit_code",
+        "summary",
+        "files",
+    }
+    assert report["report_version"] == 1
+    assert report["tool"] == "h5model"
+    assert report["strict"] is False
+    assert report["valid"] is False
+    assert report["exit_code"] == 1
+    assert report["summary"] == {"files": 3, "errors": 1, "warnings": 1}
+    assert [f["status"] for f in report["files"]] == ["valid", "invalid", "valid"]
+    for entry in report["files"]:
+        assert set(entry) == {"file", "status", "issues"}
+        for issue in entry["issues"]:
+            assert set(issue) == {"hdf5_path", "rule", "severity", "message"}
+            assert issue["severity"] in ("error", "warning")
+            assert issue["rule"] in RULES
+            assert issue["hdf5_path"].startswith("/")
+            assert issue["message"]
+
+
+def test_strict_json_counts_warnings_as_errors(
+    every_damage: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = cli_json(capsys, every_damage["extra_group"], "--strict")
+    assert code == 1
+    assert report["strict"] is True and report["valid"] is False
+    assert report["summary"] == {"files": 1, "errors": 1, "warnings": 0}
+    assert report["files"][0]["issues"][0]["severity"] == "error"
+
+
+def test_junit_report(
+    every_damage: dict[str, Path], nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    paths = [
+        nwb_files["minimal"],
+        every_damage["index_past_data"],
+        every_damage["extra_group"],
+        every_damage["file_truncated"],
+    ]
+    out = tmp_path / "junit.xml"
+    assert main(["validate", *map(str, paths), "--format", "junit", "--output", str(out)]) == 2
+    root = ElementTree.parse(out).getroot()
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == [str(p) for p in paths]
+    (suite,) = root.findall("testsuite")
+    assert suite.get("tests") == "4"
+    assert suite.get("failures") == "1"
+    assert suite.get("errors") == "1"
+    by_name = {c.get("name"): c for c in cases}
+    valid, invalid, warned, unreadable = (by_name[str(p)] for p in paths)
+    assert valid.find("failure") is None and valid.find("error") is None
+    failure = invalid.find("failure")
+    assert failure is not None
+    assert failure.get("type") == "table.index-out-of-range"
+    assert "/units/spike_times_index" in (failure.text or "")
+    assert warned.find("failure") is None
+    system_out = warned.find("system-out")
+    assert system_out is not None and "object.unexpected" in (system_out.text or "")
+    error = unreadable.find("error")
+    assert error is not None and error.get("type") == "file.unreadable"
+
+
+def test_output_writes_the_text_report(every_damage: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    code = main(["validate", str(every_damage["colnames_absent"]), "--output", str(out)])
+    assert code == 1
+    text = out.read_text()
+    assert "invalid" in text
+    assert "table.colnames" in text and "/units" in text
+
+
+# ---------------------------------------------------------------------------
+# bounded memory: chunked reading covers the whole of a long ragged column
+# ---------------------------------------------------------------------------
+
+LONG = 3_000_000
+
+
+@pytest.fixture(scope="module")
+def long_ragged_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DynamicTable, written by hdmf, whose ragged column has LONG index entries."""
+    samples = VectorData(
+        name="samples", description="one sample per row", data=np.arange(LONG, dtype=np.float32)
+    )
+    index = VectorIndex(
+        name="samples_index", data=np.arange(1, LONG + 1, dtype=np.uint32), target=samples
+    )
+    table = DynamicTable(
+        name="long_table",
+        description="a long ragged column",
+        id=np.arange(LONG, dtype=np.int32),
+        columns=[samples, index],
+    )
+    path = tmp_path_factory.mktemp("long") / "long_table.h5"
+    with HDF5IO(str(path), manager=get_hdmf_manager(), mode="w") as io:
+        io.write(table, cache_spec=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [(LONG + 1, "table.index-out-of-range"), (LONG - 2, "table.index-decreasing")],
+)
+def test_last_entry_of_a_long_index_is_checked(
+    long_ragged_table: Path, tmp_path: Path, value: int, rule: str
+) -> None:
+    from h5model.validation import table_checks
+
+    assert LONG > 2 * table_checks.CHUNK  # the last entry is in the third block read
+    assert validate(long_ragged_table).exit_code() == 0
+    path = tmp_path / "long_table.h5"
+    shutil.copy(long_ragged_table, path)
+    with h5py.File(path, "r+") as f:
+        f["samples_index"][-1] = value
+    started = time.perf_counter()
+    report = validate(path)
+    assert time.perf_counter() - started < 5
+    assert [(i.rule, i.hdf5_path) for i in report.issues] == [(rule, "/samples_index")]
+    assert f"index entry {LONG - 1}" in report.issues[0].message
+
+
+def test_memory_does_not_grow_with_the_index(
+    long_ragged_table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With blocks of 2^16 rows, the peak stays well below the index's own size."""
+    import tracemalloc
+
+    from h5model.validation import table_checks
+
+    monkeypatch.setattr(table_checks, "CHUNK", 1 << 16)
+    path = tmp_path / "long_table.h5"
+    shutil.copy(long_ragged_table, path)
+    with h5py.File(path, "r+") as f:
+        f["samples_index"][-1] = LONG + 1
+        index_bytes = f["samples_index"].size * 8  # read as int64
+    validate(path)  # imports and spec caches out of the measurement
+    tracemalloc.start()
+    try:
+        report = validate(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [i.rule for i in report.issues] == ["table.index-out-of-range"]
+    assert peak < index_bytes / 4, (peak, index_bytes)
