@@ -129,6 +129,25 @@ def compare_rows(src: Path, dst: Path) -> None:
                     assert np.array_equal(one, two), (path, name)
 
 
+def compare_attributes(src: Path, dst: Path) -> None:
+    """Every attribute of every object: same stored type and shape, same value (references
+    by target path)."""
+    with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
+        ia, ib = index_of(a), index_of(b)
+        for path, values in ia.attrs.items():
+            assert set(ib.attrs[path]) == set(values), path
+            for name, value in values.items():
+                x, y = a[path].attrs.get_id(name), b[path].attrs.get_id(name)
+                assert (x.dtype, x.shape) == (y.dtype, y.shape), (path, name)
+                other = ib.attrs[path][name]
+                if h5py.check_ref_dtype(x.dtype) is not None:
+                    assert as_paths(value, a, ia) == as_paths(other, b, ib), (path, name)
+                elif isinstance(value, np.ndarray):
+                    assert value.dtype == other.dtype and np.array_equal(value, other), path
+                else:
+                    assert type(value) is type(other) and value == other, (path, name)
+
+
 def compare_storage(src: Path, dst: Path) -> None:
     """Same layout, filters and fill value; a chunk shape only shrinks to fit a cut axis."""
     with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
@@ -188,6 +207,7 @@ def test_truncated_copy_is_valid_consistent_and_smaller(
     assert references_b <= references_a
     assert soft_links(dst) == soft_links(src)
     compare_rows(src, dst)
+    compare_attributes(src, dst)
     compare_storage(src, dst)
 
 
@@ -472,6 +492,10 @@ def test_plain_file_references_links_and_storage(
     h5model.truncate(src, dst, n=10)
     assert (sha256(src), sha256(raw)) == (before, raw_before)
     assert dst.read_bytes()[:10] == b"user block"
+    assert graph_summary(dst)[:2] == graph_summary(src)[:2]
+    compare_rows(src, dst)
+    compare_attributes(src, dst)
+    compare_storage(src, dst)
     with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
         assert b["x"].shape == (10,) and b["x"].chunks == (10,) and b["x"].fillvalue == -1.0
         assert h5py.h5o.get_info(b["group/y"].id).addr == h5py.h5o.get_info(b["x"].id).addr

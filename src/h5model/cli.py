@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
         help="output file; .graphml or .json",
     )
 
+    setter = sub.add_parser(
+        "set",
+        help="set one attribute (or scalar dataset) in place, parsed by its spec dtype",
+    )
+    setter.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    setter.add_argument("target", metavar="HDF5_PATH/ATTR",
+                        help="object path and attribute name, e.g. /units/description")
+    setter.add_argument("value", metavar="VALUE",
+                        help="the new value; arrays as JSON lists, e.g. '[1, 2]'")
+
     truncate = sub.add_parser(
         "truncate",
         help="write a small copy with the first N rows of every dataset, kept consistent",
@@ -196,6 +206,12 @@ def _run(args: argparse.Namespace) -> int:
                 f"{args.output}: {file.graph.number_of_nodes()} nodes, "
                 f"{file.graph.number_of_edges()} edges"
             )
+        return 0
+    if args.command == "set":
+        from h5model.edit_cli import set_value
+
+        old, new = set_value(args.file, args.target, args.value)
+        print(f"{args.file}: {args.target}: {old!r} -> {new!r}")
         return 0
     if args.command == "truncate":
         from h5model.truncation import truncate

@@ -128,6 +128,7 @@ class File:
                 opener=self._open_dataset,
                 owner=self,
                 on_write=self._slice_written if self.writable else None,
+                resolve=self._resolve_reference,
             ).build()
 
     # -- access ------------------------------------------------------------------------------
@@ -186,6 +187,15 @@ class File:
             return False
         return True
 
+    def _resolve_reference(self, ref: Any) -> Any:
+        """A reference read from a dataset -> its model (the current handle, even after a save)."""
+        from h5model.graph import dereference_path
+
+        if self.index is None:
+            return None
+        path = dereference_path(self.h5, self.index, ref)
+        return self._models.get(path) if path is not None else None
+
     def _open_dataset(self, path: str) -> h5py.Dataset:
         dataset = self.h5[path]
         assert isinstance(dataset, h5py.Dataset)
@@ -212,6 +222,9 @@ class File:
             raise H5ModelError("the file is open read-only; open it with mode='r+' to edit",
                                file=self.label, hdf5_path=table.hdf5_path)
         self._edits.rows.append((table, row))
+
+    def pending_rows(self, table: Node) -> int:
+        return sum(1 for t, _ in self._edits.rows if t is table)
 
     @property
     def dirty(self) -> bool:
@@ -263,7 +276,8 @@ class File:
             journal = JournaledFile(self.path)
             try:
                 with h5py.File(journal, "r+") as h5:
-                    writer = Writer(h5, self._type_key(), self.label)
+                    writer = Writer(h5, self._type_key(), self.label, home=self,
+                                    folder=str(self.path.resolve().parent))
                     touched = self._edits.apply(h5, writer, self._referrers)
                     writer.finish()
                 journal.commit()
@@ -383,7 +397,9 @@ def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = Fals
             type_key = next((k for k in TYPE_KEYS if k in root.attrs), None) or (
                 "neurodata_type" if "core" in specs.namespaces else "data_type"
             )
-            writer = Writer(h5, type_key, str(path))
+            owner = root.__pydantic_private__.get("_owner") if root.__pydantic_private__ else None
+            writer = Writer(h5, type_key, str(path), home=owner,
+                            folder=str(path.resolve().parent))
             writer.written[id(root)] = "/"
             writer.write_attributes(h5, root)
             writer.write_children(h5, root)

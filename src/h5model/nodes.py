@@ -124,6 +124,8 @@ class ExternalLink:
     hdf5_path: str
     """Where the link itself sits in this file."""
     _opener: "Callable[[ExternalLink], Any] | None" = field(default=None, repr=False)
+    folder: str | None = field(default=None, repr=False)
+    """The folder of the file holding the link: a relative ``filename`` starts there."""
 
     def resolve(self) -> Any:
         """The model at ``path`` in ``filename`` (relative to this file's folder)."""

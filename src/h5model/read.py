@@ -11,6 +11,7 @@ is set after construction.
 
 from __future__ import annotations
 
+import os
 import sys
 import typing
 from collections.abc import Callable, Mapping
@@ -84,11 +85,14 @@ class Reader:
         opener: Callable[[str], h5py.Dataset] | None = None,
         owner: Any = None,
         on_write: Callable[[H5Array, Any, Any], None] | None = None,
+        resolve: Callable[[Any], Any] | None = None,
     ) -> None:
         self.file = file
+        self.folder = os.path.dirname(os.path.abspath(file.filename))
         self.opener = opener or self._open_dataset
         self.owner = owner
         self.on_write = on_write
+        self.resolve = resolve or self.resolve_reference
         self.label = label
         self.index = index
         self.graph = index.graph
@@ -270,7 +274,7 @@ class Reader:
             path,
             tuple(shape),
             dtype,
-            self.resolve_reference if needs_refs else None,
+            self.resolve if needs_refs else None,
         )
         if shape == () and not needs_refs and not dtype.names:
             value = array.read()
@@ -292,7 +296,7 @@ class Reader:
             assert child.filename is not None and child.path is not None
             prefix = path if path.endswith("/") else path + "/"
             return ExternalLink(
-                child.filename, child.path, prefix + child.name, self.external_opener
+                child.filename, child.path, prefix + child.name, self.external_opener, self.folder
             )
         if child.target.startswith("missing::"):
             prefix = path if path.endswith("/") else path + "/"

@@ -120,6 +120,27 @@ class DynamicTableMixin:
     def __len__(self) -> int:
         return len(self.id.value)
 
+    def add_row(self, id: int | None = None, **values: Any) -> None:
+        """Add a row at the next ``save()``: a value for every column (a list for a ragged
+        column, row numbers for a region, models for a reference column)."""
+        columns = self.columns
+        missing = [c for c in columns if c not in values]
+        unknown = [c for c in values if c not in columns]
+        where = self.hdf5_path  # type: ignore[attr-defined]
+        if missing or unknown:
+            raise ValueError(
+                f"{where}: a row needs exactly the columns {columns}; "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"unknown {unknown}" if unknown else "")
+            )
+        owner = self.__pydantic_private__.get("_owner")  # type: ignore[attr-defined]
+        if owner is None:
+            raise ValueError(f"{where}: rows can be added to tables of an open file only")
+        row = {name: values[name] for name in columns}
+        row["id"] = len(self) + owner.pending_rows(self) if id is None else int(id)
+        owner.row_added(self, row)
+
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             if key in self.columns or key == "id":

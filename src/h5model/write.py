@@ -72,8 +72,13 @@ def _plain_value(value: Any, dtype_name: str | None) -> Any:
 class Writer:
     """Writes models into one open h5py file (new file or an existing one opened r+)."""
 
-    def __init__(self, h5: h5py.File, type_key: str, label: str) -> None:
+    def __init__(self, h5: h5py.File, type_key: str, label: str,
+                 home: Any = None, folder: str | None = None) -> None:
         self.h5 = h5
+        self.home = home
+        """The File whose models' paths hold in ``h5`` (models of other files are copied)."""
+        self.folder = folder
+        """Folder of the file being written, for re-pointing relative external links."""
         self.type_key = type_key
         self.label = label
         self.written: dict[int, str] = {}
@@ -91,22 +96,38 @@ class Writer:
             return model.hdf5_path
         return None
 
+    def _at_home(self, model: Node) -> bool:
+        if id(model) in self.written:
+            return True
+        owner = model.__pydantic_private__.get("_owner") if model.__pydantic_private__ else None
+        return owner is not None and owner is self.home
+
+    def _relink(self, link: ExternalLink) -> str:
+        import os
+
+        if self.folder is None or link.folder is None or os.path.isabs(link.filename):
+            return link.filename
+        return os.path.relpath(os.path.join(link.folder, link.filename), self.folder)
+
     # -- objects --------------------------------------------------------------------------------
     def place(self, parent: h5py.Group, name: str, item: Any, field: H5Field | None) -> None:
         """Put ``item`` at ``parent/name``: a new object, a soft link, or a plain dataset."""
         location = _join(parent.name, name)
         if isinstance(item, ExternalLink):
-            parent[name] = h5py.ExternalLink(item.filename, item.path)
+            parent[name] = h5py.ExternalLink(self._relink(item), item.path)
             return
         if isinstance(item, BrokenLink):
             parent[name] = h5py.SoftLink(item.target)
             return
         if isinstance(item, Node):
             existing = self.path_of(item)
-            if existing is not None and existing != location and existing in self.h5:
+            if existing is not None and existing != location and self._at_home(item):
+                # the object lives (or will be written) at its own path: link to it
                 parent[name] = h5py.SoftLink(existing)
                 return
-            if existing == location and existing in self.h5 and id(item) in self.written:
+            if id(item) in self.written:
+                if self.written[id(item)] != location:
+                    parent[name] = h5py.SoftLink(self.written[id(item)])
                 return
             if isinstance(item, Dataset):
                 self.create_dataset(parent, name, item)
@@ -225,8 +246,13 @@ class Writer:
         """Copy a dataset from its source with the same creation properties, block by block."""
         source = array.dataset
         plist = source.id.get_create_plist()
-        space = h5py.h5s.create_simple(source.shape, source.maxshape if source.chunks else None) \
-            if source.shape else h5py.h5s.create(h5py.h5s.SCALAR)
+        if source.shape:
+            maxshape = tuple(
+                h5py.h5s.UNLIMITED if m is None else m for m in (source.maxshape or source.shape)
+            )
+            space = h5py.h5s.create_simple(source.shape, maxshape)
+        else:
+            space = h5py.h5s.create(h5py.h5s.SCALAR)
         dtype = source.id.get_type()
         dsid = h5py.h5d.create(parent.id, name.encode(), dtype, space, dcpl=plist)
         dataset = h5py.Dataset(dsid)

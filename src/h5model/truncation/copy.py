@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
@@ -21,6 +22,7 @@ import numpy as np
 from h5py import h5, h5a, h5d, h5g, h5p, h5r, h5s, h5t
 
 from h5model.graph import FileIndex, dereference_path
+from h5model.truncation import _native
 from h5model.truncation.plan import Plan
 
 BLOCK_BYTES = 64 << 20
@@ -62,6 +64,24 @@ def _memory_type(dtype: np.dtype) -> Any:
     return h5t.py_create(dtype)
 
 
+@dataclass
+class _Job:
+    """One dataset's content to copy."""
+
+    path: str
+    source: Any
+    target: Any
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    """The source's shape; ``()`` for a scalar."""
+    rows: int
+    """Rows kept along the first axis."""
+    chunk: tuple[int, ...] | None
+    """The source's chunk shape, if chunked."""
+    same_chunks: bool
+    """The copy is chunked exactly like the source: whole chunks can be copied as stored."""
+
+
 class Copier:
     """Copies one source file into an empty destination file, as the plan says."""
 
@@ -87,12 +107,16 @@ class Copier:
         self.where = "/"
         """The object being copied, for error messages."""
         self._groups: dict[str, Any] = {"/": self.dst_root}
+        self._sources: dict[str, Any] = {"/": h5g.open(src.id, b"/")}
+        """Source objects by canonical path, opened once."""
         self._datasets: dict[str, Any] = {}
-        self._with_references: list[str] = []
+        self._jobs: list[_Job] = []
+        self._later: list[_Job] = []
+        """Datasets holding references, written once every object exists."""
+        self._orders: dict[str, int] = {"/": _order(self._sources["/"].get_create_plist())}
         self._hard_links: list[tuple[str, str, str, int]] = []
         self._refs: dict[str, Any] = {}
         self._lcpls: dict[int, Any] = {}
-        self._virtual: set[str] = set()
 
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -104,20 +128,17 @@ class Copier:
             self._groups[parent].links.create_hard(
                 _bytes(name), self.dst_root, _bytes(target), lcpl=self._lcpl(cset)
             )
-        later = {*self._with_references, *self._virtual}
-        for path in [p for p in self._datasets if p not in later]:
-            self.where = path
-            self._copy_data(path, self._src_object(path), self._datasets[path])
+        for job in self._jobs:
+            self._copy_data(job)
         for path in [*self._groups, *self._datasets]:
             self.where = path
-            self._attributes(path, self._src_object(path), self._dst_object(path))
-        for path in self._with_references:
-            self.where = path
-            self._copy_data(path, self._src_object(path), self._datasets[path])
+            self._attributes(path, self._sources[path], self._dst_object(path))
+        for job in self._later:
+            self._copy_data(job)
 
     # -- structure --------------------------------------------------------------------------
     def _group_members(self, path: str, children: list[Any]) -> None:
-        src_group = h5g.open(self.src.id, _bytes(path))
+        src_group = self._sources[path]
         dst_group = self._groups[path]
         for child in children:
             child_path = _join(path, child.name)
@@ -130,12 +151,15 @@ class Copier:
                 kind = self.graph.nodes[child_path]["kind"]
                 if kind == "group":
                     source = h5g.open(src_group, name)
-                    created = h5g.create(
-                        dst_group, name, lcpl=self._lcpl(cset), gcpl=source.get_create_plist()
-                    )
+                    self._sources[child_path] = source
+                    gcpl = source.get_create_plist()
+                    created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
                     self._groups[child_path] = created
+                    self._orders[child_path] = _order(gcpl)
                 else:
-                    self._dataset(child_path, h5d.open(src_group, name), dst_group, name, cset)
+                    source = h5d.open(src_group, name)
+                    self._sources[child_path] = source
+                    self._dataset(child_path, source, dst_group, name, cset)
             elif child.kind == "soft":
                 dst_group.links.create_soft(
                     name, src_group.links.get_val(name), lcpl=self._lcpl(cset)
@@ -161,11 +185,6 @@ class Copier:
             self._lcpls[cset] = lcpl
         return self._lcpls[cset]
 
-    def _src_object(self, path: str) -> Any:
-        if self.graph.nodes[path]["kind"] == "group":
-            return h5g.open(self.src.id, _bytes(path))
-        return h5d.open(self.src.id, _bytes(path))
-
     def _dst_object(self, path: str) -> Any:
         return self._groups[path] if path in self._groups else self._datasets[path]
 
@@ -174,81 +193,88 @@ class Copier:
         space = source.get_space()
         dcpl = source.get_create_plist()
         layout = dcpl.get_layout()
+        chunk = tuple(dcpl.get_chunk()) if layout == h5d.CHUNKED else None
+        same_chunks = chunk is not None
         extent = space.get_simple_extent_type()
+        shape: tuple[int, ...] | None = None
+        rows = 0
         if extent == h5s.NULL:
             new_space = h5s.create(h5s.NULL)
         elif extent == h5s.SCALAR:
             new_space = h5s.create(h5s.SCALAR)
+            shape = ()
         else:
-            dims = list(space.shape)
+            shape = tuple(space.shape)
+            dims = list(shape)
             maxdims = list(space.get_simple_extent_dims(True))
-            kept = dims[0] if layout == h5d.VIRTUAL else self.plan.kept(path, dims[0])
-            if dims and kept < dims[0]:
+            kept = rows = dims[0] if layout == h5d.VIRTUAL else self.plan.kept(path, dims[0])
+            if kept < dims[0]:
                 dims[0] = kept
-                chunked = layout == h5d.CHUNKED
                 # a fixed first axis shrinks with the data (an empty chunked dataset keeps
                 # the source's limit: a chunk may not exceed a fixed maximum)
-                if maxdims[0] != _UNLIMITED and not (chunked and kept == 0):
+                if maxdims[0] != _UNLIMITED and not (chunk is not None and kept == 0):
                     maxdims[0] = kept
                 # a chunk is stored whole: one longer than the kept rows would only hold
                 # fill values, so it shrinks to them; the other axes keep their chunking
-                if chunked and 0 < kept < dcpl.get_chunk()[0]:
-                    dcpl.set_chunk((kept, *dcpl.get_chunk()[1:]))
+                if chunk is not None and 0 < kept < chunk[0]:
+                    dcpl.set_chunk((kept, *chunk[1:]))
+                    same_chunks = False
             new_space = h5s.create_simple(tuple(dims), tuple(maxdims))
         if dcpl.get_external_count() > 0:
             # raw data kept in separate files: the copy holds its rows itself rather than
             # writing into the source's external files
             dcpl = h5p.create(h5p.DATASET_CREATE)
+            same_chunks = False
         created = h5d.create(
             dst_group, name, source.get_type().copy(), new_space, dcpl=dcpl, lcpl=self._lcpl(cset)
         )
         self._datasets[path] = created
-        if layout == h5d.VIRTUAL:
-            self._virtual.add(path)
-        elif has_references(self._dtype(source)):
-            self._with_references.append(path)
+        self._orders[path] = _order(dcpl)
+        dtype: np.dtype = self.graph.nodes[path]["dtype"]
+        if layout == h5d.VIRTUAL or shape is None:
+            return  # mapped onto other datasets, or no data at all
+        job = _Job(path, source, created, dtype, shape, rows, chunk, same_chunks)
+        (self._later if has_references(dtype) else self._jobs).append(job)
 
-    def _dtype(self, dataset: Any) -> np.dtype:
-        return dataset.get_type().dtype  # type: ignore[no-any-return]
-
-    def _copy_data(self, path: str, source: Any, target: Any) -> None:
-        dtype = self._dtype(source)
-        shape = source.shape
-        if shape is None:
-            return
-        if shape == ():
+    def _copy_data(self, job: _Job) -> None:
+        self.where = job.path
+        dtype, shape = job.dtype, job.shape
+        memory = _memory_type(dtype)
+        clamp = job.path in self.plan.series_references
+        if not shape:
             value = _empty((), dtype)
-            source.read(h5s.ALL, h5s.ALL, value, mtype=_memory_type(dtype))
-            value = self._remap(value, path in self.plan.series_references)
-            target.write(h5s.ALL, h5s.ALL, value, mtype=_memory_type(dtype))
+            job.source.read(h5s.ALL, h5s.ALL, value, mtype=memory)
+            job.target.write(h5s.ALL, h5s.ALL, self._remap(value, clamp), mtype=memory)
             self.report(value.nbytes)
             return
-        rows = target.shape[0]
+        rows = job.rows
         start = 0
-        dcpl = target.get_create_plist()
-        if dcpl.get_layout() == h5d.CHUNKED and not dtype.hasobject:
-            chunk = tuple(dcpl.get_chunk())
-            if chunk == tuple(source.get_create_plist().get_chunk()):
-                start = self._copy_chunks(source, target, shape, rows, chunk)
+        if job.same_chunks and job.chunk is not None and not dtype.hasobject:
+            start = self._copy_chunks(job.source, job.target, shape, rows, job.chunk)
         row_bytes = max(1, dtype.itemsize * math.prod(shape[1:]))
         step = max(1, BLOCK_BYTES // row_bytes)
-        if dcpl.get_layout() == h5d.CHUNKED:
-            chunk_rows = dcpl.get_chunk()[0]
-            step = max(chunk_rows, step // chunk_rows * chunk_rows)
-        memory = _memory_type(dtype)
+        if job.chunk is not None:
+            step = max(job.chunk[0], step // job.chunk[0] * job.chunk[0])
+        if start == 0 and rows == shape[0] and rows <= step:
+            if rows and 0 not in shape:  # small and whole: one read, no selections
+                block = _empty(shape, dtype)
+                job.source.read(h5s.ALL, h5s.ALL, block, mtype=memory)
+                job.target.write(h5s.ALL, h5s.ALL, self._remap(block, clamp), mtype=memory)
+                self.report(block.nbytes)
+            return
         for first in range(start, rows, step):
-            last = min(rows, first + step)
-            count = (last - first, *shape[1:])
+            count = (min(rows, first + step) - first, *shape[1:])
             if 0 in count:
                 continue
+            offset = (first,) + (0,) * (len(shape) - 1)
             block = _empty(count, dtype)
-            selection = source.get_space()
-            selection.select_hyperslab((first,) + (0,) * (len(shape) - 1), count)
-            source.read(h5s.create_simple(count), selection, block, mtype=memory)
-            block = self._remap(block, path in self.plan.series_references)
-            selection = target.get_space()
-            selection.select_hyperslab((first,) + (0,) * (len(shape) - 1), count)
-            target.write(h5s.create_simple(count), selection, block, mtype=memory)
+            selection = job.source.get_space()
+            selection.select_hyperslab(offset, count)
+            job.source.read(h5s.create_simple(count), selection, block, mtype=memory)
+            block = self._remap(block, clamp)
+            selection = job.target.get_space()
+            selection.select_hyperslab(offset, count)
+            job.target.write(h5s.create_simple(count), selection, block, mtype=memory)
             self.report(block.nbytes)
 
     def _copy_chunks(
@@ -373,8 +399,14 @@ class Copier:
 
     # -- attributes ----------------------------------------------------------------------------
     def _attributes(self, path: str, source: Any, target: Any) -> None:
-        order = self._order(source)
-        for position in range(h5a.get_num_attrs(source)):
+        count = h5a.get_num_attrs(source)
+        if not count:
+            return
+        order = self._orders[path]
+        positions: list[int] | range = range(count)
+        if _native.LIBRARY is not None:
+            positions = _native.copy_attributes(source.id, target.id, order, count)
+        for position in positions:
             attribute = h5a.open(source, index=position, index_type=order)
             dtype_id = attribute.get_type()
             created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
@@ -387,10 +419,11 @@ class Copier:
             attribute.read(value, mtype=memory)
             created.write(self._remap(value, False), mtype=memory)
 
-    def _order(self, source: Any) -> int:
-        """Attributes in creation order where the source tracks it, else in name order."""
-        tracked = source.get_create_plist().get_attr_creation_order()
-        return int(h5.INDEX_CRT_ORDER if tracked & h5p.CRT_ORDER_TRACKED else h5.INDEX_NAME)
+
+def _order(plist: Any) -> int:
+    """Attributes in creation order where the source tracks it, else in name order."""
+    tracked = plist.get_attr_creation_order()
+    return int(h5.INDEX_CRT_ORDER if tracked & h5p.CRT_ORDER_TRACKED else h5.INDEX_NAME)
 
 
 def _grid(extent: tuple[int, ...], chunk: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
