@@ -13,6 +13,7 @@ is ``None`` and h5py does everything.
 from __future__ import annotations
 
 import ctypes
+import os
 from ctypes import byref, c_char_p, c_int, c_int64, c_size_t, c_ssize_t, c_uint64, c_void_p
 from typing import Any
 
@@ -25,14 +26,14 @@ _CSET_UTF8 = 1
 _NAME_BUFFER = 1024
 
 
-def _find_library() -> ctypes.CDLL | None:
+def _find_library() -> tuple[ctypes.CDLL, str] | None:
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
             for line in maps:
                 path = line.split()[-1] if line.strip() else ""
                 name = path.rsplit("/", 1)[-1]
                 if name.startswith("libhdf5") and ".so" in name and "hl" not in name:
-                    return ctypes.CDLL(path)
+                    return ctypes.CDLL(path), path
     except OSError:
         return None
     return None
@@ -80,7 +81,8 @@ class _Lib:
         self.uint_value = ctypes.c_uint64()
 
 
-_raw = _find_library()
+_found = _find_library()
+_raw = _found[0] if _found is not None else None
 LIB: _Lib | None = _Lib(_raw) if _raw is not None else None
 
 _INT_TYPES = {
@@ -97,8 +99,32 @@ _FLOAT_TYPES = {4: np.float32, 8: np.float64, 2: np.float16}
 _FALLBACK = object()
 
 
+def _load_extension() -> Any:
+    """The compiled twin of ``read_scalar_attributes`` (optional; built with the package)."""
+    if LIB is None or _found is None or os.environ.get("H5MODEL_NO_EXTENSION"):
+        return None
+    try:
+        from h5model import _fastattrs  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    types = {
+        (_INTEGER, size, 1 if signed else 0): kind for (size, signed), kind in _INT_TYPES.items()
+    }
+    types.update({(_FLOAT, size, 1): kind for size, kind in _FLOAT_TYPES.items()})
+    try:
+        _fastattrs.init(_found[1], LIB.double, LIB.int64, LIB.uint64, LIB.text, types)
+    except OSError:
+        return None
+    return _fastattrs
+
+
 def read_scalar_attributes(object_id: int, count: int) -> tuple[dict[str, Any], list[str]]:
     """(values read here, names left for h5py) for the attributes of the object ``object_id``."""
+    if EXTENSION is not None:
+        result: tuple[dict[str, Any], list[str]] = EXTENSION.read_scalar_attributes(
+            object_id, count
+        )
+        return result
     assert LIB is not None
     lib = LIB
     values: dict[str, Any] = {}
@@ -158,3 +184,6 @@ def _read_scalar(lib: _Lib, aid: int) -> Any:
         return _FALLBACK
     finally:
         lib.close_type(tid)
+
+
+EXTENSION = _load_extension()

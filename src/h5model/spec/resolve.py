@@ -77,6 +77,7 @@ class Resolver:
     def __init__(self, specs: SpecSet) -> None:
         self.specs = specs
         self._done: dict[tuple[str, str], Spec] = {}
+        self._lineages: dict[tuple[str, str], list[str]] = {}
 
     def type_spec(self, namespace: str, type_name: str) -> tuple[str, Spec]:
         """(defining namespace, resolved spec) of a type seen from ``namespace``."""
@@ -113,6 +114,9 @@ class Resolver:
 
     def lineage(self, namespace: str, type_name: str) -> list[str]:
         """``type_name`` and every type it inherits from, nearest first."""
+        cached = self._lineages.get((namespace, type_name))
+        if cached is not None:
+            return cached
         out: list[str] = []
         current: str | None = type_name
         ns = namespace
@@ -123,6 +127,7 @@ class Resolver:
             out.append(current)
             ns, spec = found
             current = spec.data_type_inc
+        self._lineages[(namespace, type_name)] = out
         return out
 
     def is_a(self, namespace: str, type_name: str, wanted: str) -> bool:

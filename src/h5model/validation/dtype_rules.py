@@ -7,6 +7,8 @@ accepts any number, ``text`` any string; ``float64`` accepts only float64.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from h5model.dtypes import FLOATS, SIGNED, TEXT, UNSIGNED, canonical, describe, is_text
@@ -37,8 +39,10 @@ def stored_kind(stored: np.dtype) -> str:
     return describe(stored)
 
 
+@functools.lru_cache(maxsize=4096)
 def primitive_problem(spec_dtype: str, stored: np.dtype) -> str | None:
-    """Why ``stored`` does not carry ``spec_dtype``; None when it does."""
+    """Why ``stored`` does not carry ``spec_dtype``; None when it does (cached: a file has
+    thousands of attributes and a handful of distinct dtypes)."""
     want = canonical(spec_dtype)
     kind = stored.kind
     found = stored_kind(stored)

@@ -27,8 +27,14 @@ Emit = Callable[[str, str, str, Severity], None]
 
 
 def _blocks(dataset: h5py.Dataset, field: str | None = None) -> Iterator[np.ndarray]:
-    source = dataset.fields(field) if field else dataset
     length = dataset.shape[0] if dataset.shape else 0
+    if field is None and 0 < length <= CHUNK and dataset.dtype.kind in "iuf":
+        # most index and region datasets are small: one low-level read, no slicing machinery
+        out = np.empty(dataset.shape, dtype=dataset.dtype)
+        dataset.id.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+        yield out
+        return
+    source = dataset.fields(field) if field else dataset
     for start in range(0, length, CHUNK):
         yield np.asarray(source[start : start + CHUNK])
 
