@@ -107,7 +107,7 @@ def _load_extension() -> Any:
         from h5model import _fastattrs  # type: ignore[attr-defined]
     except ImportError:
         return None
-    types = {
+    types: dict[tuple[int, int, int], Any] = {
         (_INTEGER, size, 1 if signed else 0): kind for (size, signed), kind in _INT_TYPES.items()
     }
     types.update({(_FLOAT, size, 1): kind for size, kind in _FLOAT_TYPES.items()})

@@ -63,7 +63,7 @@ def _load() -> _Library | None:
     if found is None:
         return None
     try:
-        return _Library(found)
+        return _Library(found[0])
     except (AttributeError, ValueError, OSError):
         return None
 
