@@ -12,10 +12,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
-import networkx as nx
 import numpy as np
 
 from h5model import registry
@@ -29,6 +28,9 @@ from h5model.nodes import Dataset, ExternalLink, Group, Node
 from h5model.read import Reader
 from h5model.spec.loader import SpecSet, combine, read_embedded, read_namespace_files
 from h5model.write import Writer, embed_specs
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PathLike = str | os.PathLike[str]
 MODES = ("r", "r+", "a", "w", "w-", "x")
@@ -97,6 +99,8 @@ class File:
         self.specs: SpecSet | None = None
         self.modules: dict[str, ModuleType] = {}
         self.index: FileIndex | None = None
+        self._nx_graph: nx.DiGraph[str] | None = None
+        self._nx_source: FileIndex | None = None
         exists = self.path.exists()
         if self.mode in ("r", "r+") and not exists:
             raise NotHDF5Error("no such file", file=self.label)
@@ -141,9 +145,13 @@ class File:
 
     @property
     def graph(self) -> nx.DiGraph[str]:
+        """The object graph as a ``networkx.DiGraph`` (built on first use)."""
         if self.index is None:
             raise H5ModelError("the file has not been saved yet", file=self.label)
-        return self.index.graph
+        if self._nx_graph is None or self._nx_source is not self.index:
+            self._nx_graph = self.index.graph.to_networkx()
+            self._nx_source = self.index
+        return self._nx_graph
 
     @property
     def root(self) -> Any:

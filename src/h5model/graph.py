@@ -1,4 +1,4 @@
-"""One pass over the file -> a networkx graph of objects, links and references.
+"""One pass over the file -> a graph of objects, links and references (networkx on demand).
 
 Nodes are keyed by canonical path (the first path a hard link is met under, in
 name order, breadth first), so two hard links to one object make one node.
@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import h5py
-import networkx as nx
 import numpy as np
 from h5py import h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.attributes import read_attributes
 from h5model.dtypes import is_reference
 from h5model.errors import H5ModelError
+from h5model.objectgraph import ObjectGraph
 
 TYPE_KEYS = ("neurodata_type", "data_type")
 _REF_CHUNK = 65536
@@ -46,7 +46,7 @@ class Child:
 class FileIndex:
     """What the traversal learned: the graph plus each object's children and attributes."""
 
-    graph: nx.DiGraph[str]
+    graph: ObjectGraph
     children: dict[str, list[Child]] = field(default_factory=dict)
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ref_paths: dict[int, str] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class _Walker:
         self.file = file
         self.fid = file.id
         self.label = label
-        self.graph: nx.DiGraph[str] = nx.DiGraph()
+        self.graph = ObjectGraph()
         self.index = FileIndex(self.graph)
         self.addr_to_path: dict[int, str] = {}
         self.pending_refs: list[tuple[str, str, Any, bool]] = []

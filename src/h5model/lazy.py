@@ -87,6 +87,15 @@ class H5Array:
                                hdf5_path=self.hdf5_path)
         self._on_write(self, key, value)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """A dataset value: an ``H5Array`` (on disk) or new data in memory (a numpy array;
+        a list or tuple becomes one). Anything else is refused, so a scalar assigned where
+        an array belongs still fails validation."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(_array_value)
+
     def refresh(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         """After a save changed the dataset: new shape/dtype, reopen on next read."""
         self.shape = shape
@@ -128,3 +137,18 @@ class H5Array:
                     out[name] = arr[name]
             return out if isinstance(data, np.ndarray) else out[()]
         return data
+
+
+def _array_value(value: Any) -> Any:
+    if isinstance(value, H5Array | np.ndarray):
+        return value
+    if isinstance(value, list | tuple):
+        from h5model.nodes import Node
+
+        if any(isinstance(v, Node) for v in value):
+            out = np.empty(len(value), dtype=object)  # references: models stay models
+            for i, v in enumerate(value):
+                out[i] = v
+            return out
+        return np.asarray(value)
+    raise ValueError(f"expected an array (an H5Array or a numpy array), not {type(value).__name__}")

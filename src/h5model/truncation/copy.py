@@ -2,11 +2,13 @@
 
 Groups and datasets are created through h5py's low-level API with the source's
 property lists, so layout, chunking, filters, fill values, attribute order
-tracking and the exact stored datatypes survive. Data without references is
-written in the first pass (whole chunks of kept rows are copied compressed as
-they are, without a decode/encode round trip); attributes and datasets holding
-references are written in a second pass, once every target exists, with each
-reference pointing at the object at the same canonical path in the copy.
+tracking and the exact stored datatypes survive. The whole structure is created
+first, then the content is written: data without references (whole chunks of
+kept rows copied as stored, compressed, without a decode/encode round trip),
+then every attribute, then data holding references, whose targets all exist by
+then; each reference points at the object at the same canonical path in the
+copy. Writing content after the structure keeps the heap of variable-length
+values packed, so the copy is no larger than the source.
 """
 
 from __future__ import annotations
@@ -115,11 +117,14 @@ class Copier:
         """Datasets holding references, written once every object exists."""
         self._orders: dict[str, int] = {"/": _order(self._sources["/"].get_create_plist())}
         self._hard_links: list[tuple[str, str, str, int]] = []
+        self._attributes_left: list[tuple[str, list[int]]] = []
+        """Attributes holding references, copied once every object exists."""
         self._refs: dict[str, Any] = {}
         self._lcpls: dict[int, Any] = {}
 
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
+        self._first_attributes("/", self._sources["/"], self.dst_root)
         for path, children in self.index.children.items():
             if self.graph.nodes[path].get("kind") == "group":
                 self._group_members(path, children)
@@ -130,9 +135,9 @@ class Copier:
             )
         for job in self._jobs:
             self._copy_data(job)
-        for path in [*self._groups, *self._datasets]:
+        for path, positions in self._attributes_left:
             self.where = path
-            self._attributes(path, self._sources[path], self._dst_object(path))
+            self._attributes(path, self._sources[path], self._dst_object(path), positions)
         for job in self._later:
             self._copy_data(job)
 
@@ -156,6 +161,7 @@ class Copier:
                     created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
                     self._groups[child_path] = created
                     self._orders[child_path] = _order(gcpl)
+                    self._first_attributes(child_path, source, created)
                 else:
                     source = h5d.open(src_group, name)
                     self._sources[child_path] = source
@@ -193,6 +199,7 @@ class Copier:
         space = source.get_space()
         dcpl = source.get_create_plist()
         layout = dcpl.get_layout()
+        self._orders[path] = _order(dcpl)
         chunk = tuple(dcpl.get_chunk()) if layout == h5d.CHUNKED else None
         same_chunks = chunk is not None
         extent = space.get_simple_extent_type()
@@ -229,7 +236,7 @@ class Copier:
             dst_group, name, source.get_type().copy(), new_space, dcpl=dcpl, lcpl=self._lcpl(cset)
         )
         self._datasets[path] = created
-        self._orders[path] = _order(dcpl)
+        self._first_attributes(path, source, created)
         dtype: np.dtype = self.graph.nodes[path]["dtype"]
         if layout == h5d.VIRTUAL or shape is None:
             return  # mapped onto other datasets, or no data at all
@@ -322,10 +329,16 @@ class Copier:
                 self._clamp(block)
             for name in dtype.names:
                 if has_references(dtype.fields[name][0]):  # type: ignore[index]
-                    block[name] = self._remap_refs(block[name])
+                    block[name] = self._remap(block[name], False)
             return block
         if h5py.check_ref_dtype(dtype) is not None:
             return self._remap_refs(block)
+        inner = h5py.check_vlen_dtype(dtype)
+        if isinstance(inner, np.dtype) and has_references(inner):
+            out = np.empty(block.shape, dtype=dtype)
+            for position, item in np.ndenumerate(block):
+                out[position] = self._remap(np.asarray(item, dtype=inner), False)
+            return out
         return block
 
     def _remap_refs(self, refs: np.ndarray) -> np.ndarray:
@@ -398,26 +411,43 @@ class Copier:
             row["idx_start"], row["count"] = start, count
 
     # -- attributes ----------------------------------------------------------------------------
-    def _attributes(self, path: str, source: Any, target: Any) -> None:
+    def _first_attributes(self, path: str, source: Any, target: Any) -> None:
+        """Copy an object's attributes as it is created, so its header grows in place;
+        those holding references wait until every object exists."""
         count = h5a.get_num_attrs(source)
         if not count:
             return
         order = self._orders[path]
-        positions: list[int] | range = range(count)
         if _native.LIBRARY is not None:
-            positions = _native.copy_attributes(source.id, target.id, order, count)
+            left = _native.copy_attributes(source.id, target.id, order, count)
+        else:
+            left = [i for i in range(count) if not self._attribute(source, target, order, i)]
+        if left:
+            self._attributes_left.append((path, left))
+
+    def _attributes(self, path: str, source: Any, target: Any, positions: list[int]) -> None:
         for position in positions:
-            attribute = h5a.open(source, index=position, index_type=order)
-            dtype_id = attribute.get_type()
-            created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
-            shape = attribute.shape
-            if shape is None or 0 in shape:
-                continue
-            dtype = dtype_id.dtype
-            value = _empty(shape, dtype)
-            memory = _memory_type(dtype)
-            attribute.read(value, mtype=memory)
-            created.write(self._remap(value, False), mtype=memory)
+            self._attribute(source, target, self._orders[path], position, references=True)
+
+    def _attribute(
+        self, source: Any, target: Any, order: int, position: int, references: bool = False
+    ) -> bool:
+        """Copy one attribute through h5py; False (nothing done) for one holding references
+        unless ``references``."""
+        attribute = h5a.open(source, index=position, index_type=order)
+        dtype_id = attribute.get_type()
+        dtype = dtype_id.dtype
+        if has_references(dtype) and not references:
+            return False
+        created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
+        shape = attribute.shape
+        if shape is None or 0 in shape:
+            return True
+        value = _empty(shape, dtype)
+        memory = _memory_type(dtype)
+        attribute.read(value, mtype=memory)
+        created.write(self._remap(value, False), mtype=memory)
+        return True
 
 
 def _order(plist: Any) -> int:
