@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_truncate.py OUTDIR [--small-mb 100] [--large-mb 2048] [-n 10]
-        [--repeat 3] [--force]
+        [--repeat 3] [--json OUT] [--force] [--warm]
 
 Two NWB files of the same structure are written into OUTDIR (left alone when present,
 unless ``--force``): a TimeSeries whose ``data`` is a chunked float32 (rows, 64) dataset
@@ -14,7 +14,8 @@ one. The files are written by pynwb as small skeletons, then grown block by bloc
 h5py, so no array of the final size is ever held in memory.
 
 Each file is then truncated to ``-n`` rows, ``--repeat`` times, each run in a fresh
-interpreter (the output is written next to the sources and removed afterwards). The report
+interpreter, with the source first dropped from the OS page cache (``--warm`` skips
+that); the output is written next to the sources and removed afterwards. The report
 gives the median time of ``h5model.truncate`` inside the child (import excluded), the
 child's wall time, both output sizes and the large/small time ratio (target < 1.5).
 """
@@ -167,8 +168,19 @@ def make(path: Path, megabytes: float, force: bool) -> None:
     )
 
 
-def run_once(source: Path, target: Path, n: int) -> tuple[float, float, float]:
+def drop_from_cache(path: Path) -> None:
+    """Ask the OS to forget the file's cached pages, so the run reads from disk (Linux)."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def run_once(source: Path, target: Path, n: int, cold: bool) -> tuple[float, float, float]:
     """(import s, truncate s, wall s) of one child process."""
+    if cold:
+        drop_from_cache(source)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(source), str(target), str(n)],
@@ -192,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per file (default 3)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--force", action="store_true", help="rewrite existing files")
+    parser.add_argument(
+        "--warm", action="store_true", help="leave the sources in the OS page cache"
+    )
     args = parser.parse_args(argv)
     if min(args.small_mb, args.large_mb) <= 0 or args.repeat < 1 or args.n < 1:
         parser.error("sizes, --repeat and -n must be positive")
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for label, source in files.items():
         target = args.outdir / f"{source.stem}.cut{source.suffix}"
-        runs = [run_once(source, target, args.n) for _ in range(args.repeat)]
+        runs = [run_once(source, target, args.n, not args.warm) for _ in range(args.repeat)]
         results[label] = {
             "source": str(source),
             "source_bytes": source.stat().st_size,
@@ -219,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         target.unlink()
 
-    print(f"\nh5model truncate -n {args.n}, median of {args.repeat} fresh processes\n")
+    cache = "page cache warm" if args.warm else "sources dropped from the page cache first"
+    print(f"\nh5model truncate -n {args.n}, median of {args.repeat} fresh processes, {cache}\n")
     print(f"{'file':<22}{'source':>12}{'output':>12}{'truncate s':>12}{'process s':>12}")
     for result in results.values():
         print(

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
-from h5py import h5f, h5p
+from h5py import h5f, h5g, h5p
 
 from h5model.errors import H5ModelError, NoSpecsError
 from h5model.file import load_specs, open_hdf5
 from h5model.graph import FileIndex, build_graph
 from h5model.spec.loader import SpecSet, find_spec_group
-from h5model.truncation.copy import Copier
+from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
 from h5model.truncation.progress import Progress
 
@@ -128,14 +128,22 @@ def _write(
         data = index.graph.nodes[path]
         total += rows * data["dtype"].itemsize * math.prod(data["shape"][1:])
     meter = Progress(sys.stderr if show else None, total, f"truncate {dst.name}")
-    handle, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+    except OSError as exc:
+        raise H5ModelError(f"cannot be written ({exc.strerror or exc})", file=dst) from None
     os.close(handle)
     try:
         fcpl = file.id.get_create_plist()
+        root = creation_properties(h5g.open(file.id, b"/"))
+        fcpl.set_obj_track_times(root.get_obj_track_times())
         fapl = h5p.create(h5p.FILE_ACCESS)
         fapl.set_fclose_degree(h5f.CLOSE_STRONG)
         fapl.set_libver_bounds(_low_bound(fcpl), h5f.LIBVER_LATEST)
-        fid = h5f.create(os.fsencode(name), h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+        try:
+            fid = h5f.create(os.fsencode(name), h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+        except _HDF5_ERRORS as exc:
+            raise H5ModelError(f"cannot be written ({exc})", file=dst) from None
         copier = Copier(
             file,
             index,

@@ -25,6 +25,9 @@ _DEFAULT = 0
 _CLASS_STRING, _CLASS_REFERENCE, _CLASS_VLEN = 3, 7, 9
 _SPACE_NULL = 2
 _CSET_UTF8 = 1
+_INCREASING, _NATIVE = 0, 2
+"""H5_ITER_INC, H5_ITER_NATIVE (the order the attributes sit in the object header)."""
+_BY_CREATION = 1
 
 
 class _Library:
@@ -72,8 +75,9 @@ LIBRARY = _load()
 
 
 def copy_attributes(source: int, target: int, order: int, count: int) -> list[int]:
-    """Copy the attributes of the object ``source`` to ``target`` (raw identifiers), in
-    ``order`` (an HDF5 index type); return the positions of those holding references."""
+    """Copy the attributes of the object ``source`` to ``target`` (raw identifiers): in
+    creation order where ``order`` (an HDF5 index type) says it is tracked, else in the
+    order they are stored; return the positions of those holding references."""
     assert LIBRARY is not None
     lib = LIBRARY
     left: list[int] = []
@@ -91,8 +95,9 @@ def _check(status: int, what: str) -> int:
 
 
 def _copy_one(lib: _Library, source: int, target: int, order: int, position: int) -> bool:
+    walk = _INCREASING if order == _BY_CREATION else _NATIVE
     attribute = _check(
-        lib.open_by_idx(source, b".", order, 0, position, _DEFAULT, _DEFAULT),
+        lib.open_by_idx(source, b".", order, walk, position, _DEFAULT, _DEFAULT),
         "open an attribute",
     )
     handles: list[tuple[Any, int]] = [(lib.close_attribute, attribute)]

@@ -21,7 +21,7 @@ from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5, h5a, h5d, h5g, h5p, h5r, h5s, h5t
+from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
 from h5model.graph import FileIndex, dereference_path
 from h5model.truncation import _native
@@ -117,14 +117,11 @@ class Copier:
         """Datasets holding references, written once every object exists."""
         self._orders: dict[str, int] = {"/": _order(self._sources["/"].get_create_plist())}
         self._hard_links: list[tuple[str, str, str, int]] = []
-        self._attributes_left: list[tuple[str, list[int]]] = []
-        """Attributes holding references, copied once every object exists."""
         self._refs: dict[str, Any] = {}
         self._lcpls: dict[int, Any] = {}
 
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
-        self._first_attributes("/", self._sources["/"], self.dst_root)
         for path, children in self.index.children.items():
             if self.graph.nodes[path].get("kind") == "group":
                 self._group_members(path, children)
@@ -135,9 +132,9 @@ class Copier:
             )
         for job in self._jobs:
             self._copy_data(job)
-        for path, positions in self._attributes_left:
+        for path in [*self._groups, *self._datasets]:
             self.where = path
-            self._attributes(path, self._sources[path], self._dst_object(path), positions)
+            self._attributes(path, self._sources[path], self._dst_object(path))
         for job in self._later:
             self._copy_data(job)
 
@@ -157,11 +154,10 @@ class Copier:
                 if kind == "group":
                     source = h5g.open(src_group, name)
                     self._sources[child_path] = source
-                    gcpl = source.get_create_plist()
+                    gcpl = creation_properties(source)
                     created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
                     self._groups[child_path] = created
                     self._orders[child_path] = _order(gcpl)
-                    self._first_attributes(child_path, source, created)
                 else:
                     source = h5d.open(src_group, name)
                     self._sources[child_path] = source
@@ -197,7 +193,7 @@ class Copier:
     # -- datasets ---------------------------------------------------------------------------
     def _dataset(self, path: str, source: Any, dst_group: Any, name: bytes, cset: int) -> None:
         space = source.get_space()
-        dcpl = source.get_create_plist()
+        dcpl = creation_properties(source)
         layout = dcpl.get_layout()
         self._orders[path] = _order(dcpl)
         chunk = tuple(dcpl.get_chunk()) if layout == h5d.CHUNKED else None
@@ -236,7 +232,6 @@ class Copier:
             dst_group, name, source.get_type().copy(), new_space, dcpl=dcpl, lcpl=self._lcpl(cset)
         )
         self._datasets[path] = created
-        self._first_attributes(path, source, created)
         dtype: np.dtype = self.graph.nodes[path]["dtype"]
         if layout == h5d.VIRTUAL or shape is None:
             return  # mapped onto other datasets, or no data at all
@@ -411,43 +406,36 @@ class Copier:
             row["idx_start"], row["count"] = start, count
 
     # -- attributes ----------------------------------------------------------------------------
-    def _first_attributes(self, path: str, source: Any, target: Any) -> None:
-        """Copy an object's attributes as it is created, so its header grows in place;
-        those holding references wait until every object exists."""
+    def _attributes(self, path: str, source: Any, target: Any) -> None:
         count = h5a.get_num_attrs(source)
         if not count:
             return
         order = self._orders[path]
+        positions: list[int] | range = range(count)
         if _native.LIBRARY is not None:
-            left = _native.copy_attributes(source.id, target.id, order, count)
-        else:
-            left = [i for i in range(count) if not self._attribute(source, target, order, i)]
-        if left:
-            self._attributes_left.append((path, left))
-
-    def _attributes(self, path: str, source: Any, target: Any, positions: list[int]) -> None:
+            positions = _native.copy_attributes(source.id, target.id, order, count)
         for position in positions:
-            self._attribute(source, target, self._orders[path], position, references=True)
+            walk = h5.ITER_INC if order == h5.INDEX_CRT_ORDER else h5.ITER_NATIVE
+            attribute = h5a.open(source, index=position, index_type=order, order=walk)
+            dtype_id = attribute.get_type()
+            created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
+            shape = attribute.shape
+            if shape is None or 0 in shape:
+                continue
+            dtype = dtype_id.dtype
+            value = _empty(shape, dtype)
+            memory = _memory_type(dtype)
+            attribute.read(value, mtype=memory)
+            created.write(self._remap(value, False), mtype=memory)
 
-    def _attribute(
-        self, source: Any, target: Any, order: int, position: int, references: bool = False
-    ) -> bool:
-        """Copy one attribute through h5py; False (nothing done) for one holding references
-        unless ``references``."""
-        attribute = h5a.open(source, index=position, index_type=order)
-        dtype_id = attribute.get_type()
-        dtype = dtype_id.dtype
-        if has_references(dtype) and not references:
-            return False
-        created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
-        shape = attribute.shape
-        if shape is None or 0 in shape:
-            return True
-        value = _empty(shape, dtype)
-        memory = _memory_type(dtype)
-        attribute.read(value, mtype=memory)
-        created.write(self._remap(value, False), mtype=memory)
-        return True
+
+def creation_properties(source: Any) -> Any:
+    """The source object's creation property list, with time tracking as the object has it
+    (HDF5 reports tracking on whether or not the object stores times)."""
+    plist = source.get_create_plist()
+    info = h5o.get_info(source)
+    plist.set_obj_track_times(bool(info.ctime or info.mtime))
+    return plist
 
 
 def _order(plist: Any) -> int:
