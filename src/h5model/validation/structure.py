@@ -409,14 +409,7 @@ class StructureChecker:
         where = _join(path, child.name)
         if child.kind == "external":
             return
-        if child.target.startswith("missing::"):
-            self.emit(
-                where,
-                "link.broken",
-                f"soft link points at {child.target.removeprefix('missing::')}, which does "
-                "not exist",
-                Severity.ERROR,
-            )
+        if self.broken(where, child):
             return
         target = child.target
         data = self.graph.nodes[target]
@@ -456,14 +449,7 @@ class StructureChecker:
         where = _join(path, child.name)
         if child.kind == "external":
             return
-        if child.target.startswith("missing::"):
-            self.emit(
-                where,
-                "link.broken",
-                f"soft link points at {child.target.removeprefix('missing::')}, which does "
-                "not exist",
-                Severity.ERROR,
-            )
+        if self.broken(where, child):
             return
         if not self.has_type(child.target, target_type):
             self.emit(
@@ -490,14 +476,7 @@ class StructureChecker:
             where = _join(path, child.name)
             if child.kind == "external" or self.skip(child.target):
                 continue
-            if child.target.startswith("missing::"):
-                self.emit(
-                    where,
-                    "link.broken",
-                    f"soft link points at {child.target.removeprefix('missing::')}, which "
-                    "does not exist",
-                    Severity.ERROR,
-                )
+            if self.broken(where, child):
                 continue
             data = self.graph.nodes[child.target]
             matched = False
@@ -538,6 +517,15 @@ class StructureChecker:
                 )
 
     # -- helpers ---------------------------------------------------------------------------------
+    def broken(self, where: str, child: Child) -> bool:
+        """Report a soft link to nothing; True if ``child`` is one."""
+        if not child.target.startswith("missing::"):
+            return False
+        target = child.target.removeprefix("missing::")
+        self.emit(where, "link.broken", f"soft link points at {target}, which does not exist",
+                  Severity.ERROR)
+        return True
+
     def has_type(self, path: str, wanted: str) -> bool:
         data = self.graph.nodes.get(path, {})
         if "type" not in data:
