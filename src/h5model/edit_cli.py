@@ -11,9 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydantic
+
 from h5model import dtypes
 from h5model.errors import H5ModelError, ModelError
 from h5model.file import File
+from h5model.lazy import H5Array
 from h5model.nodes import H5Field, Node
 
 
@@ -30,6 +34,10 @@ def parse_value(text: str, spec: H5Field, where: str) -> Any:
         raise ModelError(f"{text!r} is not a valid {dtype} value", hdf5_path=where) from None
     if dtype == "bool" and not isinstance(value, bool):
         raise ModelError(f"{text!r} is not true or false", hdf5_path=where)
+    if dtype is not None and dtype not in dtypes.TEXT and dtype != "bool":
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool | str | dict | type(None)) for v in items):
+            raise ModelError(f"{text!r} is not a valid {dtype} value", hdf5_path=where)
     return value
 
 
@@ -62,8 +70,21 @@ def set_value(path: Path, target: str, text: str) -> tuple[Any, Any]:
             raise ModelError(exc.message, file=file.label, hdf5_path=target) from None
         try:
             setattr(owner, field_name, value)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise ModelError(f"invalid value {text!r}: {str(exc).splitlines()[-1].strip()}",
+        except pydantic.ValidationError as exc:
+            reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+            raise ModelError(f"invalid value {text!r}: {reason}",
                              file=file.label, hdf5_path=target) from None
+        except ValueError as exc:
+            raise ModelError(f"invalid value {text!r}: {exc}", file=file.label,
+                             hdf5_path=target) from None
         file.save()
-        return old, getattr(owner, field_name)
+        return _shown(old), _shown(getattr(owner, field_name))
+
+
+def _shown(value: Any) -> Any:
+    """A value as a person reads it (arrays as lists, not as lazy handles)."""
+    if isinstance(value, H5Array):
+        value = value.read()
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return value

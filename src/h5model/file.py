@@ -21,7 +21,7 @@ from h5model import registry
 from h5model.edits import Edits
 from h5model.errors import H5ModelError, NotHDF5Error
 from h5model.graph import TYPE_KEYS, FileIndex, build_graph
-from h5model.journal import JournaledFile
+from h5model.journal import JournaledFile, journal_path, roll_back
 from h5model.lazy import H5Array
 from h5model.locking import WriterLock, reading, recover, saving
 from h5model.nodes import Dataset, ExternalLink, Group, Node
@@ -37,10 +37,16 @@ MODES = ("r", "r+", "a", "w", "w-", "x")
 
 
 def open_hdf5(path: Path) -> h5py.File:
-    """Open read-only, turning h5py's errors into one that names the file."""
+    """Open read-only, turning h5py's errors into one that names the file.
+
+    A save under way is waited for, and one a crash interrupted is rolled back, first (so
+    that ``validate``, ``truncate``, ``generate`` never read half a save)."""
     label = str(path)
     if not path.exists():
         raise NotHDF5Error("no such file", file=label)
+    if journal_path(path).exists():
+        with reading(path):
+            pass
     if path.is_dir():
         raise NotHDF5Error("is a folder, not an HDF5 file", file=label)
     try:
@@ -94,6 +100,8 @@ class File:
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
         self._edits = Edits()
+        self._saving: h5py.File | None = None
+        """The journaled handle while a save writes (arrays of this file read through it)."""
         self._spec_arg = spec
         self.external_root = Path(external_root) if external_root else self.path.resolve().parent
         self.specs: SpecSet | None = None
@@ -110,7 +118,9 @@ class File:
             if self.writable:
                 self._lock = WriterLock(self.path)
             if exists:
-                recover(self.path)
+                # a writer holds the writer lock itself: nobody else can be saving, so a
+                # journal left behind is a crash to roll back now (not a save to wait for)
+                recover(self.path, writer=self._lock is not None)
             self._fresh = self.mode == "w" or not exists
             if self._fresh:
                 if spec is not None:
@@ -205,7 +215,7 @@ class File:
         return self._models.get(path) if path is not None else None
 
     def _open_dataset(self, path: str) -> h5py.Dataset:
-        dataset = self.h5[path]
+        dataset = (self._saving if self._saving is not None else self.h5)[path]
         assert isinstance(dataset, h5py.Dataset)
         return dataset
 
@@ -239,10 +249,27 @@ class File:
         """True when there are edits not saved yet."""
         return bool(self._edits)
 
-    def _owns(self, model: Node) -> bool:
+    def owns(self, model: Node) -> bool:
+        """True when ``model`` was read from (or saved into) this file."""
         return model.__pydantic_private__ is not None and (
             model.__pydantic_private__.get("_owner") is self
         )
+
+    def dependents(self, path: str) -> list[tuple[str, str, str]]:
+        """(source, name, label) of every reference or link into ``path`` or below it."""
+        if self.index is None:
+            return []
+        graph = self.index.graph
+        prefix = path.rstrip("/") + "/"
+        out = []
+        for node in [path, *(n for n in graph.nodes if n.startswith(prefix))]:
+            if node not in graph:
+                continue
+            for source, _, data in graph.in_edges(node, data=True):
+                for edge in [data, *data.get("also", [])]:
+                    if edge.get("label") in ("reference", "link"):
+                        out.append((source, str(edge.get("name", "")), str(edge["label"])))
+        return out
 
     def _type_key(self) -> str:
         root = self._models.get("/")
@@ -254,16 +281,20 @@ class File:
             return "neurodata_type"
         return "data_type" if self.specs is not None else "neurodata_type"
 
-    def _referrers(self, path: str) -> list[tuple[str, str]]:
-        if self.index is None:
+    def _referrers(self, path: str) -> list[tuple[str, str, str]]:
+        """(source, attribute or dataset field, kind) of every reference to ``path``."""
+        if self.index is None or path not in self.index.graph:
             return []
         out = []
         for source, _, data in self.index.graph.in_edges(path, data=True):
             for edge in [data, *data.get("also", [])]:
-                if edge.get("label") == "reference" and edge["name"] in self.index.attrs.get(
-                    source, {}
-                ):
-                    out.append((source, edge["name"]))
+                if edge.get("label") != "reference":
+                    continue
+                name = str(edge["name"])
+                if name in self.index.attrs.get(source, {}):
+                    out.append((source, name, "attribute"))
+                elif self.index.graph.nodes[source].get("kind") == "dataset":
+                    out.append((source, name, "dataset"))
         return out
 
     def save(self) -> None:
@@ -276,20 +307,29 @@ class File:
             return
         if not self._edits:
             return
-        self._edits.check(self._owns, self.label)
+        self._edits.check(self)
         assert self._h5 is not None
+        type_key = self._type_key()
         with saving(self.path):
             self._h5.close()
             self._h5 = None
-            journal = JournaledFile(self.path)
+            try:
+                journal = JournaledFile(self.path)
+            except BaseException:
+                roll_back(self.path)  # a journal half made: nothing of the file was touched
+                self._reopen(locked=True)
+                raise
             try:
                 with h5py.File(journal, "r+") as h5:
-                    writer = Writer(h5, self._type_key(), self.label, home=self,
+                    self._saving = h5
+                    writer = Writer(h5, type_key, self.label, home=self,
                                     folder=str(self.path.resolve().parent))
                     touched = self._edits.apply(h5, writer, self._referrers)
                     writer.finish()
+                    self._saving = None
                 journal.commit()
             except BaseException:
+                self._saving = None
                 if not journal.closed:
                     journal.abort()
                 self._reopen(locked=True)
@@ -305,13 +345,12 @@ class File:
         if specs is None:
             raise H5ModelError("no specs to embed: open with spec=... or use models read from "
                                "a file", file=self.label)
-        writer = write_file(root, self.path, specs, overwrite=True)
-        self.specs = specs
+        write_file(root, self.path, specs, overwrite=True)
         self._fresh = False
-        with reading(self.path):
-            self._h5 = open_hdf5(self.path)
-            self.index = build_graph(self._h5, self.label)
-        self._after_save(writer, set())
+        self._edits.clear()
+        # the file's own models from now on (the ones given may belong to another file,
+        # whose edit log would swallow later edits): f.root is the saved root
+        self._load()
 
     def _reopen(self, *, locked: bool) -> None:
         """Open the saved file again (``locked``: this process holds the saving lock, and
@@ -324,8 +363,22 @@ class File:
         self.index = build_graph(self._h5, self.label)
 
     def _after_save(self, writer: Writer, touched: set[str]) -> None:
-        """New models learn their paths; changed datasets their new shapes."""
+        """New models learn their paths, removed ones are forgotten, changed attributes and
+        datasets show their new values and shapes."""
         h5 = self.h5
+        for removed in self._edits.removed_paths():
+            prefix = removed + "/"
+            for path in [p for p in self._models if p == removed or p.startswith(prefix)]:
+                del self._models[path]
+        for model, names in self._edits.fields.values():
+            for name in names:
+                spec = type(model).h5_fields.get(name)
+                if spec is not None and spec.role == "attribute" and spec.name is not None:
+                    value = getattr(model, name, None)
+                    if value is None:
+                        model._attrs.pop(spec.name, None)
+                    else:
+                        model._attrs[spec.name] = value
         for model, path in writer.created:
             object.__setattr__(model, "hdf5_path", path)
             model._owner = self
@@ -339,8 +392,15 @@ class File:
         for path in touched:
             owner = self._models.get(path)
             value = getattr(owner, "value", None) if owner is not None else None
-            if isinstance(value, H5Array) and path in h5:
+            if path not in h5:
+                continue
+            if isinstance(value, H5Array) and value.hdf5_path == path:
                 value.refresh(h5[path].shape, h5[path].dtype)
+            elif isinstance(owner, Dataset) and h5[path].shape:
+                # new data written: read it from the file from now on (and record slices)
+                array = H5Array(self._open_dataset, path, h5[path].shape, h5[path].dtype)
+                array._on_write = self._slice_written
+                object.__setattr__(owner, "value", array)
         self._edits.clear()
 
     # -- external links ------------------------------------------------------------------------
@@ -437,7 +497,15 @@ def write(root: Node, path: PathLike, *, overwrite: bool = False,
     if specs is None:
         raise H5ModelError("no specs to embed: pass spec=... for models not read from a file",
                            file=target)
-    write_file(root, target, specs, overwrite=overwrite)
+    if target.exists() and not overwrite:
+        raise H5ModelError("the file exists; pass overwrite=True to replace it", file=target)
+    lock = WriterLock(target)  # refused while another writer has the file open
+    try:
+        if target.exists():
+            recover(target, writer=True)  # a stale journal must not outlive its file
+        write_file(root, target, specs, overwrite=overwrite)
+    finally:
+        lock.release()
     return target
 
 

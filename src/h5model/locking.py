@@ -98,8 +98,8 @@ def saving(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def reading(path: Path) -> Iterator[None]:
-    """Held shared while reading: never overlaps a save."""
+def _shared(path: Path) -> Iterator[None]:
+    """The saving lock held shared: no save writes meanwhile."""
     handle = _open_lock(path, "saving")
     if handle is None:
         yield
@@ -112,14 +112,44 @@ def reading(path: Path) -> Iterator[None]:
         handle.close()
 
 
-def recover(path: Path) -> None:
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Held shared while reading: never overlaps a save.
+
+    A save holds the lock until its journal is gone, so a journal seen while holding it
+    is a save whose process died: it is rolled back before anything is read."""
+    while True:
+        handle = _open_lock(path, "saving")
+        if handle is None:
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        if journal_path(path).exists():
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+            recover(path)
+            continue
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+        return
+
+
+def recover(path: Path, *, writer: bool = False) -> None:
     """Roll back an interrupted save of ``path``, if one was left behind.
 
     A journal with a live writer means a save is under way: wait for it (readers take
     the saving lock next, which also waits). A journal without a writer is a crash.
+    ``writer``: the caller holds the writer lock itself, so the journal is a crash.
     """
     journal = journal_path(path)
     if not journal.exists():
+        return
+    if writer:
+        with saving(path):
+            roll_back(path)
         return
     handle = _open_lock(path, "writer")
     if handle is None:
@@ -134,7 +164,7 @@ def recover(path: Path) -> None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 # a writer is alive; if it is saving, its journal goes away when done
-                with reading(path):
+                with _shared(path):
                     if not journal.exists():
                         return
                 if time.monotonic() > deadline:
@@ -150,7 +180,8 @@ def recover(path: Path) -> None:
                         "permission to undo it",
                         file=path,
                     )
-                roll_back(path)
+                with saving(path):  # readers wait until the old state is back
+                    roll_back(path)
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             return

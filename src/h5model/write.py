@@ -46,27 +46,71 @@ def spec_dtype(name: str | None) -> Any:
 
 
 def _plain_value(value: Any, dtype_name: str | None) -> Any:
-    """A Python/numpy value as something h5py stores with the spec's dtype."""
+    """A Python/numpy value as something h5py stores with the spec's dtype.
+
+    A spec dtype is a minimum (HDMF's rule): Python floats stay float64 even where the
+    spec says ``float32``, and a Python int too large for the spec's integer type is
+    stored wider; numpy values keep the dtype they have."""
     if isinstance(value, _dt.datetime | _dt.date):
         return value.isoformat()
     if isinstance(value, np.ndarray | np.generic):
-        if value.dtype.kind in "OU" and dtypes.canonical(dtype_name or "") in dtypes.TEXT:
-            return np.asarray(value, dtype=object).astype(h5py.string_dtype())
+        if value.dtype.kind in "OU" and (
+            value.dtype.kind == "U" or dtypes.canonical(dtype_name or "") in dtypes.TEXT
+            or _all_text(value)
+        ):
+            return _text_array(value)
         return value  # the dtype it was read with, or one the user chose
     if isinstance(value, list | tuple):
         array = np.asarray(
             [v.isoformat() if isinstance(v, _dt.datetime | _dt.date) else v for v in value]
         )
-        wanted = spec_dtype(dtype_name)
         if array.dtype.kind in "OU":
-            return array.astype(h5py.string_dtype())
-        return array.astype(wanted) if wanted is not None else array
+            return _text_array(array)
+        wanted = spec_dtype(dtype_name)
+        return array.astype(_numeric_dtype(array, wanted)) if wanted is not None else array
     wanted = spec_dtype(dtype_name)
     if isinstance(value, str):
         return value
     if wanted is not None and isinstance(value, bool | int | float):
-        return np.asarray(value, dtype=wanted)[()]
+        array = np.asarray(value)
+        return array.astype(_numeric_dtype(array, wanted))[()]
     return value
+
+
+def _text_dtype(dtype_name: str | None, text: str) -> Any:
+    """Variable-length text: ASCII where the spec says ascii or isodatetime (as HDMF
+    stores them) and the text is ASCII, else UTF-8."""
+    if dtypes.canonical(dtype_name or "") in ("ascii", "isodatetime") and text.isascii():
+        return h5py.string_dtype("ascii")
+    return h5py.string_dtype()
+
+
+def _all_text(array: Any) -> bool:
+    return array.size > 0 and all(isinstance(v, str) for v in np.asarray(array).flat)
+
+
+def _text_array(array: Any) -> np.ndarray:
+    out = np.empty(np.shape(array), dtype=h5py.string_dtype())
+    for index, item in np.ndenumerate(np.asarray(array)):
+        out[index] = item.decode("utf-8") if isinstance(item, bytes) else str(item)
+    return out
+
+
+def _numeric_dtype(array: np.ndarray, wanted: np.dtype) -> np.dtype:
+    """The dtype to store ``array`` (Python numbers) with, given the spec's ``wanted``."""
+    kind = array.dtype.kind
+    if wanted.kind == "b" or kind not in "biuf":
+        return wanted
+    if wanted.kind == "f":
+        return np.promote_types(array.dtype, wanted) if kind == "f" else wanted
+    if wanted.kind in "iu" and kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        info = np.iinfo(wanted)
+        if low < info.min or high > info.max:
+            if wanted.kind == "u" and low < 0:
+                raise ValueError(f"{low} does not fit the unsigned dtype {wanted}")
+            return np.dtype(np.uint64 if wanted.kind == "u" else np.int64)
+    return wanted
 
 
 class Writer:
@@ -130,7 +174,7 @@ class Writer:
                     parent[name] = h5py.SoftLink(self.written[id(item)])
                 return
             if isinstance(item, Dataset):
-                self.create_dataset(parent, name, item)
+                self.create_dataset(parent, name, item, field)
             else:
                 self.create_group(parent, name, item)
             return
@@ -146,11 +190,15 @@ class Writer:
         self.write_children(group, model)
         return group
 
-    def create_dataset(self, parent: h5py.Group, name: str, model: Dataset) -> None:
+    def create_dataset(self, parent: h5py.Group, name: str, model: Dataset,
+                       slot: H5Field | None = None) -> None:
+        """``slot``: the parent's field holding the dataset (its dtype, for untyped models)."""
         value = model.value
         field = type(model).h5_fields.get("value")
-        dataset = self.write_dataset_value(parent, name, value, field.dtype if field else None,
-                                           reference=bool(field and field.reftype))
+        dtype_name = field.dtype if field and field.dtype else (slot.dtype if slot else None)
+        dataset = self.write_dataset_value(parent, name, value, dtype_name,
+                                           reference=bool(field and field.reftype),
+                                           like=_stored_scalar_dtype(model))
         self._register(model, dataset.name)
         self.write_attributes(dataset, model)
 
@@ -173,13 +221,19 @@ class Writer:
             obj.attrs["object_id"] = model.object_id
         elif model.object_id is not None:
             obj.attrs["object_id"] = model.object_id
+        stored = model.attrs
         for field_name, spec in cls.h5_fields.items():
             if spec.role != "attribute" or spec.name is None:
                 continue
             covered.add(spec.name)
-            value = getattr(model, field_name)
+            value = getattr(model, field_name, None)
             if value is None:
                 continue
+            if _unset_default(model, field_name, spec) and spec.name not in stored:
+                continue  # a default its file never held: copied as it was
+            raw = stored.get(spec.name)
+            if raw is not None and raw is not value and _same_number(raw, value):
+                value = raw  # unchanged: keep the dtype it was stored with
             self.write_attribute(obj, spec.name, value, spec)
         for name, value in model.attrs.items():
             if name in covered or name in _BOOKKEEPING or name == ".specloc":
@@ -193,7 +247,8 @@ class Writer:
         stored = _plain_value(value, spec.dtype if spec else None)
         try:
             if isinstance(stored, str):
-                obj.attrs.create(name, stored, dtype=h5py.string_dtype())
+                obj.attrs.create(name, stored, dtype=_text_dtype(spec.dtype if spec else None,
+                                                                 stored))
             else:
                 obj.attrs[name] = stored
         except (TypeError, ValueError) as exc:
@@ -207,8 +262,10 @@ class Writer:
         children = model.children if isinstance(model, Group) else {}
         for field_name, spec in cls.h5_fields.items():
             if spec.role in ("dataset", "group", "link") and spec.name is not None:
-                value = getattr(model, field_name)
-                if value is None:
+                value = getattr(model, field_name, None)
+                if value is None or (
+                    _unset_default(model, field_name, spec) and spec.name not in children
+                ):
                     continue
                 done.add(spec.name)
                 original = children.get(spec.name)
@@ -228,23 +285,56 @@ class Writer:
     # -- datasets -------------------------------------------------------------------------------
     def write_dataset_value(
         self, parent: h5py.Group, name: str, value: Any, dtype_name: str | None,
-        *, reference: bool = False,
+        *, reference: bool = False, like: Any = None,
     ) -> h5py.Dataset:
+        """A new dataset holding ``value``. ``like``: the dtype a scalar was stored with, or
+        the creation properties (chunks, filters, max shape) of a dataset being replaced."""
         if isinstance(value, H5Array):
             return self.copy_array(parent, name, value)
         if reference or _holds_models(value):
-            array = np.asarray(value, dtype=object)
-            dataset = parent.create_dataset(name, shape=array.shape, dtype=h5py.ref_dtype)
+            array = _object_array(value)
+            dataset = parent.create_dataset(name, shape=array.shape, dtype=h5py.ref_dtype,
+                                            **_layout(like, array.shape))
             self.pending_refs.append((dataset.name, None, "dataset", array))
             return dataset
-        stored = _plain_value(value, dtype_name)
-        if isinstance(stored, str):
-            return parent.create_dataset(name, data=stored, dtype=h5py.string_dtype())
-        return parent.create_dataset(name, data=stored)
+        if isinstance(like, np.dtype) and isinstance(value, bool | int | float) and (
+            like.kind in "biuf"
+        ):
+            return parent.create_dataset(name, data=np.asarray(value, dtype=like))
+        try:
+            stored = _plain_value(value, dtype_name)
+            if isinstance(stored, str):
+                return parent.create_dataset(name, data=stored,
+                                             dtype=_text_dtype(dtype_name, stored))
+            stored = np.asarray(stored)
+            return parent.create_dataset(name, data=stored, **_layout(like, stored.shape))
+        except (TypeError, ValueError) as exc:
+            raise H5ModelError(f"dataset {name!r} cannot be stored ({exc})", file=self.label,
+                               hdf5_path=_join(parent.name, name)) from None
 
     def copy_array(self, parent: h5py.Group, name: str, array: H5Array) -> h5py.Dataset:
-        """Copy a dataset from its source with the same creation properties, block by block."""
+        """Copy a dataset from its source with the same creation properties.
+
+        HDF5 copies it (``H5Ocopy``: chunks as stored, compressed ones never decompressed;
+        its attributes are left behind, the model writes its own). Datasets of references
+        are created here and filled last, re-pointed; block by block if HDF5 cannot copy."""
         source = array.dataset
+        refs = h5py.check_ref_dtype(source.dtype) is not None or bool(
+            source.dtype.names and any(h5py.check_ref_dtype(source.dtype[n]) is not None
+                                       for n in source.dtype.names)
+        )
+        if not refs:
+            copypl = h5py.h5p.create(h5py.h5p.OBJECT_COPY)
+            copypl.set_copy_object(h5py.h5o.COPY_WITHOUT_ATTR_FLAG)
+            try:
+                h5py.h5o.copy(source.id, b".", parent.id, name.encode(), copypl=copypl)
+            except (RuntimeError, ValueError, OSError, KeyError):
+                if name in parent:
+                    del parent[name]
+            else:
+                copied = parent[name]
+                assert isinstance(copied, h5py.Dataset)
+                return copied
         plist = source.id.get_create_plist()
         if source.shape:
             maxshape = tuple(
@@ -256,10 +346,7 @@ class Writer:
         dtype = source.id.get_type()
         dsid = h5py.h5d.create(parent.id, name.encode(), dtype, space, dcpl=plist)
         dataset = h5py.Dataset(dsid)
-        if h5py.check_ref_dtype(source.dtype) is not None or (
-            source.dtype.names and any(h5py.check_ref_dtype(source.dtype[n]) is not None
-                                       for n in source.dtype.names)
-        ):
+        if refs:
             self.pending_refs.append((dataset.name, None, "copy", array))
             return dataset
         if not source.shape:
@@ -327,6 +414,79 @@ class Writer:
             dataset[...] = out
         else:
             dataset[...] = self._refs(np.asarray(data, dtype=object), where)
+
+
+def _unset_default(model: Node, field_name: str, spec: H5Field) -> bool:
+    """True for an optional field left at its default on a model read from a file."""
+    return (
+        model.hdf5_path is not None and not spec.required
+        and field_name not in model.model_fields_set
+    )
+
+
+def _same_number(raw: Any, value: Any) -> bool:
+    """True when ``value`` is the numeric ``raw`` value read from the file, unchanged."""
+    if isinstance(raw, np.generic) and raw.dtype.kind in "biuf":
+        return isinstance(value, bool | int | float | np.generic) and bool(raw == value)
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "biuf":
+        return (
+            isinstance(value, np.ndarray) and value.shape == raw.shape
+            and bool(np.array_equal(value, raw))
+        )
+    return False
+
+
+def _stored_scalar_dtype(model: Node) -> np.dtype | None:
+    """The dtype a scalar dataset's unchanged value was read with (None if unknown)."""
+    owner = model.__pydantic_private__.get("_owner") if model.__pydantic_private__ else None
+    index = getattr(owner, "index", None)
+    path = model.hdf5_path
+    if index is None or path is None or path not in index.scalars:
+        return None
+    value = getattr(model, "value", None)
+    if not isinstance(value, bool | int | float) or value != index.scalars[path]:
+        return None
+    dtype = index.graph.nodes[path].get("dtype") if path in index.graph else None
+    return dtype if isinstance(dtype, np.dtype) else None
+
+
+def _layout(like: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Creation keywords that give a new dataset of ``shape`` the storage settings of
+    ``like`` (a dataset being replaced): chunks (clipped), filters, unlimited axes."""
+    if not isinstance(like, h5py.Dataset) or not shape or like.chunks is None:
+        return {}
+    out: dict[str, Any] = {}
+    if len(like.shape) == len(shape):
+        out["chunks"] = tuple(max(1, min(c, n)) for c, n in zip(like.chunks, shape, strict=True))
+        out["maxshape"] = tuple(
+            None if m is None else max(m, n) for m, n in zip(like.maxshape, shape, strict=True)
+        )
+    else:
+        out["chunks"] = True
+        if like.maxshape and like.maxshape[0] is None:
+            out["maxshape"] = (None, *shape[1:])
+    if like.compression is not None:
+        out["compression"] = like.compression
+        out["compression_opts"] = like.compression_opts
+    if like.shuffle:
+        out["shuffle"] = True
+    if like.fletcher32:
+        out["fletcher32"] = True
+    return out
+
+
+def _object_array(value: Any) -> np.ndarray:
+    """Models (or None) in an object array of the value's shape, never unpacked by numpy."""
+    if isinstance(value, np.ndarray):
+        return value.astype(object)
+    if isinstance(value, list | tuple):
+        out = np.empty(len(value), dtype=object)
+        for i, item in enumerate(value):
+            out[i] = item
+        return out
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
 
 
 def _holds_models(value: Any) -> bool:
