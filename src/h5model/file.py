@@ -7,6 +7,7 @@ create (refused if the file exists). Nothing is overwritten without being asked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -100,6 +101,9 @@ class File:
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
         self._edits = Edits()
+        self._stamp: tuple[int, int, int] | None = None
+        """(inode, size, mtime) when this handle last saw the file: a change means another
+        writer saved, and reading on through stale HDF5 metadata is refused."""
         self._saving: h5py.File | None = None
         """The journaled handle while a save writes (arrays of this file read through it)."""
         self._spec_arg = spec
@@ -134,6 +138,7 @@ class File:
     def _load(self) -> None:
         with reading(self.path):
             self._h5 = open_hdf5(self.path)
+            self._stamp = _file_stamp(self.path)
             self.specs = load_specs(self._h5, self.label, self._spec_arg)
             self.modules = registry.modules_for(self.specs)
             self.index = build_graph(self._h5, self.label)
@@ -143,6 +148,7 @@ class File:
                 owner=self,
                 on_write=self._slice_written if self.writable else None,
                 resolve=self._resolve_reference,
+                guard=self._read_guard,
             ).build()
 
     # -- access ------------------------------------------------------------------------------
@@ -213,6 +219,22 @@ class File:
             return None
         path = dereference_path(self.h5, self.index, ref)
         return self._models.get(path) if path is not None else None
+
+    @contextlib.contextmanager
+    def _read_guard(self) -> Iterator[None]:
+        """Around every lazy read: wait out another process's save, then refuse to read
+        through this handle if that save changed the file (open it again instead)."""
+        if self._saving is not None:
+            yield  # our own save reads through its journaled handle
+            return
+        with reading(self.path):
+            if self._stamp is not None and _file_stamp(self.path) != self._stamp:
+                raise H5ModelError(
+                    "the file was changed by another writer since it was opened; open it "
+                    "again to read the new state",
+                    file=self.label,
+                )
+            yield
 
     def _open_dataset(self, path: str) -> h5py.Dataset:
         dataset = (self._saving if self._saving is not None else self.h5)[path]
@@ -360,6 +382,7 @@ class File:
                 self._reopen(locked=True)
             return
         self._h5 = open_hdf5(self.path)
+        self._stamp = _file_stamp(self.path)
         self.index = build_graph(self._h5, self.label)
 
     def _after_save(self, writer: Writer, touched: set[str]) -> None:
@@ -388,6 +411,7 @@ class File:
                 if dataset.shape:
                     array = H5Array(self._open_dataset, path, dataset.shape, dataset.dtype)
                     array._on_write = self._slice_written
+                    array._guard = self._read_guard
                     object.__setattr__(model, "value", array)
         for path in touched:
             owner = self._models.get(path)
@@ -400,6 +424,7 @@ class File:
                 # new data written: read it from the file from now on (and record slices)
                 array = H5Array(self._open_dataset, path, h5[path].shape, h5[path].dtype)
                 array._on_write = self._slice_written
+                array._guard = self._read_guard
                 object.__setattr__(owner, "value", array)
         self._edits.clear()
 
@@ -444,6 +469,14 @@ class File:
     def __repr__(self) -> str:
         state = "open" if self._h5 is not None and self._h5.id.valid else "closed"
         return f"<h5model.File {self.label!r} ({self.mode}, {state}, {len(self._models)} objects)>"
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _specs_of(model: Node) -> SpecSet | None:

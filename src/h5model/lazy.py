@@ -7,7 +7,7 @@ they point to, so a slice of a dataset reads the way pynwb users expect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ContextManager
 
 import h5py
 import numpy as np
@@ -21,7 +21,9 @@ Resolver = Callable[[Any], Any]
 class H5Array:
     """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
 
-    __slots__ = ("_dataset", "_on_write", "_opener", "_resolve", "dtype", "hdf5_path", "shape")
+    __slots__ = (
+        "_dataset", "_guard", "_on_write", "_opener", "_resolve", "dtype", "hdf5_path", "shape",
+    )
 
     def __init__(
         self,
@@ -35,6 +37,9 @@ class H5Array:
         self._dataset: h5py.Dataset | None = None
         self._resolve = resolve
         self._on_write: Callable[[H5Array, Any, Any], None] | None = None
+        self._guard: Callable[[], ContextManager[None]] | None = None
+        """Held around every read: waits out another process's save, and refuses to read a
+        file that changed under this handle."""
         self.hdf5_path = hdf5_path
         self.shape = shape
         self.dtype = dtype
@@ -69,6 +74,12 @@ class H5Array:
         return self._dataset
 
     def __getitem__(self, key: Any) -> Any:
+        if self._guard is not None:
+            with self._guard():
+                return self._read(key)
+        return self._read(key)
+
+    def _read(self, key: Any) -> Any:
         dataset = self.dataset
         if is_text(self.dtype):
             if self.dtype.kind == "S" and h5py.check_string_dtype(self.dtype) is None:

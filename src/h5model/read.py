@@ -86,6 +86,7 @@ class Reader:
         owner: Any = None,
         on_write: Callable[[H5Array, Any, Any], None] | None = None,
         resolve: Callable[[Any], Any] | None = None,
+        guard: Callable[[], Any] | None = None,
     ) -> None:
         self.file = file
         self.folder = os.path.dirname(os.path.abspath(file.filename))
@@ -93,6 +94,7 @@ class Reader:
         self.owner = owner
         self.on_write = on_write
         self.resolve = resolve or self.resolve_reference
+        self.guard = guard
         self.label = label
         self.index = index
         self.graph = index.graph
@@ -284,6 +286,7 @@ class Reader:
                 return value.item() if value.dtype.kind in "biuf" else value
             return value
         array._on_write = self.on_write
+        array._guard = self.guard
         return array
 
     def _open_dataset(self, path: str) -> h5py.Dataset:
