@@ -7,7 +7,8 @@ they point to, so a slice of a dataset reads the way pynwb users expect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 import h5py
 import numpy as np
@@ -37,7 +38,7 @@ class H5Array:
         self._dataset: h5py.Dataset | None = None
         self._resolve = resolve
         self._on_write: Callable[[H5Array, Any, Any], None] | None = None
-        self._guard: Callable[[], ContextManager[None]] | None = None
+        self._guard: Callable[[], AbstractContextManager[None]] | None = None
         """Held around every read: waits out another process's save, and refuses to read a
         file that changed under this handle."""
         self.hdf5_path = hdf5_path
