@@ -39,13 +39,18 @@ def _find_library() -> tuple[ctypes.CDLL, str] | None:
     return None
 
 
+def bind_function(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> Any:
+    """A function of ``lib`` with its result and argument types declared."""
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
+
+
 class _Lib:
     def __init__(self, lib: ctypes.CDLL) -> None:
         def bind(name: str, restype: Any, *argtypes: Any) -> Any:
-            function = getattr(lib, name)
-            function.restype = restype
-            function.argtypes = list(argtypes)
-            return function
+            return bind_function(lib, name, restype, *argtypes)
 
         lib.H5open()
         self.open_by_idx = bind(

@@ -18,7 +18,7 @@ from typing import Any
 
 from h5py._objects import phil
 
-from h5model._libhdf5 import _find_library
+from h5model._libhdf5 import _find_library, bind_function
 
 _HID = c_int64
 _DEFAULT = 0
@@ -33,10 +33,7 @@ _BY_CREATION = 1
 class _Library:
     def __init__(self, lib: ctypes.CDLL) -> None:
         def bind(name: str, restype: Any, *argtypes: Any) -> Any:
-            function = getattr(lib, name)
-            function.restype = restype
-            function.argtypes = list(argtypes)
-            return function
+            return bind_function(lib, name, restype, *argtypes)
 
         self.open_by_idx = bind(
             "H5Aopen_by_idx", _HID, _HID, c_char_p, c_int, c_int, c_uint64, _HID, _HID
