@@ -47,6 +47,9 @@ from bench_read import (  # noqa: E402
     DEFAULT_BIG_DATASET_PATH,
     MANY_OBJECTS,
     CaseFailed,
+    _mib,
+    _ratio,
+    _sec,
     child_env,
     probe_h5model,
     run_child,
@@ -253,20 +256,6 @@ def run_cli(tool: str, path: Path, env: dict[str, str], repeat: int, timeout: fl
 
 
 # ----------------------------------------------------------------------- report
-
-
-def _mib(kib: float | None) -> str:
-    return "-" if kib is None else f"{kib / 1024:.1f}"
-
-
-def _sec(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    if num is None or den is None or den <= 0:
-        return None
-    return num / den
 
 
 def compute_ratios(
