@@ -67,8 +67,11 @@ def child_h5model_edit(path: str, value: str) -> dict[str, Any]:
         f.get(SERIES_PATH).description = value
         f.save()
         saved = time.perf_counter()
-    return {"run_s": time.perf_counter() - start, "open_s": opened - start,
-            "save_s": saved - opened}
+    return {
+        "run_s": time.perf_counter() - start,
+        "open_s": opened - start,
+        "save_s": saved - opened,
+    }
 
 
 def child_h5py_edit(path: str, value: str) -> dict[str, Any]:
@@ -88,8 +91,11 @@ def child_h5model_write(source: str, target: str) -> dict[str, Any]:
         opened = time.perf_counter()
         h5model.write(f.root, target, overwrite=True)
         written = time.perf_counter()
-    return {"run_s": written - opened, "open_s": opened - start,
-            "total_s": time.perf_counter() - start}
+    return {
+        "run_s": written - opened,
+        "open_s": opened - start,
+        "total_s": time.perf_counter() - start,
+    }
 
 
 def child_h5py_copy(source: str, target: str) -> dict[str, Any]:
@@ -101,8 +107,12 @@ def child_h5py_copy(source: str, target: str) -> dict[str, Any]:
     with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
         data = src[DATA_PATH]
         out = dst.create_dataset(
-            "data", shape=data.shape, dtype=data.dtype, chunks=data.chunks,
-            compression=data.compression, compression_opts=data.compression_opts,
+            "data",
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=data.chunks,
+            compression=data.compression,
+            compression_opts=data.compression_opts,
             shuffle=data.shuffle,
         )
         rows = max(data.chunks[0], BLOCK_BYTES // (data.dtype.itemsize * data.shape[1]))
@@ -141,8 +151,9 @@ def child_main(name: str, args: list[str]) -> int:
 # ------------------------------------------------------------------------ parent side
 
 
-def run_child(name: str, args: list[str], env: dict[str, str], timeout: float,
-              drop: Path | None = None) -> dict[str, Any]:
+def run_child(
+    name: str, args: list[str], env: dict[str, str], timeout: float, drop: Path | None = None
+) -> dict[str, Any]:
     """One case in a fresh interpreter (``drop``: a file removed first, outside the timing)."""
     import subprocess
 
@@ -151,14 +162,20 @@ def run_child(name: str, args: list[str], env: dict[str, str], timeout: float,
     os.sync()  # no write-back of an earlier run's data competes with this one
     proc = subprocess.run(
         [sys.executable, __file__, "--child", name, *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if proc.returncode != 0:
-        raise CaseFailed(f"{name}: exit code {proc.returncode}: "
-                         f"{_last_line(proc.stderr) or _last_line(proc.stdout)}")
+        raise CaseFailed(
+            f"{name}: exit code {proc.returncode}: "
+            f"{_last_line(proc.stderr) or _last_line(proc.stdout)}"
+        )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARKER):
-            result: dict[str, Any] = json.loads(line[len(RESULT_MARKER):])
+            result: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
             return result
     raise CaseFailed(f"{name}: the child printed no result")
 
@@ -187,14 +204,18 @@ def make_source(big: Path, target: Path, rows: int, gzip: bool) -> None:
                 source_series.copy(source_series[name], series, name)
         data = src[DATA_PATH]
         out = series.create_dataset(
-            "data", shape=(rows, data.shape[1]), dtype=data.dtype, chunks=data.chunks,
-            compression="gzip" if gzip else None, compression_opts=1 if gzip else None,
+            "data",
+            shape=(rows, data.shape[1]),
+            dtype=data.dtype,
+            chunks=data.chunks,
+            compression="gzip" if gzip else None,
+            compression_opts=1 if gzip else None,
         )
         for key, value in data.attrs.items():
             out.attrs[key] = value
         step = data.chunks[0] * 16
         for first in range(0, rows, step):
-            out[first:first + step] = data[first:min(rows, first + step)]
+            out[first : first + step] = data[first : min(rows, first + step)]
         specloc = src.attrs.get(".specloc")
         if specloc is not None:
             dst.attrs[".specloc"] = dst[src[specloc].name].ref
@@ -206,8 +227,9 @@ def median(runs: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def bench_edit(big: Path, scratch: Path, env: dict[str, str], repeat: int,
-               timeout: float) -> dict[str, Any]:
+def bench_edit(
+    big: Path, scratch: Path, env: dict[str, str], repeat: int, timeout: float
+) -> dict[str, Any]:
     edited = scratch / "edit_big.nwb"
     copy_s = None
     if not edited.exists():
@@ -230,7 +252,8 @@ def bench_edit(big: Path, scratch: Path, env: dict[str, str], repeat: int,
         runs = rounds[name]
         out[name] = {
             "median_ms": 1000 * (median(runs, "run_s") or 0.0),
-            "median_save_ms": None if median(runs, "save_s") is None
+            "median_save_ms": None
+            if median(runs, "save_s") is None
             else 1000 * (median(runs, "save_s") or 0.0),
             "same_inode": all(r["same_inode"] for r in runs),
             "max_size_delta": max(r["size_delta"] for r in runs),
@@ -239,8 +262,9 @@ def bench_edit(big: Path, scratch: Path, env: dict[str, str], repeat: int,
     return out
 
 
-def bench_write(big: Path, scratch: Path, env: dict[str, str], repeat: int, mib: int,
-                timeout: float) -> dict[str, Any]:
+def bench_write(
+    big: Path, scratch: Path, env: dict[str, str], repeat: int, mib: int, timeout: float
+) -> dict[str, Any]:
     import h5py
 
     with h5py.File(big, "r") as f:
@@ -281,25 +305,38 @@ def bench_write(big: Path, scratch: Path, env: dict[str, str], repeat: int, mib:
 
 
 def report(edit: dict[str, Any], write: dict[str, Any]) -> str:
-    lines = ["## Edit one attribute of a 1 GiB file (open r+, set, save/close)", "",
-             "| tool | median ms (open + edit + save) | of which save ms | inode unchanged | "
-             "size change, bytes |", "|---|---:|---:|---|---:|"]
+    lines = [
+        "## Edit one attribute of a 1 GiB file (open r+, set, save/close)",
+        "",
+        "| tool | median ms (open + edit + save) | of which save ms | inode unchanged | "
+        "size change, bytes |",
+        "|---|---:|---:|---|---:|",
+    ]
     for name in ("h5model-edit", "h5py-edit"):
         case = edit[name]
         save = "-" if case["median_save_ms"] is None else f"{case['median_save_ms']:.1f}"
-        lines.append(f"| {name} | {case['median_ms']:.1f} | {save} | {case['same_inode']} | "
-                     f"{case['max_size_delta']} |")
+        lines.append(
+            f"| {name} | {case['median_ms']:.1f} | {save} | {case['same_inode']} | "
+            f"{case['max_size_delta']} |"
+        )
     if edit.get("copy_once_s") is not None:
         lines.append(f"\n(copying the file once for scratch took {edit['copy_once_s']:.1f} s)")
-    lines += ["", f"## Write a new file with a {write['mib']} MiB float32 array", "",
-              "| storage | h5model.write MB/s | h5py block copy MB/s | ratio (target >= "
-              f"{TARGET_WRITE_RATIO:g}) | h5py H5Ocopy MB/s | h5model.open s |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        f"## Write a new file with a {write['mib']} MiB float32 array",
+        "",
+        "| storage | h5model.write MB/s | h5py block copy MB/s | ratio (target >= "
+        f"{TARGET_WRITE_RATIO:g}) | h5py H5Ocopy MB/s | h5model.open s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label in ("uncompressed", "gzip-1"):
         case = write[label]["cases"]
         ratio = write[label]["ratio"]
-        status = "-" if ratio is None else (
-            f"{ratio:.2f} {'PASS' if ratio >= TARGET_WRITE_RATIO else 'FAIL'}")
+        status = (
+            "-"
+            if ratio is None
+            else (f"{ratio:.2f} {'PASS' if ratio >= TARGET_WRITE_RATIO else 'FAIL'}")
+        )
         lines.append(
             f"| {label} | {case['h5model-write']['mb_per_s']:.0f} | "
             f"{case['h5py-copy']['mb_per_s']:.0f} | {status} | "
@@ -315,8 +352,12 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args_in[1], args_in[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files_dir", type=Path, help="folder with big_dataset.nwb")
-    parser.add_argument("--scratch", type=Path, default=None,
-                        help="folder for the copies (default FILES_DIR/write-bench)")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        help="folder for the copies (default FILES_DIR/write-bench)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case")
     parser.add_argument("--mib", type=int, default=512, help="array size of case 2, MiB")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write JSON results")
@@ -348,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"edit": edit, "write": write}, indent=2) + "\n")
-    ok = all(write[label]["ratio"] and write[label]["ratio"] >= TARGET_WRITE_RATIO
-             for label in ("uncompressed", "gzip-1"))
+    ok = all(
+        write[label]["ratio"] and write[label]["ratio"] >= TARGET_WRITE_RATIO
+        for label in ("uncompressed", "gzip-1")
+    )
     ok = ok and edit["h5model-edit"]["same_inode"]
     return 0 if ok else 1
 
