@@ -235,15 +235,7 @@ class _Walker:
             self._edge(source, target, "reference", name, region=region)
 
     def dereference(self, ref: Any) -> str | None:
-        if not ref:
-            return None
-        try:
-            oid = h5r.dereference(ref, self.fid)
-        except (ValueError, RuntimeError, OSError, KeyError):
-            return None
-        if oid is None:
-            return None
-        return self.addr_to_path.get(h5o.get_info(oid).addr)
+        return _target_path(self.fid, self.addr_to_path, ref)
 
 
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
@@ -295,12 +287,17 @@ def build_graph(file: h5py.File, label: str) -> FileIndex:
 
 def dereference_path(file: h5py.File, index: FileIndex, ref: Any) -> str | None:
     """Canonical path of a reference's target, via the address map (no ``.name`` calls)."""
+    return _target_path(file.id, index.ref_paths, ref)
+
+
+def _target_path(fid: Any, addresses: dict[int, str], ref: Any) -> str | None:
+    """The path a reference points at, looked up by object address; None if dangling."""
     if not ref:
         return None
     try:
-        oid = h5r.dereference(ref, file.id)
+        oid = h5r.dereference(ref, fid)
     except (ValueError, RuntimeError, OSError, KeyError):
         return None
     if oid is None:
         return None
-    return index.ref_paths.get(h5o.get_info(oid).addr)
+    return addresses.get(h5o.get_info(oid).addr)
