@@ -216,7 +216,7 @@ def find_command(name: str) -> list[str] | None:
         code = f"import sys; from {module.strip()} import {call}; sys.exit({call}())"
         return [sys.executable, "-c", code]
     if name == "h5model":
-        return [sys.executable, "-m", "h5model.cli"]
+        return [sys.executable, "-m", "h5model"]
     return None
 
 

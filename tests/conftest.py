@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nwbfiles import BUILDERS
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS.parent / "tools"))  # development tooling (regen.py), not installed
+
+from nwbfiles import BUILDERS  # noqa: E402
+
+DATA_DIR = TESTS / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the model cache and the lock folder of the whole run (child processes included)
+    out of the user's real ones."""
+    saved = {key: os.environ.get(key) for key in ("H5MODEL_CACHE_DIR", "H5MODEL_LOCK_DIR")}
+    os.environ["H5MODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
+    os.environ["H5MODEL_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 # Files written by an older pynwb release (see data/make_old_files.py), committed as fixtures.
 OLD_FILES: dict[str, Path] = {

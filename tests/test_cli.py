@@ -12,12 +12,12 @@ import networkx as nx
 import pytest
 from specfiles import write_simple
 
-from h5model.cli import main
+from h5model.cli.app import main
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "h5model.cli", *map(str, args)],
+        [sys.executable, "-m", "h5model", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,

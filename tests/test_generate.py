@@ -6,12 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from pynwb_reference import reference_specs
+from regen import LANGUAGE_MODULE, language_source
 from specfiles import namespace_doc, simple_namespace, write_simple, write_spec_file
 
 import h5model
-from h5model import registry
-from h5model._pynwb_reference import reference_specs
-from h5model._regen import LANGUAGE_MODULE, language_source
+from h5model.codegen import registry
 
 GENERATED = Path(__file__).resolve().parents[1] / "generated"
 

@@ -30,7 +30,7 @@ import pytest
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 
 import h5model
-from h5model.journal import journal_path
+from h5model.storage.journal import journal_path
 
 N_SERIES = 40
 BIG = 4  # series with about 8 MB of data each
@@ -244,7 +244,7 @@ def test_second_writer_is_refused(states: dict[str, Any], tmp_path: Path,
             path
         ) as f:
             h5model.write(f.root, path, overwrite=True)
-        from h5model.cli import main
+        from h5model.cli.app import main
 
         assert main(["set", str(path), "/acquisition/ts01/description", "x"]) == 1
         assert "another writer has this file open" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def test_python_examples_run(
 )
 def test_cli_examples_run(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "h5model.cli", *command],
+        [sys.executable, "-m", "h5model", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -25,8 +25,8 @@ from pynwb.ecephys import ElectricalSeries
 
 import h5model
 from h5model.errors import H5ModelError
-from h5model.graph import FileIndex, build_graph, dereference_path
-from h5model.truncation import _native as native_module
+from h5model.hdf5._native import copy_attrs as native_module
+from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
 from h5model.truncation import progress as progress_module
 
 FILE_NAMES = [*ALL_FILE_NAMES, *OLD_FILES]
@@ -601,7 +601,7 @@ def test_progress_only_when_asked_or_on_a_terminal(
 # -- command line -----------------------------------------------------------------------------
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "h5model.cli", "truncate", *map(str, args)],
+        [sys.executable, "-m", "h5model", "truncate", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,

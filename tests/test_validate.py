@@ -28,7 +28,7 @@ from hdmf.common import DynamicTable, VectorData, VectorIndex
 from hdmf.common import get_manager as get_hdmf_manager
 from nwbfiles import ALL_FILE_NAMES
 
-from h5model.cli import main
+from h5model.cli.app import main
 from h5model.validation import Issue, Severity, validate, validate_many
 from h5model.validation.report import RULES
 
@@ -47,7 +47,7 @@ Damage = Callable[[Path], None]
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """``h5model`` in a fresh interpreter, as CI runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "h5model.cli", *map(str, args)],
+        [sys.executable, "-m", "h5model", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,

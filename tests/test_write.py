@@ -31,7 +31,7 @@ from nwbfiles import ALL_FILE_NAMES, EXTERNAL_TARGET_NAME, EXTERNAL_VALUES, HDMF
 from pynwb import NWBHDF5IO, validate
 
 import h5model
-from h5model.cli import main as cli_main
+from h5model.cli.app import main as cli_main
 
 FILE_NAMES = [*ALL_FILE_NAMES, "old_ecephys", "old_ophys"]
 ELECTRODES = "/general/extracellular_ephys/electrodes"
@@ -842,7 +842,7 @@ def test_set_cli_bad_values(copy: Callable[[str], Path], capsys: pytest.CaptureF
 def test_set_command_line(copy: Callable[[str], Path]) -> None:
     path = copy("ecephys")
     result = subprocess.run(
-        [sys.executable, "-m", "h5model.cli", "set", str(path), "/units/description",
+        [sys.executable, "-m", "h5model", "set", str(path), "/units/description",
          "from a script"], capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -851,7 +851,7 @@ def test_set_command_line(copy: Callable[[str], Path]) -> None:
         assert nwbfile.units.description == "from a script"
     before = sha256(path)
     result = subprocess.run(
-        [sys.executable, "-m", "h5model.cli", "set", str(path),
+        [sys.executable, "-m", "h5model", "set", str(path),
          "/acquisition/raw_voltage/starting_time/rate", "fast"], capture_output=True,
         text=True, check=False,
     )

@@ -1,0 +1,1 @@
+"""The specification language: read, normalise and resolve namespaces (embedded or on disk)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,26 @@ def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], lab
         return SpecSet(namespaces, dict(embedded.available) if embedded else {})
     except SpecError as exc:
         raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path) from None
+
+
+PathLike = str | os.PathLike[str]
+
+
+def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] | None) -> SpecSet:
+    """The file's embedded specs, overridden or supplied by namespace files on disk."""
+    supplied = supplied_specs(spec)
+    try:
+        embedded: SpecSet | None = read_embedded(file, label)
+    except NoSpecsError:
+        if not supplied:
+            raise
+        embedded = None
+    return combine(embedded, supplied, label) if supplied else embedded  # type: ignore[return-value]
+
+
+def supplied_specs(spec: PathLike | Sequence[PathLike] | None) -> dict[str, Any]:
+    """Namespace files given on the command line or as ``spec=``, read."""
+    if spec is None:
+        return {}
+    paths = [Path(spec)] if isinstance(spec, str | os.PathLike) else [Path(p) for p in spec]
+    return dict(read_namespace_files(paths)) if paths else {}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from h5model.dtypes import canonical
 from h5model.errors import SpecError
+from h5model.spec.dtypes import canonical
 
 _TYPE_KEYS: dict[str, str] = {
     "neurodata_type_def": "data_type_def",

@@ -22,9 +22,9 @@ import h5py
 from h5py import h5f, h5g, h5p
 
 from h5model.errors import H5ModelError, NoSpecsError
-from h5model.file import load_specs, open_hdf5
-from h5model.graph import FileIndex, build_graph
-from h5model.spec.loader import SpecSet, find_spec_group
+from h5model.hdf5.graph import FileIndex, build_graph
+from h5model.hdf5.open import open_hdf5
+from h5model.spec.loader import SpecSet, find_spec_group, load_specs
 from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
 from h5model.truncation.progress import Progress

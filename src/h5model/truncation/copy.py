@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
-from h5model.graph import FileIndex, dereference_path
-from h5model.truncation import _native
+from h5model.hdf5._native import copy_attrs as _native
+from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.truncation.plan import Plan
 
 BLOCK_BYTES = 64 << 20

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from h5model.errors import H5ModelError, SpecError
-from h5model.graph import FileIndex, dereference_path
+from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
 from h5model.spec.resolve import Resolver

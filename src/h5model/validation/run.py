@@ -10,9 +10,9 @@ from pathlib import Path
 import h5py
 
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
-from h5model.file import load_specs, open_hdf5
-from h5model.graph import build_graph
-from h5model.spec.loader import read_namespace_files
+from h5model.hdf5.graph import build_graph
+from h5model.hdf5.open import open_hdf5
+from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
 from h5model.validation.table_checks import TableChecker

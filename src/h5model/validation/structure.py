@@ -13,14 +13,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from h5model.dtypes import is_reference
 from h5model.errors import SpecError
-from h5model.graph import TYPE_KEYS, Child, FileIndex, dereference_path
+from h5model.hdf5.graph import TYPE_KEYS, Child, FileIndex, dereference_path
+from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
 from h5model.spec.quantity import quantity
 from h5model.spec.resolve import Resolver, merge
-from h5model.validation.dtype_rules import primitive_problem, stored_kind
 from h5model.validation.report import Severity
 
 _BOOKKEEPING_ATTRS = frozenset({"namespace", "object_id", ".specloc", *TYPE_KEYS})
@@ -197,7 +196,7 @@ class StructureChecker:
         elif dtype is not None and dtype.primitive is not None and value is not None:
             stored = _value_dtype(value)
             if stored is not None and not (isinstance(value, np.ndarray) and value.size == 0):
-                problem = primitive_problem(dtype.primitive, stored)
+                problem = widening_problem(dtype.primitive, stored)
                 if problem:
                     self.emit(path, "attribute.dtype", f"{label}: {problem}", Severity.ERROR)
         if shapes:
@@ -256,7 +255,7 @@ class StructureChecker:
             elif dtype.compound:
                 self.check_compound(path, stored, dtype.compound, ns)
             elif dtype.primitive is not None:
-                problem = primitive_problem(dtype.primitive, stored)
+                problem = widening_problem(dtype.primitive, stored)
                 if problem:
                     self.emit(path, "dataset.dtype", problem, Severity.ERROR)
         if spec.shapes:
@@ -305,7 +304,7 @@ class StructureChecker:
                         field.dtype.reference,
                     )
             elif field.dtype.primitive is not None:
-                problem = primitive_problem(field.dtype.primitive, sub)
+                problem = widening_problem(field.dtype.primitive, sub)
                 if problem:
                     self.emit(
                         path,

@@ -15,8 +15,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from h5model.dtypes import is_reference
-from h5model.graph import FileIndex, dereference_path
+from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.rules.dtypes import is_reference
 from h5model.spec.resolve import Resolver
 from h5model.validation.report import Severity
 

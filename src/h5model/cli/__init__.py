@@ -1,0 +1,1 @@
+"""The ``h5model`` command line."""

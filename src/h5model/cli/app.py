@@ -1,0 +1,243 @@
+"""The ``h5model`` command: show, generate, graph, validate, truncate.
+
+Errors name the file and the HDF5 path and exit non-zero, without a traceback:
+1 for a file or spec h5model cannot read as asked, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from h5model.errors import H5ModelError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="h5model",
+        description="Read self-describing HDF5 files (NWB, HDMF) as typed pydantic models.",
+    )
+    parser.add_argument("--version", action="version", version=f"h5model {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_file(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", type=Path, help="an HDF5 file")
+        p.add_argument(
+            "--spec",
+            action="append",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="a namespace file (YAML/JSON) to use in addition to, or instead of, the "
+            "file's embedded specs; may be repeated",
+        )
+
+    show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
+    add_file(show)
+    show.add_argument("--depth", type=int, default=None, help="stop below this depth")
+
+    generate = sub.add_parser(
+        "generate", help="write the file's specs as LinkML YAML and pydantic modules"
+    )
+    add_file(generate)
+    generate.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check files against their own specs (exit 0 valid, 1 invalid, 2 unreadable)",
+    )
+    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    validate.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the report here instead of standard output",
+    )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="objects and attributes the spec does not define are errors",
+    )
+    validate.add_argument(
+        "--spec",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="NAMESPACE_FILE",
+        help="a namespace file to validate against; may be repeated",
+    )
+
+    graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
+    add_file(graph)
+    graph.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output file; .graphml or .json",
+    )
+
+    setter = sub.add_parser(
+        "set",
+        help="set one attribute (or scalar dataset) in place, parsed by its spec dtype",
+    )
+    setter.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    setter.add_argument("target", metavar="HDF5_PATH/ATTR",
+                        help="object path and attribute name, e.g. /units/description")
+    setter.add_argument("value", metavar="VALUE",
+                        help="the new value; arrays as JSON lists, e.g. '[1, 2]'")
+
+    truncate = sub.add_parser(
+        "truncate",
+        help="write a small copy with the first N rows of every dataset, kept consistent",
+    )
+    truncate.add_argument("src", type=Path, metavar="SRC", help="the file to copy")
+    truncate.add_argument("dst", type=Path, metavar="DST", help="the copy to write")
+    truncate.add_argument(
+        "-n", type=_rows, default=10, metavar="N", help="rows to keep (default 10)"
+    )
+    truncate.add_argument(
+        "--keep",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="HDF5_PATH",
+        help="copy these objects whole (a table keeps all its rows); may be repeated",
+    )
+    truncate.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    return parser
+
+
+def _rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("h5model")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args)
+    try:
+        return _run(args)
+    except H5ModelError as exc:
+        print(f"h5model: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        print(f"h5model: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Exit codes CI can trust: 0 valid, 1 invalid, 2 unreadable input or bad usage."""
+    from h5model.validation import validate_many
+
+    try:
+        report = validate_many(args.files, spec=args.spec, strict=args.strict)
+    except H5ModelError as exc:  # a --spec file that cannot be used
+        print(f"h5model: error: {exc}", file=sys.stderr)
+        return 2
+    text = {
+        "text": report.to_text,
+        "json": report.to_json_text,
+        "junit": report.to_junit,
+    }[args.format]()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"h5model: error: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if args.format != "text":
+            sys.stdout.write(report.to_text())
+    return report.exit_code()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from h5model.hdf5.open import open_hdf5
+    from h5model.session.file import File
+    from h5model.spec.loader import load_specs
+
+    if args.command == "show":
+        from h5model.cli.show import tree_lines
+
+        with File(args.file, spec=args.spec) as file:
+            for line in tree_lines(file, args.depth):
+                print(line)
+        return 0
+    if args.command == "generate":
+        h5 = open_hdf5(args.file)
+        try:
+            specs = load_specs(h5, str(args.file), args.spec)
+        finally:
+            h5.close()
+        from h5model.codegen.registry import write_models
+
+        for _key, paths in write_models(specs, args.output).values():
+            for path in paths:
+                print(path)
+        return 0
+    if args.command == "graph":
+        suffix = args.output.suffix.lower()
+        if suffix not in (".graphml", ".xml", ".json"):
+            print(
+                f"h5model: error: {args.output}: use a .graphml or .json output file",
+                file=sys.stderr,
+            )
+            return 2
+        from h5model.cli.graph import write_graph
+
+        with File(args.file, spec=args.spec) as file:
+            write_graph(file.graph, args.output)
+            print(
+                f"{args.output}: {file.graph.number_of_nodes()} nodes, "
+                f"{file.graph.number_of_edges()} edges"
+            )
+        return 0
+    if args.command == "set":
+        from h5model.cli.set_value import set_value
+
+        old, new = set_value(args.file, args.target, args.value)
+        print(f"{args.file}: {args.target}: {old!r} -> {new!r}")
+        return 0
+    if args.command == "truncate":
+        from h5model.truncation import truncate
+
+        written = truncate(args.src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite)
+        before, after = args.src.stat().st_size, written.stat().st_size
+        print(f"{written}: {after:,} bytes (from {before:,} bytes)")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

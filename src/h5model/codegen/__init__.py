@@ -1,0 +1,1 @@
+"""Specs -> LinkML export and pydantic model source; checked identifiers; the model cache."""

@@ -1,0 +1,202 @@
+"""Where generated model modules come from: committed, cached, or generated now.
+
+Modules are keyed by a hash of the spec content (and of their dependencies'
+keys and the generator version), never by namespace name and version alone:
+two files may claim ``core 2.7.0`` and disagree. The modules for what current
+pynwb writes are committed under ``generated/``; anything else is generated on
+first use and cached under ``$H5MODEL_CACHE_DIR`` (default
+``~/.cache/h5model``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from h5model.codegen.keys import module_key
+from h5model.errors import SpecError
+from h5model.spec.loader import SpecSet
+
+if TYPE_CHECKING:  # translation imports linkml-runtime: only when something must be generated
+    from linkml_runtime.linkml_model.meta import SchemaDefinition
+
+    from h5model.codegen.linkml import Translator
+
+GENERATED_PACKAGE = "h5model._generated"
+CACHE_PACKAGE = "h5model._models"
+_lock = threading.RLock()
+_loaded: dict[str, ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """Folder for modules generated on demand."""
+    env = os.environ.get("H5MODEL_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "h5model"
+
+
+def committed_index() -> dict[str, str]:
+    """module key -> module name of the committed modules."""
+    try:
+        package = importlib.import_module(GENERATED_PACKAGE)
+    except ImportError:
+        return {}
+    index = Path(package.__file__ or "").parent / "index.json"
+    if not index.exists():
+        return {}
+    data = json.loads(index.read_text())
+    return {str(k): str(v["module"]) for k, v in data.items()}
+
+
+def namespace_keys(specs: SpecSet) -> dict[str, str]:
+    """Module key of every namespace, computed from content hashes alone (no translation)."""
+    keys: dict[str, str] = {}
+    for name in specs.namespaces:
+        for ns in specs.dependency_closure(name):
+            if ns in keys:
+                continue
+            deps = [d for d in specs.dependency_closure(ns) if d != ns]
+            keys[ns] = module_key(specs.namespaces[ns].content_hash, [keys[d] for d in deps])
+    return keys
+
+
+def require(key: str) -> ModuleType:
+    """The module for ``key``, already generated (committed or cached)."""
+    with _lock:
+        module = _loaded.get(key)
+        if module is not None:
+            return module
+        committed = committed_index().get(key)
+        if committed is not None:
+            module = importlib.import_module(f"{GENERATED_PACKAGE}.{committed}")
+        else:
+            path = cache_dir() / f"m_{key}.py"
+            if not path.exists():
+                raise SpecError(f"no generated models for key {key}; open the file again")
+            module = _import_file(f"{CACHE_PACKAGE}.m_{key}", path)
+        _loaded[key] = module
+        return module
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"cannot import generated models from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _available(key: str) -> bool:
+    return key in _loaded or key in committed_index() or (cache_dir() / f"m_{key}.py").exists()
+
+
+def modules_for(specs: SpecSet) -> dict[str, ModuleType]:
+    """namespace -> generated module, generating and caching what is missing."""
+    keys = namespace_keys(specs)
+    with _lock:
+        missing = [ns for ns, key in keys.items() if not _available(key)]
+        if missing:
+            sources = generate_sources(specs)
+            folder = cache_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            for ns in missing:
+                _write_atomic(folder / f"m_{keys[ns]}.py", sources[ns][1])
+        return {ns: require(key) for ns, key in keys.items()}
+
+
+def generate_sources(
+    specs: SpecSet, translator: Translator | None = None
+) -> dict[str, tuple[SchemaDefinition, str]]:
+    """namespace -> (LinkML schema, pydantic source) for every namespace of ``specs``."""
+    from h5model.codegen.generate import Dependency, pydantic_source
+    from h5model.codegen.linkml import Translator
+
+    translator = translator or Translator(specs)
+    schemas = translator.all()
+    out: dict[str, tuple[SchemaDefinition, str]] = {}
+    for ns, schema in schemas.items():
+        deps = [d for d in specs.dependency_closure(ns) if d != ns]
+        dependencies = [Dependency(schemas[d], f"_ns_{schemas[d].name}") for d in deps]
+        header = (
+            f"Pydantic models for namespace {ns!r} version {specs.namespaces[ns].version!r}, "
+            f"generated by h5model from its LinkML translation (module key "
+            f"{translator.keys[ns]})."
+        )
+        out[ns] = (schema, pydantic_source(schema, dependencies, header=header))
+    return out
+
+
+def linkml_yaml(schema: SchemaDefinition) -> str:
+    from linkml_runtime.dumpers import yaml_dumper
+
+    return str(yaml_dumper.dumps(schema))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def module_file_stem(namespace: str, version: str) -> str:
+    stem = "".join(c if c.isalnum() else "_" for c in f"{namespace}_{version}")
+    return stem.lower()
+
+
+def write_models(specs: SpecSet, folder: Path) -> dict[str, tuple[str, list[Path]]]:
+    """LinkML YAML and pydantic source for every namespace of ``specs``, written to ``folder``.
+
+    Returns namespace -> (module key, the files written)."""
+    from h5model.codegen.linkml import Translator
+
+    translator = Translator(specs)
+    sources = generate_sources(specs, translator)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, tuple[str, list[Path]]] = {}
+    for ns, (schema, source) in sorted(sources.items()):
+        stem = module_file_stem(ns, specs.namespaces[ns].version)
+        module_path = folder / f"{stem}.py"
+        yaml_path = folder / f"{stem}.linkml.yaml"
+        module_path.write_text(source, encoding="utf-8")
+        yaml_path.write_text(linkml_yaml(schema), encoding="utf-8")
+        written[ns] = (translator.keys[ns], [yaml_path, module_path])
+    return written
+
+
+def write_committed(specs: SpecSet, folder: Path) -> list[Path]:
+    """Write modules, LinkML YAML and index.json for every namespace of ``specs``."""
+    index: dict[str, Mapping[str, str]] = {}
+    paths: list[Path] = []
+    for ns, (key, files) in write_models(specs, folder).items():
+        index[key] = {
+            "module": module_file_stem(ns, specs.namespaces[ns].version),
+            "namespace": ns,
+            "version": specs.namespaces[ns].version,
+        }
+        paths += files
+    index_path = folder / "index.json"
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    paths.append(index_path)
+    return paths

@@ -1,0 +1,303 @@
+"""One pass over the file -> a graph of objects, links and references (networkx on demand).
+
+Nodes are keyed by canonical path (the first path a hard link is met under, in
+name order, breadth first), so two hard links to one object make one node.
+Edges carry ``label``: ``child`` (membership), ``link`` (soft or external,
+kept as links) or ``reference`` (object references in attributes, in datasets
+of references and in reference columns of compound datasets; region
+references are marked ``region=True``). Object addresses are mapped to paths
+during the traversal, so a reference is looked up, never asked for its name.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+from h5py import h5g, h5l, h5o, h5r, h5s, h5t
+
+from h5model.errors import H5ModelError
+from h5model.hdf5.attributes import read_attributes
+from h5model.hdf5.objectgraph import ObjectGraph
+from h5model.rules.dtypes import is_reference
+
+TYPE_KEYS = ("neurodata_type", "data_type")
+_REF_CHUNK = 65536
+
+
+@dataclass(slots=True)
+class Child:
+    """One entry of a group: a name and what it leads to."""
+
+    name: str
+    kind: str
+    """``hard``, ``soft`` or ``external``."""
+    target: str
+    """Canonical path of the target (hard, soft) or ``file::path`` (external)."""
+    filename: str | None = None
+    path: str | None = None
+
+
+@dataclass
+class FileIndex:
+    """What the traversal learned: the graph plus each object's children and attributes."""
+
+    graph: ObjectGraph
+    children: dict[str, list[Child]] = field(default_factory=dict)
+    attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ref_paths: dict[int, str] = field(default_factory=dict)
+    """object address -> canonical path."""
+    scalars: dict[str, Any] = field(default_factory=dict)
+    """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
+
+    def paths(self) -> Iterator[str]:
+        return iter(self.children)
+
+
+class _Walker:
+    def __init__(self, file: h5py.File, label: str) -> None:
+        self.file = file
+        self.fid = file.id
+        self.label = label
+        self.graph = ObjectGraph()
+        self.index = FileIndex(self.graph)
+        self.addr_to_path: dict[int, str] = {}
+        self.pending_refs: list[tuple[str, str, Any, bool]] = []
+        self.soft: list[tuple[str, Child]] = []
+
+    def walk(self) -> FileIndex:
+        root = h5g.open(self.fid, b"/")
+        self._register("/", root)
+        queue: deque[tuple[str, Any]] = deque([("/", root)])
+        while queue:
+            path, gid = queue.popleft()
+            for child_path, child_gid in self._group(path, gid):
+                queue.append((child_path, child_gid))
+        self._resolve_soft_links()
+        self._resolve_references()
+        self.index.ref_paths = self.addr_to_path
+        return self.index
+
+    def _register(self, path: str, oid: Any, address: int | None = None) -> None:
+        if address is None:
+            address = h5o.get_info(oid).addr
+        self.addr_to_path[address] = path
+        attrs = read_attributes(oid)
+        self.index.attrs[path] = attrs
+        self.index.children[path] = []
+        data: dict[str, Any] = {}
+        if isinstance(oid, h5g.GroupID):
+            data["kind"] = "group"
+        else:
+            data["kind"] = "dataset"
+            data["shape"] = oid.shape
+            data["dtype"] = oid.dtype
+            if data["shape"] == ():
+                scalar = _read_scalar(oid, data["dtype"])
+                if scalar is not _NOT_READ:
+                    self.index.scalars[path] = scalar
+        namespace = attrs.get("namespace")
+        type_name = next((attrs[k] for k in TYPE_KEYS if k in attrs), None)
+        if isinstance(namespace, str) and isinstance(type_name, str):
+            data["namespace"] = namespace
+            data["type"] = type_name
+        self.graph.add_node(path, **data)
+        for name, value in attrs.items():
+            if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
+                self._collect_refs(path, name, value)
+        if data["kind"] == "dataset":
+            self._dataset_refs(path, oid, data["dtype"])
+
+    def _group(self, path: str, gid: Any) -> list[tuple[str, Any]]:
+        entries: list[tuple[bytes, int, int]] = []
+
+        def collect(name: bytes, info: Any) -> None:
+            # h5py reuses the info object between calls: copy what is needed now
+            entries.append((name, info.type, info.u))
+
+        gid.links.iterate(collect, info=True)
+        out = []
+        prefix = path if path.endswith("/") else path + "/"
+        for raw_name, link_type, address in entries:
+            name = raw_name.decode("utf-8", "surrogateescape")
+            child_path = prefix + name
+            if link_type == h5l.TYPE_HARD:
+                existing = self.addr_to_path.get(address)
+                if existing is not None:
+                    self._edge(path, existing, "child", name)
+                    self.index.children[path].append(Child(name, "hard", existing))
+                    continue
+                oid = h5o.open(gid, raw_name)
+                if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
+                    continue  # committed datatypes are not objects of the data model
+                self._register(child_path, oid, address)
+                self._edge(path, child_path, "child", name)
+                self.index.children[path].append(Child(name, "hard", child_path))
+                if isinstance(oid, h5g.GroupID):
+                    out.append((child_path, oid))
+            elif link_type == h5l.TYPE_SOFT:
+                target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
+                if not target.startswith("/"):
+                    target = prefix + target
+                child = Child(name, "soft", target)
+                self.index.children[path].append(child)
+                self.soft.append((path, child))
+            elif link_type == h5l.TYPE_EXTERNAL:
+                filename, objpath = gid.links.get_val(raw_name)
+                fname = filename.decode("utf-8", "surrogateescape")
+                opath = objpath.decode("utf-8", "surrogateescape")
+                key = f"{fname}::{opath}"
+                if key not in self.graph:
+                    self.graph.add_node(key, kind="external", filename=fname, path=opath)
+                self._edge(path, key, "link", name)
+                self.index.children[path].append(Child(name, "external", key, fname, opath))
+        return out
+
+    def _edge(self, source: str, target: str, label: str, name: str, **extra: Any) -> None:
+        if self.graph.has_edge(source, target):
+            data = self.graph.edges[source, target]
+            data.setdefault("also", []).append({"label": label, "name": name, **extra})
+            return
+        self.graph.add_edge(source, target, label=label, name=name, **extra)
+
+    def _resolve_soft_links(self) -> None:
+        for parent, child in self.soft:
+            target = _normalise(child.target)
+            canonical = self._canonical(target)
+            if canonical is None:
+                key = f"missing::{target}"
+                if key not in self.graph:
+                    self.graph.add_node(key, kind="missing", path=target)
+                child.target = key
+            else:
+                child.target = canonical
+            self._edge(parent, child.target, "link", child.name)
+
+    def _canonical(self, path: str) -> str | None:
+        """Canonical path of whatever ``path`` leads to, following soft links on the way."""
+        if path in self.index.children:
+            return path
+        try:
+            oid = h5o.open(self.fid, path.encode("utf-8", "surrogateescape"))
+        except (KeyError, ValueError, RuntimeError, OSError):
+            return None
+        return self.addr_to_path.get(h5o.get_info(oid).addr)
+
+    def _collect_refs(self, path: str, name: str, value: Any) -> None:
+        if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+            self.pending_refs.append((path, name, value, isinstance(value, h5py.RegionReference)))
+        elif isinstance(value, np.ndarray) and value.dtype == object and value.size:
+            for item in value.flat:
+                if isinstance(item, (h5py.Reference, h5py.RegionReference)):
+                    self.pending_refs.append(
+                        (path, name, item, isinstance(item, h5py.RegionReference))
+                    )
+
+    def _dataset_refs(self, path: str, oid: Any, dtype: np.dtype) -> None:
+        if is_reference(dtype):
+            fields: list[str | None] = [None]
+        elif dtype.names:
+            fields = [n for n in dtype.names if is_reference(dtype[n])]
+        else:
+            return
+        if not fields or oid.shape is None:
+            return
+        dataset = h5py.Dataset(oid)
+        length = dataset.shape[0] if dataset.shape else 1
+        for name in fields:
+            for start in range(0, max(length, 1), _REF_CHUNK):
+                if dataset.shape:
+                    source = dataset.fields(name) if name else dataset
+                    block = source[start : start + _REF_CHUNK]
+                else:
+                    block = dataset.fields(name)[()] if name else dataset[()]
+                for ref in np.asarray(block, dtype=object).flat:
+                    if ref:
+                        region = isinstance(ref, h5py.RegionReference)
+                        self.pending_refs.append((path, name or "", ref, region))
+
+    def _resolve_references(self) -> None:
+        done: set[tuple[str, str, str]] = set()
+        for source, name, ref, region in self.pending_refs:
+            target = self.dereference(ref)
+            if target is None:
+                key = "missing::<dangling reference>"
+                if key not in self.graph:
+                    self.graph.add_node(key, kind="missing", path=None)
+                target = key
+            if (source, name, target) in done:
+                continue
+            done.add((source, name, target))
+            self._edge(source, target, "reference", name, region=region)
+
+    def dereference(self, ref: Any) -> str | None:
+        return _target_path(self.fid, self.addr_to_path, ref)
+
+
+_MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
+_NOT_READ: Any = object()
+_TEXT = h5t.py_create(h5py.string_dtype())
+
+
+def _read_scalar(oid: Any, dtype: np.dtype) -> Any:
+    """A scalar dataset's value (text decoded), or _NOT_READ for references and compounds."""
+    if dtype.names or is_reference(dtype) or dtype.subdtype is not None:
+        return _NOT_READ
+    string_info = h5py.check_string_dtype(dtype)
+    if string_info is not None and string_info.length is None:
+        arr = np.empty((), dtype=object)
+        oid.read(h5s.ALL, h5s.ALL, arr, mtype=_TEXT)
+        item = arr[()]
+        return item.decode("utf-8", "surrogateescape") if isinstance(item, bytes) else item
+    arr = np.empty((), dtype=dtype)
+    oid.read(h5s.ALL, h5s.ALL, arr, mtype=h5t.py_create(dtype))
+    value = arr[()]
+    if string_info is not None:
+        return bytes(value).decode(string_info.encoding, "surrogateescape").rstrip("\x00")
+    return value.item() if value.dtype.kind in "biuf" else value
+
+
+def _normalise(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def build_graph(file: h5py.File, label: str) -> FileIndex:
+    """Traverse ``file`` once; raise H5ModelError naming the path on unreadable objects."""
+    walker = _Walker(file, label)
+    try:
+        return walker.walk()
+    except H5ModelError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise H5ModelError(f"cannot read the file's structure ({exc})", file=label) from None
+
+
+def dereference_path(file: h5py.File, index: FileIndex, ref: Any) -> str | None:
+    """Canonical path of a reference's target, via the address map (no ``.name`` calls)."""
+    return _target_path(file.id, index.ref_paths, ref)
+
+
+def _target_path(fid: Any, addresses: dict[int, str], ref: Any) -> str | None:
+    """The path a reference points at, looked up by object address; None if dangling."""
+    if not ref:
+        return None
+    try:
+        oid = h5r.dereference(ref, fid)
+    except (ValueError, RuntimeError, OSError, KeyError):
+        return None
+    if oid is None:
+        return None
+    return addresses.get(h5o.get_info(oid).addr)

@@ -1,0 +1,35 @@
+"""Opening a file read-only: h5py's errors turned into one that names the file, and a
+save by another process waited out first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+from h5model.errors import NotHDF5Error
+from h5model.storage.journal import journal_path
+from h5model.storage.locking import reading
+
+
+def open_hdf5(path: Path) -> h5py.File:
+    """Open read-only, turning h5py's errors into one that names the file.
+
+    A save under way is waited for, and one a crash interrupted is rolled back, first (so
+    that ``validate``, ``truncate``, ``generate`` never read half a save)."""
+    label = str(path)
+    if not path.exists():
+        raise NotHDF5Error("no such file", file=label)
+    if journal_path(path).exists():
+        with reading(path):
+            pass
+    if path.is_dir():
+        raise NotHDF5Error("is a folder, not an HDF5 file", file=label)
+    try:
+        if not h5py.is_hdf5(path):
+            raise NotHDF5Error("not an HDF5 file (no HDF5 signature)", file=label)
+        return h5py.File(path, "r")
+    except NotHDF5Error:
+        raise
+    except (OSError, ValueError) as exc:
+        raise NotHDF5Error(f"cannot be opened as HDF5 ({exc})", file=label) from None

@@ -1,0 +1,165 @@
+"""Lazy arrays: shape and dtype known up front, data read from disk on slicing.
+
+Strings come back as ``str`` and object references come back as the models
+they point to, so a slice of a dataset reads the way pynwb users expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import h5py
+import numpy as np
+from pydantic import BaseModel
+
+from h5model.errors import H5ModelError
+from h5model.rules.dtypes import is_reference, is_text
+
+Resolver = Callable[[Any], Any]
+
+
+class H5Array:
+    """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
+
+    __slots__ = (
+        "_dataset", "_guard", "_on_write", "_opener", "_resolve", "dtype", "hdf5_path", "shape",
+    )
+
+    def __init__(
+        self,
+        opener: Callable[[str], h5py.Dataset],
+        hdf5_path: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        resolve: Resolver | None = None,
+    ) -> None:
+        self._opener = opener
+        self._dataset: h5py.Dataset | None = None
+        self._resolve = resolve
+        self._on_write: Callable[[H5Array, Any, Any], None] | None = None
+        self._guard: Callable[[], AbstractContextManager[None]] | None = None
+        """Held around every read: waits out another process's save, and refuses to read a
+        file that changed under this handle."""
+        self.hdf5_path = hdf5_path
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar dataset")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"H5Array({self.hdf5_path!r}, shape={self.shape}, dtype={self.dtype})"
+
+    @property
+    def dataset(self) -> h5py.Dataset:
+        """The underlying h5py dataset (opened on first use)."""
+        if self._dataset is None or not self._dataset.id.valid:
+            try:
+                self._dataset = self._opener(self.hdf5_path)
+            except (KeyError, ValueError, OSError) as exc:
+                raise H5ModelError(
+                    f"cannot read the dataset: its file is closed or unreadable ({exc})",
+                    hdf5_path=self.hdf5_path,
+                ) from None
+        return self._dataset
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._guard is not None:
+            with self._guard():
+                return self._read(key)
+        return self._read(key)
+
+    def _read(self, key: Any) -> Any:
+        dataset = self.dataset
+        if is_text(self.dtype):
+            if self.dtype.kind == "S" and h5py.check_string_dtype(self.dtype) is None:
+                raw = dataset[key]
+                return np.char.decode(raw, "utf-8") if isinstance(raw, np.ndarray) else raw
+            return dataset.asstr()[key]
+        data = dataset[key]
+        if self._resolve is not None:
+            return self._resolve_refs(data)
+        return data
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Slice assignment, written at the next ``save()`` of a file opened for writing."""
+        if self._on_write is None:
+            raise H5ModelError("the file is open read-only; open it with mode='r+' to edit",
+                               hdf5_path=self.hdf5_path)
+        self._on_write(self, key, value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """A dataset value: an ``H5Array`` (on disk) or new data in memory (a numpy array;
+        a list or tuple becomes one). Anything else is refused, so a scalar assigned where
+        an array belongs still fails validation."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(_array_value)
+
+    def refresh(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """After a save changed the dataset: new shape/dtype, reopen on next read."""
+        self.shape = shape
+        self.dtype = dtype
+        self._dataset = None
+
+    def read(self) -> Any:
+        """The whole dataset in memory."""
+        return self[()]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = np.asarray(self.read())
+        return data.astype(dtype) if dtype is not None else data
+
+    def _resolve_refs(self, data: Any) -> Any:
+        assert self._resolve is not None
+        resolve = self._resolve
+        if is_reference(self.dtype):
+            if isinstance(data, np.ndarray):
+                out = np.empty(data.shape, dtype=object)
+                for index, ref in np.ndenumerate(data):
+                    out[index] = resolve(ref)
+                return out
+            return resolve(data)
+        if self.dtype.names:
+            ref_fields = [n for n in self.dtype.names if is_reference(self.dtype[n])]
+            if not ref_fields:
+                return data
+            fields = [(n, object if n in ref_fields else self.dtype[n]) for n in self.dtype.names]
+            arr = np.asarray(data)
+            out = np.empty(arr.shape, dtype=fields)
+            for name in self.dtype.names:
+                if name in ref_fields:
+                    column = np.empty(arr.shape, dtype=object)
+                    for index, ref in np.ndenumerate(arr[name]):
+                        column[index] = resolve(ref)
+                    out[name] = column
+                else:
+                    out[name] = arr[name]
+            return out if isinstance(data, np.ndarray) else out[()]
+        return data
+
+
+def _array_value(value: Any) -> Any:
+    if isinstance(value, H5Array | np.ndarray):
+        return value
+    if isinstance(value, list | tuple):
+        if any(isinstance(v, BaseModel) for v in value):
+            out = np.empty(len(value), dtype=object)  # references: models stay models
+            for i, v in enumerate(value):
+                out[i] = v
+            return out
+        return np.asarray(value)
+    raise ValueError(f"expected an array (an H5Array or a numpy array), not {type(value).__name__}")

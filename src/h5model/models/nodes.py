@@ -1,0 +1,319 @@
+"""Base classes of every generated model, and the field metadata they carry.
+
+A model knows where it lives (``hdf5_path``) and, through ``h5_fields``, how
+each of its fields maps onto the file: an attribute, a named dataset, group or
+link, or a collection of unnamed children.
+"""
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, PrivateAttr
+from pydantic_core import PydanticCustomError, core_schema
+
+from h5model.models.arrays import H5Array
+from h5model.rules.dtypes import carry_problem
+
+Role = Literal["attribute", "dataset", "group", "link", "children", "value"]
+
+
+@dataclass(frozen=True, slots=True)
+class H5Field:
+    """How one model field maps onto the file."""
+
+    role: Role
+    name: str | None = None
+    """The HDF5 name (None for a collection of unnamed children)."""
+    unwrap: bool = False
+    """The field holds the dataset's value rather than its model."""
+    required: bool = False
+    min_items: int = 0
+    max_items: int | None = None
+    dtype: str | None = None
+    reftype: str | None = None
+    target_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayOf:
+    """Checks an array's dtype category and shape against the spec, without reading data."""
+
+    dtype: str | None = None
+    shapes: tuple[tuple[int | None, ...], ...] | None = None
+    fields: tuple[str, ...] | None = None
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def check(self, value: Any) -> Any:
+        if not isinstance(value, (H5Array, np.ndarray)):
+            return value
+        # an empty attribute array carries no dtype worth checking (HDMF writes float64)
+        if self.dtype is not None and not (isinstance(value, np.ndarray) and value.size == 0):
+            problem = carry_problem(self.dtype, value.dtype)
+            if problem is not None:
+                raise PydanticCustomError("h5_dtype", problem)
+        if self.fields:
+            missing = [f for f in self.fields if f not in (value.dtype.names or ())]
+            if missing:
+                raise PydanticCustomError(
+                    "h5_dtype",
+                    "expected a compound dtype with fields {fields}, missing {missing}",
+                    {"fields": ", ".join(self.fields), "missing": ", ".join(missing)},
+                )
+        if self.shapes:
+            shape = tuple(value.shape)
+            if not any(_shape_matches(shape, allowed) for allowed in self.shapes):
+                allowed_text = " or ".join(_shape_text(s) for s in self.shapes)
+                raise PydanticCustomError(
+                    "h5_shape",
+                    "expected shape {allowed}, found {found}",
+                    {"allowed": allowed_text, "found": _shape_text(shape)},
+                )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """A value the spec fixes (``value:``): the file must hold exactly it."""
+
+    value: Any
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def check(self, value: Any) -> Any:
+        expected = self.value
+        same = (
+            np.array_equal(np.asarray(value), np.asarray(expected))
+            if isinstance(value, (np.ndarray, list, tuple))
+            else value == expected
+        )
+        if not same:
+            raise PydanticCustomError(
+                "h5_fixed", "expected the fixed value {expected!r}", {"expected": expected}
+            )
+        return value
+
+
+def _shape_matches(shape: tuple[int, ...], allowed: tuple[int | None, ...]) -> bool:
+    if len(shape) != len(allowed):
+        return False
+    for want, got in zip(allowed, shape, strict=True):
+        if want is not None and want != got:
+            return False
+    return True
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("*" if n is None else str(n) for n in shape) + ")"
+
+
+@dataclass(slots=True)
+class ExternalLink:
+    """A link into another file. Nothing is opened until ``resolve()`` is called."""
+
+    filename: str
+    path: str
+    hdf5_path: str
+    """Where the link itself sits in this file."""
+    _opener: "Callable[[ExternalLink], Any] | None" = field(default=None, repr=False)
+    folder: str | None = field(default=None, repr=False)
+    """The folder of the file holding the link: a relative ``filename`` starts there."""
+
+    def resolve(self) -> Any:
+        """The model at ``path`` in ``filename`` (relative to this file's folder)."""
+        if self._opener is None:
+            raise RuntimeError(f"{self.hdf5_path}: external link has no file to resolve from")
+        return self._opener(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    """A soft link whose target does not exist."""
+
+    target: str
+    hdf5_path: str
+
+
+class Node(BaseModel):
+    """Every object of the file: knows its ``hdf5_path`` and its raw attributes."""
+
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        defer_build=True,
+        validate_default=False,
+        validate_assignment=True,
+    )
+
+    h5_type: ClassVar[tuple[str, str] | None] = None
+    """(namespace, type name) for typed classes."""
+    h5_kind: ClassVar[Literal["group", "dataset"]] = "group"
+    h5_fields: ClassVar[Mapping[str, H5Field]] = {}
+
+    hdf5_path: str | None = None
+    object_id: str | None = None
+
+    _attrs: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _owner: Any = PrivateAttr(default=None)
+    """The open File this model belongs to (edits are reported to it)."""
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        """Every attribute as stored in the file (references resolved)."""
+        return self._attrs
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic validates the new value first (validate_assignment): a wrong dtype,
+        # a missing required value or a reference to the wrong type fails right here
+        super().__setattr__(name, value)
+        if name[0] != "_":
+            owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+            if owner is not None:
+                owner.field_changed(self, name)
+
+    @classmethod
+    def type_name(cls) -> str | None:
+        return cls.h5_type[1] if cls.h5_type else None
+
+    def __repr__(self) -> str:
+        kind = self.type_name() or type(self).__name__
+        return f"<{kind} {self.hdf5_path!r}>"
+
+    __str__ = __repr__
+
+
+class Group(Node):
+    """A group: fields from its spec, plus every child by name."""
+
+    _children: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._children[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._children
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._children)
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._children.items())
+
+    @property
+    def children(self) -> Mapping[str, Any]:
+        """Every child (groups, datasets, links), typed or not, by HDF5 name."""
+        return self._children
+
+    def add(self, name: str, child: Any) -> Any:
+        """Attach ``child`` under ``name``: a new model, or a model already in the file (a
+        soft link is written), or a plain value (a dataset). Returns ``child``."""
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a valid HDF5 name")
+        if name in self._children:
+            raise KeyError(f"{self.hdf5_path}: {name!r} exists; remove it first")
+        field = self._field_for(name, child)
+        if field is not None:
+            spec = type(self).h5_fields[field]
+            if spec.role == "children":
+                collection = dict(getattr(self, field) or {})
+                collection[name] = child
+                object.__setattr__(self, field, collection)
+            else:
+                super().__setattr__(field, child)
+        self._children[name] = child
+        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        if owner is not None:
+            owner.child_added(self, name, child)
+        return child
+
+    def remove(self, name: str) -> Any:
+        """Detach the child ``name`` (a required one cannot be removed)."""
+        if name not in self._children:
+            raise KeyError(f"{self.hdf5_path}: no child {name!r}")
+        child = self._children[name]
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.role == "children":
+                collection = getattr(self, field_name) or {}
+                if name in collection:
+                    remaining = {k: v for k, v in collection.items() if k != name}
+                    object.__setattr__(self, field_name, remaining)
+            elif spec.name == name:
+                if spec.required:
+                    raise ValueError(
+                        f"{self.hdf5_path}: {name!r} is required by {type(self).type_name()}"
+                    )
+                super().__setattr__(field_name, None)
+        del self._children[name]
+        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        if owner is not None:
+            owner.child_removed(self, name)
+        return child
+
+    def _field_for(self, name: str, child: Any) -> str | None:
+        """The field a new child belongs in: its named field, else a matching collection."""
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.name == name and spec.role in ("dataset", "group", "link"):
+                return field_name
+        for field_name, spec in type(self).h5_fields.items():
+            if spec.role == "children" and spec.target_type is not None:
+                annotation = type(self).model_fields[field_name].annotation
+                if _accepts(annotation, child):
+                    return field_name
+        return None
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """True when a collection field's value type admits ``value``."""
+    import typing
+
+    stack = [annotation]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, type) and issubclass(current, Node):
+            if isinstance(value, current):
+                return True
+            continue
+        stack.extend(typing.get_args(current))
+    return False
+
+
+class Dataset(Node):
+    """A dataset: its (lazy) value, plus attribute fields from its spec."""
+
+    h5_kind: ClassVar[Literal["group", "dataset"]] = "dataset"
+
+    value: Any = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (
+            tuple(np.shape(self.value))
+            if not isinstance(self.value, H5Array)
+            else (self.value.shape)
+        )
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        value = self.value
+        if isinstance(value, (H5Array, np.ndarray)):
+            return value.dtype
+        return None
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.value[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(
+            self.value if not isinstance(self.value, H5Array) else self.value.read(), dtype=dtype
+        )

@@ -1,0 +1,1 @@
+"""Writing models back: change log, checks, applying edits, the writer, journal and locks."""

@@ -1,0 +1,82 @@
+"""Rules on values themselves: fixed values, and text that must hold an ISO 8601 time.
+
+The models and validation both ask here, so a value the models refuse is never one
+validation passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import numpy as np
+
+
+def same_value(value: Any, fixed: Any) -> bool:
+    """True when a stored value equals the value a spec fixes (arrays element-wise)."""
+    try:
+        if isinstance(value, np.ndarray | list | tuple) or isinstance(fixed, list | tuple):
+            return bool(np.array_equal(np.asarray(value), np.asarray(fixed)))
+        if isinstance(value, np.generic):
+            value = value.item()
+        return bool(value == fixed)
+    except (TypeError, ValueError):
+        return False
+
+
+_ISO_8601 = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"  # date
+    r"(T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?"  # time
+)
+"""ISO 8601 extended form, as the spec language's readers accept it: a date, optionally a
+``T``, a time, fractional seconds and a zone."""
+
+
+def parse_isodatetime(value: Any) -> dt.datetime:
+    """An ``isodatetime`` value as a datetime, read leniently (as the models do, so that a
+    file can be opened to be repaired): any date and time Python's ISO parser reads, a
+    trailing ``Z`` as UTC. ValueError for anything else; numbers are refused, the spec
+    stores text. ``isodatetime_problem`` is the strict rule validation applies."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, bytes | np.bytes_):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("expected ISO 8601 text, found bytes that are not UTF-8") from None
+    if not isinstance(value, str):
+        raise ValueError(f"expected ISO 8601 text, found {type(value).__name__}")
+    text = value.strip()
+    if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
+        raise ValueError(f"expected an ISO 8601 date and time, found {_short(value)}")
+    try:
+        return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 date and time, found {_short(value)}") from None
+
+
+def isodatetime_problem(value: Any) -> str | None:
+    """Why a stored ``isodatetime`` is not ISO 8601 extended form (the spec language's
+    rule, which pynwb's validator applies too); None when it is."""
+    if isinstance(value, bytes | np.bytes_):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str) and _ISO_8601.fullmatch(value) is None:
+        return f"expected an ISO 8601 date and time (YYYY-MM-DDThh:mm:ss), found {_short(value)}"
+    try:
+        parse_isodatetime(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def isodatetime_text(value: dt.datetime | dt.date) -> str:
+    """How an ``isodatetime`` is written: ISO 8601 with ``T``, as pynwb writes it."""
+    return value.isoformat()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,1 @@
+"""The ``File`` handle: specs, graph and models of one open file, and its save."""
