@@ -39,7 +39,7 @@ from pynwb import NWBHDF5IO
 from pynwb.base import TimeSeries
 
 import h5model
-from h5model.models.nodes import Fixed
+from h5model.models.constraints import Fixed
 
 OLD_FILE_NAMES = ["old_ecephys", "old_ophys"]
 FILE_NAMES = [*ALL_FILE_NAMES, *OLD_FILE_NAMES]

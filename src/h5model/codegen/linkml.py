@@ -1,17 +1,16 @@
-"""Specs -> LinkML: one ``SchemaDefinition`` per namespace.
+"""The rule set -> LinkML: one ``SchemaDefinition`` per namespace, the published schema.
 
-One class per group or dataset type (``is_a`` its ``data_type_inc``), with
-every part, inherited ones included, as a slot: attributes, named datasets,
-groups and links, and collections of unnamed children. HDF5 specifics the
-LinkML metamodel has no word for (role, HDF5 name, precise dtype, fixed value)
-ride along as slot annotations.
+One class per type (``is_a`` its parent), nested types for untyped named parts, one
+slot per part: quantities as required/multivalued/cardinalities, dtypes as LinkML
+types (references as the class they point to, compound dtypes as a row class),
+shapes as LinkML arrays (several allowed shapes as ``any_of``), fixed values as
+``equals_*``, defaults as ``ifabsent``. HDF5 words LinkML has none for (role, HDF5
+name) are plain annotations for readers of the schema; nothing reads them back: the
+models are generated from the rule set itself.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from linkml_runtime.linkml_model.meta import (
@@ -24,25 +23,13 @@ from linkml_runtime.linkml_model.meta import (
     TypeDefinition,
 )
 
-from h5model.codegen.identifiers import class_identifier, field_identifier, snake_case
-from h5model.codegen.keys import module_key
-from h5model.errors import SpecError
-from h5model.spec import dtypes, language
-from h5model.spec.loader import SpecSet
-from h5model.spec.quantity import quantity
-from h5model.spec.resolve import Resolver
-
-# hdmf-common types whose models get table behaviour (rows, ragged columns, regions).
-RUNTIME_MIXINS = {
-    "DynamicTable": "DynamicTable",
-    "VectorData": "VectorData",
-    "VectorIndex": "VectorIndex",
-    "DynamicTableRegion": "DynamicTableRegion",
-}
+from h5model.rules.model import Dim, Part, Role, TypeRule
+from h5model.rules.ruleset import NamespaceRules
+from h5model.spec.dtypes import FLOATS, SIGNED, UNSIGNED
 
 _TYPES = {
-    **{name: "integer" for name in sorted(dtypes.SIGNED | dtypes.UNSIGNED)},
-    **{name: "float" for name in sorted(dtypes.FLOATS)},
+    **{name: "integer" for name in sorted(SIGNED | UNSIGNED)},
+    **{name: "float" for name in sorted(FLOATS)},
     "numeric": "float",
     "text": "string",
     "ascii": "string",
@@ -56,310 +43,123 @@ _BASES = {
     "boolean": ("Bool", "xsd:boolean"),
     "datetime": ("XSDDateTime", "xsd:dateTime"),
 }
+ANY = "Any"
 
 
-_PENDING: Any = object()
+def schema_name(namespace: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in namespace)
 
 
-@dataclass
-class _Context:
-    namespace: str
-    specs: SpecSet
-    resolver: Resolver
-    classes: dict[str, ClassDefinition] = field(default_factory=dict)
-    used_types: set[str] = field(default_factory=set)
-    nested: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(owner class, part name) -> nested class name, so subtypes can inherit it."""
-    imported: dict[str, str] = field(default_factory=dict)
-    """class name -> namespace defining it, for classes of other namespaces."""
-
-
-class Translator:
-    """Translates every namespace of a spec set, dependencies first."""
-
-    def __init__(self, specs: SpecSet) -> None:
-        self.specs = specs
-        self.resolver = Resolver(specs)
-        self.schemas: dict[str, SchemaDefinition] = {}
-        self.keys: dict[str, str] = {}
-        self.nested: dict[tuple[str, str], str] = {}
-
-    def all(self) -> dict[str, SchemaDefinition]:
-        for name in self.specs.namespaces:
-            for ns in self.specs.dependency_closure(name):
-                self.schema(ns)
-        return self.schemas
-
-    def schema(self, namespace: str) -> SchemaDefinition:
-        if namespace in self.schemas:
-            return self.schemas[namespace]
-        spec = self.specs.namespaces[namespace]
-        deps = [d for d in self.specs.dependency_closure(namespace) if d != namespace]
-        for dep in deps:
-            self.schema(dep)
-        key = module_key(spec.content_hash, [self.keys[d] for d in deps])
-        self.keys[namespace] = key
-        ctx = _Context(namespace, self.specs, self.resolver)
-        ctx.nested = self.nested
-        ctx.classes["Any"] = ClassDefinition(
-            name="Any", class_uri="linkml:Any", description="A value of any type."
+def linkml_schema(rules: NamespaceRules, key: str, dep_keys: dict[str, str]) -> SchemaDefinition:
+    """The LinkML schema of one namespace; ``key`` and ``dep_keys`` name it and its imports."""
+    classes: dict[str, ClassDefinition] = {
+        ANY: ClassDefinition(name=ANY, class_uri="linkml:Any", description="A value of any type.")
+    }
+    for rule in rules.classes.values():
+        classes[rule.class_name] = ClassDefinition(
+            name=rule.class_name,
+            is_a=rule.parent,
+            description=rule.doc,
+            annotations=_class_annotations(rule),
+            attributes={part.field: _slot(rule, part, classes) for part in rule.parts},
         )
-        for type_name, _ in spec.types():
-            self._type_class(ctx, type_name)
-        schema = SchemaDefinition(
-            id=f"urn:h5model:{key}",
-            name=_schema_name(namespace),
-            title=namespace,
-            version=spec.version or None,
-            description=spec.namespace.doc,
-            imports=[f"urn:h5model:{self.keys[d]}" for d in deps],
-            default_prefix=f"urn:h5model:{key}/",
-            types=_types(),
-            classes=ctx.classes,
-            annotations={
-                "namespace": namespace,
-                "namespace_version": spec.version,
-                "module_key": key,
-                "content_hash": spec.content_hash,
-                "depends": json.dumps(deps),
-            },
-        )
-        self.schemas[namespace] = schema
-        return schema
+    return SchemaDefinition(
+        id=f"urn:h5model:{key}",
+        name=schema_name(rules.name),
+        title=rules.name,
+        version=rules.version or None,
+        description=rules.doc,
+        imports=[f"urn:h5model:{dep_keys[d]}" for d in rules.depends],
+        default_prefix=f"urn:h5model:{key}/",
+        types=_types(),
+        classes=classes,
+        annotations={
+            "namespace": rules.name,
+            "namespace_version": rules.version,
+            "module_key": key,
+            "content_hash": rules.content_hash,
+        },
+    )
 
-    # -- classes -------------------------------------------------------------
-    def _type_class(self, ctx: _Context, type_name: str) -> None:
-        if type_name in ctx.classes:
-            return
-        where = f"{self.specs.namespaces[ctx.namespace].origin} type {type_name}"
-        name = class_identifier(type_name, where=where)
-        _, spec = self.resolver.type_spec(ctx.namespace, type_name)
-        own = self.specs.defined(ctx.namespace)[type_name]
-        parent = own.data_type_inc
-        if parent is not None:
-            found = self.specs.find_type(ctx.namespace, parent)
-            if found is None:
-                raise SpecError(
-                    f"type {type_name!r} extends unknown type {parent!r}", hdf5_path=where
+
+def _class_annotations(rule: TypeRule) -> dict[str, str]:
+    out = {"hdf5_kind": str(rule.kind)}
+    if rule.type_name is not None:
+        out["namespace"] = str(rule.namespace)
+        out["type_name"] = rule.type_name
+    if rule.nested_in is not None and rule.hdf5_name is not None:
+        out["nested_in"] = rule.nested_in
+        out["hdf5_name"] = rule.hdf5_name
+    return out
+
+
+def _slot(rule: TypeRule, part: Part, classes: dict[str, ClassDefinition]) -> SlotDefinition:
+    annotations = {"hdf5_role": str(part.role)}
+    if part.name is not None:
+        annotations["hdf5_name"] = part.name
+    slot = SlotDefinition(
+        name=part.field,
+        description=part.doc,
+        required=part.required,
+        annotations=annotations,
+    )
+    if part.role is Role.CHILDREN:
+        slot.multivalued = True
+        slot.inlined = True
+        slot.minimum_cardinality = part.min_items or None
+        slot.maximum_cardinality = part.max_items
+    value = part.value
+    if value is None:
+        slot.range = part.target or ANY
+        return slot
+    if value.reference is not None:
+        slot.range = value.reference.target_type
+        annotations["reftype"] = value.reference.reftype
+    elif value.compound:
+        row = f"{rule.class_name}__{part.field}__row"
+        classes[row] = ClassDefinition(
+            name=row,
+            description=f"One row of the compound dtype of {rule.class_name}.{part.field}.",
+            attributes={
+                f.name: SlotDefinition(
+                    name=f.name,
+                    description=f.doc,
+                    range=f.reference.target_type if f.reference else f.primitive or ANY,
                 )
-            self._class_for_type(ctx, parent)  # parents first: nested parts inherit theirs
-        annotations: dict[str, Any] = {
-            "hdf5_kind": "dataset" if isinstance(spec, language.Dataset) else "group",
-            "namespace": ctx.namespace,
-            "type_name": type_name,
-        }
-        if ctx.namespace == "hdmf-common" and type_name in RUNTIME_MIXINS:
-            annotations["runtime_mixin"] = RUNTIME_MIXINS[type_name]
-        ctx.classes[name] = _PENDING  # before slots: parts may refer back to this type
-        ctx.classes[name] = ClassDefinition(
-            name=name,
-            is_a=parent,
-            description=spec.doc,
-            annotations=annotations,
-            attributes=self._slots(ctx, name, spec, parent),
-        )
-
-    def _slots(
-        self,
-        ctx: _Context,
-        owner: str,
-        spec: language.Group | language.Dataset,
-        parent_class: str | None,
-    ) -> dict[str, SlotDefinition]:
-        slots: dict[str, SlotDefinition] = {}
-        taken: set[str] = {"value"} if isinstance(spec, language.Dataset) else set()
-        if isinstance(spec, language.Dataset):
-            slots["value"] = self._value_slot(ctx, spec)
-        for attr in spec.attributes:
-            ident = field_identifier(attr.name, taken)
-            slots[ident] = self._attribute_slot(ctx, ident, attr)
-        if isinstance(spec, language.Group):
-            parts: list[language.Group | language.Dataset] = [*spec.datasets, *spec.groups]
-            for part in parts:
-                if part.name:
-                    ident = field_identifier(part.name, taken)
-                    slots[ident] = self._named_part(ctx, owner, ident, part, parent_class)
-            for link in spec.links:
-                ident = field_identifier(link.name or snake_case(link.target_type), taken)
-                slots[ident] = self._link_slot(ctx, ident, link)
-            for part in parts:
-                if not part.name:
-                    type_name = part.data_type_def or part.data_type_inc
-                    if type_name is None:
-                        raise SpecError(f"{owner}: an unnamed part has no type")
-                    ident = field_identifier(snake_case(type_name), taken)
-                    slots[ident] = self._children_slot(ctx, ident, part)
-        return slots
-
-    def _class_for_type(self, ctx: _Context, type_name: str) -> str:
-        found = self.specs.find_type(ctx.namespace, type_name)
-        if found is None:
-            raise SpecError(f"unknown type {type_name!r} (namespace {ctx.namespace!r})")
-        defining, _ = found
-        if defining == ctx.namespace:
-            self._type_class(ctx, type_name)
-        return type_name
-
-    def _value_slot(self, ctx: _Context, spec: language.Dataset) -> SlotDefinition:
-        slot = SlotDefinition(name="value", annotations={"hdf5_role": "value"})
-        self._dtype_shape(ctx, slot, spec.dtype, spec.shapes, spec.value, spec.default_value)
-        slot.required = True
-        return slot
-
-    def _attribute_slot(
-        self, ctx: _Context, ident: str, attr: language.Attribute
-    ) -> SlotDefinition:
-        slot = SlotDefinition(
-            name=ident,
-            description=attr.doc,
-            annotations={"hdf5_role": "attribute", "hdf5_name": attr.name},
-        )
-        self._dtype_shape(ctx, slot, attr.dtype, attr.shapes, attr.value, attr.default_value)
-        slot.required = attr.required is not False and attr.default_value is None
-        return slot
-
-    def _dtype_shape(
-        self,
-        ctx: _Context,
-        slot: SlotDefinition,
-        dtype: language.DtypeSpec | None,
-        shapes: list[language.ShapeOption],
-        value: Any,
-        default: Any,
-    ) -> None:
-        if dtype is None:
-            slot.range = "Any"
-        elif dtype.reference is not None:
-            slot.range = self._class_for_type(ctx, dtype.reference.target_type)
-            slot.annotations["reftype"] = dtype.reference.reftype
-        elif dtype.compound:
-            slot.range = "Any"
-            slot.annotations["compound_fields"] = json.dumps([f.name for f in dtype.compound])
-            slot.annotations["compound"] = json.dumps(
-                [
-                    {
-                        "name": f.name,
-                        "dtype": f.dtype.primitive
-                        or (f.dtype.reference.target_type if f.dtype.reference else None),
-                        "reference": bool(f.dtype.reference),
-                    }
-                    for f in dtype.compound
-                ]
-            )
-        else:
-            primitive = dtypes.canonical(dtype.primitive or "")
-            if primitive not in _TYPES:
-                raise SpecError(f"unknown dtype {dtype.primitive!r} for {slot.name!r}")
-            slot.range = primitive
-            slot.annotations["dtype"] = primitive
-        arrays = [_array(option) for option in shapes]
-        if len(arrays) == 1:
-            slot.array = arrays[0]
-        elif len(arrays) > 1:
-            slot.any_of = [AnonymousSlotExpression(array=a) for a in arrays]
-        if value is not None:
-            slot.annotations["fixed_value"] = json.dumps(value)
-        elif default is not None:
-            slot.ifabsent = _ifabsent(default)
-            slot.annotations["default_value"] = json.dumps(default)
-
-    def _named_part(
-        self,
-        ctx: _Context,
-        owner: str,
-        ident: str,
-        part: language.Group | language.Dataset,
-        parent_class: str | None,
-    ) -> SlotDefinition:
-        is_dataset = isinstance(part, language.Dataset)
-        minimum, _maximum = quantity(part.quantity)
-        slot = SlotDefinition(
-            name=ident,
-            description=part.doc,
-            required=minimum > 0,
-            annotations={"hdf5_role": "dataset" if is_dataset else "group", "hdf5_name": part.name},
-        )
-        if part.data_type_def:
-            slot.range = self._class_for_type(ctx, part.data_type_def)
-        elif part.data_type_inc:
-            slot.range = self._class_for_type(ctx, part.data_type_inc)
-        elif isinstance(part, language.Dataset) and not part.attributes:
-            # a plain named dataset: the field holds its value
-            slot.annotations["unwrap"] = "true"
-            self._dtype_shape(ctx, slot, part.dtype, part.shapes, part.value, part.default_value)
-            if part.value is not None or part.default_value is not None:
-                slot.required = False
-            if not part.shapes and part.dtype is not None and part.dtype.primitive:
-                slot.annotations["maybe_array"] = "true"
-        else:
-            slot.range = self._nested_class(ctx, owner, part, parent_class)
-        return slot
-
-    def _nested_class(
-        self,
-        ctx: _Context,
-        owner: str,
-        part: language.Group | language.Dataset,
-        parent_class: str | None,
-    ) -> str:
-        assert part.name is not None
-        ident = field_identifier(part.name, set())
-        name = f"{owner}__{ident}"
-        if name in ctx.classes:
-            return name
-        inherited = ctx.nested.get((parent_class, part.name)) if parent_class else None
-        kind = "dataset" if isinstance(part, language.Dataset) else "group"
-        ctx.classes[name] = _PENDING
-        ctx.nested[(owner, part.name)] = name
-        ctx.classes[name] = ClassDefinition(
-            name=name,
-            is_a=inherited,
-            description=part.doc,
-            annotations={"hdf5_kind": kind, "nested_in": owner, "hdf5_name": part.name},
-            attributes=self._slots(ctx, name, part, inherited),
-        )
-        return name
-
-    def _link_slot(self, ctx: _Context, ident: str, link: language.Link) -> SlotDefinition:
-        minimum, _maximum = quantity(link.quantity)
-        return SlotDefinition(
-            name=ident,
-            description=link.doc,
-            range=self._class_for_type(ctx, link.target_type),
-            required=minimum > 0 and link.name is not None,
-            annotations={"hdf5_role": "link", "hdf5_name": link.name}
-            if link.name
-            else {"hdf5_role": "link"},
-        )
-
-    def _children_slot(
-        self, ctx: _Context, ident: str, part: language.Group | language.Dataset
-    ) -> SlotDefinition:
-        type_name = part.data_type_def or part.data_type_inc
-        assert type_name is not None
-        minimum, maximum = quantity(part.quantity)
-        return SlotDefinition(
-            name=ident,
-            description=part.doc,
-            range=self._class_for_type(ctx, type_name),
-            multivalued=True,
-            inlined=True,
-            minimum_cardinality=minimum or None,
-            maximum_cardinality=maximum,
-            annotations={
-                "hdf5_role": "children",
-                "hdf5_kind": "dataset" if isinstance(part, language.Dataset) else "group",
+                for f in value.compound
             },
         )
+        slot.range = row
+    elif value.primitive is not None:
+        slot.range = value.primitive
+    else:
+        slot.range = ANY
+    arrays = [_array(option) for option in value.shapes]
+    if len(arrays) == 1:
+        slot.array = arrays[0]
+    elif len(arrays) > 1:
+        slot.any_of = [AnonymousSlotExpression(array=a) for a in arrays]
+    _fixed(slot, value.fixed)
+    if value.default is not None:
+        slot.ifabsent = _ifabsent(value.default)
+    return slot
 
 
-def _array(option: language.ShapeOption) -> ArrayExpression:
+def _fixed(slot: SlotDefinition, fixed: Any) -> None:
+    if fixed is None:
+        return
+    if isinstance(fixed, str):
+        slot.equals_string = fixed
+    elif isinstance(fixed, int | float) and not isinstance(fixed, bool):
+        slot.equals_number = fixed
+    else:  # booleans and arrays: LinkML's expression form
+        slot.equals_expression = repr(fixed)
+
+
+def _array(option: tuple[Dim, ...]) -> ArrayExpression:
     dims = [
-        DimensionExpression(
-            alias=d.name or f"dim{i}",
-            exact_cardinality=d.length,
-        )
-        for i, d in enumerate(option.dims)
+        DimensionExpression(alias=d.name or f"dim{i}", exact_cardinality=d.length)
+        for i, d in enumerate(option)
     ]
     return ArrayExpression(dimensions=dims, exact_number_dimensions=len(dims))
 
@@ -384,12 +184,3 @@ def _types() -> dict[str, TypeDefinition]:
     for name, base in _TYPES.items():
         out[name] = TypeDefinition(name=name, typeof=base, uri=_BASES[base][1])
     return out
-
-
-def _schema_name(namespace: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in namespace)
-
-
-def translate(specs: SpecSet) -> Mapping[str, SchemaDefinition]:
-    """Every namespace of ``specs`` as a LinkML schema, keyed by namespace name."""
-    return Translator(specs).all()

@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, PrivateAttr
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from h5model.models.arrays import H5Array
-from h5model.rules.dtypes import carry_problem
 
 Role = Literal["attribute", "dataset", "group", "link", "children", "value"]
 
@@ -34,85 +32,6 @@ class H5Field:
     dtype: str | None = None
     reftype: str | None = None
     target_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ArrayOf:
-    """Checks an array's dtype category and shape against the spec, without reading data."""
-
-    dtype: str | None = None
-    shapes: tuple[tuple[int | None, ...], ...] | None = None
-    fields: tuple[str, ...] | None = None
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def check(self, value: Any) -> Any:
-        if not isinstance(value, (H5Array, np.ndarray)):
-            return value
-        # an empty attribute array carries no dtype worth checking (HDMF writes float64)
-        if self.dtype is not None and not (isinstance(value, np.ndarray) and value.size == 0):
-            problem = carry_problem(self.dtype, value.dtype)
-            if problem is not None:
-                raise PydanticCustomError("h5_dtype", problem)
-        if self.fields:
-            missing = [f for f in self.fields if f not in (value.dtype.names or ())]
-            if missing:
-                raise PydanticCustomError(
-                    "h5_dtype",
-                    "expected a compound dtype with fields {fields}, missing {missing}",
-                    {"fields": ", ".join(self.fields), "missing": ", ".join(missing)},
-                )
-        if self.shapes:
-            shape = tuple(value.shape)
-            if not any(_shape_matches(shape, allowed) for allowed in self.shapes):
-                allowed_text = " or ".join(_shape_text(s) for s in self.shapes)
-                raise PydanticCustomError(
-                    "h5_shape",
-                    "expected shape {allowed}, found {found}",
-                    {"allowed": allowed_text, "found": _shape_text(shape)},
-                )
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Fixed:
-    """A value the spec fixes (``value:``): the file must hold exactly it."""
-
-    value: Any
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def check(self, value: Any) -> Any:
-        expected = self.value
-        same = (
-            np.array_equal(np.asarray(value), np.asarray(expected))
-            if isinstance(value, (np.ndarray, list, tuple))
-            else value == expected
-        )
-        if not same:
-            raise PydanticCustomError(
-                "h5_fixed", "expected the fixed value {expected!r}", {"expected": expected}
-            )
-        return value
-
-
-def _shape_matches(shape: tuple[int, ...], allowed: tuple[int | None, ...]) -> bool:
-    if len(shape) != len(allowed):
-        return False
-    for want, got in zip(allowed, shape, strict=True):
-        if want is not None and want != got:
-            return False
-    return True
-
-
-def _shape_text(shape: tuple[int | None, ...]) -> str:
-    return "(" + ", ".join("*" if n is None else str(n) for n in shape) + ")"
 
 
 @dataclass(slots=True)

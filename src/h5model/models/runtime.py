@@ -1,4 +1,8 @@
-"""What generated modules import: base classes, field metadata, table behaviour."""
+"""What generated modules import: base classes, field metadata, checks, table behaviour.
+
+Generated source names everything it uses as ``_r.<name>``: this module is the whole
+surface between generated code and h5model, so it changes only with the generator.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from pydantic import InstanceOf
 
 from h5model.codegen.registry import require
 from h5model.models.arrays import H5Array
-from h5model.models.nodes import ArrayOf, Dataset, ExternalLink, Fixed, Group, H5Field, Node
+from h5model.models.constraints import ArrayOf, Fixed, IsoDatetime
+from h5model.models.nodes import Dataset, ExternalLink, Group, H5Field, Node
 from h5model.models.tables import (
     DynamicTableMixin,
     DynamicTableRegionMixin,
@@ -25,6 +30,7 @@ __all__ = [
     "H5Array",
     "H5Field",
     "InstanceOf",
+    "IsoDatetime",
     "Node",
     "VectorDataMixin",
     "VectorIndexMixin",

@@ -1,4 +1,4 @@
-"""Checked identifiers for generated code.
+"""Names that may become code: checked class and field identifiers.
 
 Type and field names come from specs that strangers wrote. Only names that are
 plain Python identifiers, not keywords, not builtins and not reserved by

@@ -1,0 +1,231 @@
+"""The rule set -> pydantic source of one namespace's models.
+
+Each ``TypeRule`` becomes a class: its base (parent type, or h5model's ``Group`` /
+``Dataset``, table behaviour first where hdmf-common asks for it), ``h5_type``, the
+``h5_fields`` table that maps fields onto the file, and one annotated field per part.
+Everything a field checks is read from the rule set, never re-derived. The source is
+built from checked identifiers and literals only (``codegen.literals``): no name,
+doc string or value from a spec can become anything but data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from h5model.codegen.emit import check_name, doc_literal, names_list
+from h5model.codegen.literals import literal
+from h5model.errors import SpecError
+from h5model.rules.model import Part, Role, TypeRule, ValueRule
+from h5model.rules.ruleset import TABLE_MIXINS, NamespaceRules
+from h5model.spec.dtypes import FLOATS, SIGNED, UNSIGNED
+
+_PYTHON = {
+    **dict.fromkeys(SIGNED | UNSIGNED, "int"),
+    **dict.fromkeys(FLOATS | {"numeric"}, "float"),
+    "text": "str",
+    "ascii": "str",
+    "bool": "bool",
+    "isodatetime": "_r.IsoDatetime",
+}
+_ANY = "_t.Any"
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A namespace whose classes this module may use: its rules, the name its module is
+    bound to in the source, and the key its module is looked up by."""
+
+    rules: NamespaceRules
+    module_expr: str
+    key: str
+
+
+class _ModuleWriter:
+    def __init__(self, rules: NamespaceRules, deps: Sequence[ModuleRef]) -> None:
+        self.rules = rules
+        self.deps = list(deps)
+        self.defined: set[str] = set()
+        """Local classes already emitted: annotations naming only these need no quotes."""
+        self.local_refs: set[str] = set()
+
+    def class_ref(self, name: str) -> str:
+        if name in self.rules.classes:
+            self.local_refs.add(name)
+            return check_name(name, "class name")
+        for dep in self.deps:
+            if name in dep.rules.classes:
+                return f"{dep.module_expr}.{check_name(name, 'class name')}"
+        raise SpecError(
+            f"class {name!r} is not defined in namespace {self.rules.name!r} or its dependencies"
+        )
+
+    def ordered(self) -> list[TypeRule]:
+        """Classes with their parent first and, where no cycle forbids it, the classes
+        their fields name first, so annotations can be objects rather than strings."""
+        ordered: list[TypeRule] = []
+        done: set[str] = set()
+        visiting: set[str] = set()
+        classes = self.rules.classes
+        stack: list[tuple[str, tuple[str, ...], bool]] = [
+            (name, (), False) for name in reversed(classes)
+        ]
+        # iterative depth-first: (class, inheritance trail, children already pushed)
+        while stack:
+            name, trail, expanded = stack.pop()
+            if name in done or name not in classes:
+                continue
+            rule = classes[name]
+            if expanded:
+                visiting.discard(name)
+                if name not in done:
+                    done.add(name)
+                    ordered.append(rule)
+                continue
+            if name in trail:
+                raise SpecError(f"class {name!r} inherits from itself")
+            visiting.add(name)
+            stack.append((name, trail, True))
+            named = [
+                target
+                for part in rule.parts
+                if (target := _class_of(part)) in classes and target not in visiting
+            ]
+            for target in reversed(named):
+                stack.append((target, (), False))
+            if rule.parent:
+                stack.append((rule.parent, (*trail, name), False))
+        return ordered
+
+    def source(self, header: str) -> str:
+        lines = [doc_literal(header), "", "import typing as _t", "", "import numpy as _np", "",
+                 "from h5model.models import runtime as _r", ""]
+        for dep in self.deps:
+            lines.append(f"{dep.module_expr} = _r.require({dep.key!r})")
+        lines.append("")
+        ordered = self.ordered()
+        for rule in ordered:
+            lines += self.class_source(rule)
+            lines.append("")
+            self.defined.add(rule.class_name)
+        lines.append("")
+        lines.append("__all__ = " + names_list([r.class_name for r in ordered]))
+        lines.append("")
+        return "\n".join(lines)
+
+    def class_source(self, rule: TypeRule) -> list[str]:
+        name = check_name(rule.class_name, "class name")
+        bases: list[str] = []
+        if rule.mixin is not None:
+            if rule.mixin not in TABLE_MIXINS.values():
+                raise SpecError(f"unknown table behaviour {rule.mixin!r}")
+            bases.append(f"_r.{rule.mixin}Mixin")  # first, so its item access wins
+        if rule.parent:
+            bases.append(self.class_ref(rule.parent))
+        else:
+            bases.append("_r.Dataset" if rule.kind == "dataset" else "_r.Group")
+        out = [f"class {name}({', '.join(bases)}):", f"    {doc_literal(rule.doc)}"]
+        if rule.type_name is not None:
+            out.append(
+                "    h5_type: _t.ClassVar[tuple[str, str] | None] = "
+                f"({str(rule.namespace)!r}, {rule.type_name!r})"
+            )
+        elif rule.parent:
+            out.append("    h5_type: _t.ClassVar[tuple[str, str] | None] = None")
+        table = [f"        {part.field!r}: {self.h5_field(part)}," for part in rule.parts]
+        if table or not rule.parent:
+            out.append("    h5_fields: _t.ClassVar[_t.Mapping[str, _r.H5Field]] = {")
+            if rule.parent:
+                out.append(f"        **{self.class_ref(rule.parent)}.h5_fields,")
+            out += table
+            out.append("    }")
+        for part in rule.parts:
+            field = check_name(part.field, "field name")
+            self.local_refs = set()
+            annotation_src, default = self.field_type(rule, part)
+            if not self.local_refs <= self.defined:
+                # names a class defined further down: leave it for pydantic to resolve
+                annotation_src = repr(annotation_src)
+            out.append(f"    {field}: {annotation_src}{default}")
+        return out
+
+    def h5_field(self, part: Part) -> str:
+        args = [repr(str(part.role))]
+        if part.name is not None:
+            args.append(f"name={part.name!r}")
+        if part.unwrap:
+            args.append("unwrap=True")
+        if part.required:
+            args.append("required=True")
+        if part.role is Role.CHILDREN:
+            if part.min_items:
+                args.append(f"min_items={part.min_items!r}")
+            if part.max_items is not None:
+                args.append(f"max_items={part.max_items!r}")
+        value = part.value
+        if value is not None and value.primitive is not None:
+            args.append(f"dtype={value.primitive!r}")
+        if value is not None and value.reference is not None:
+            args.append(f"reftype={value.reference.reftype!r}")
+            args.append(f"target_type={value.reference.target_type!r}")
+        elif part.target is not None:
+            args.append(f"target_type={part.target!r}")
+        return f"_r.H5Field({', '.join(args)})"
+
+    def field_type(self, rule: TypeRule, part: Part) -> tuple[str, str]:
+        where = f"{rule.class_name}.{part.field}"
+        value = part.value or ValueRule()
+        target = _class_of(part)
+        metadata: list[str] = []
+        if target is not None:
+            # models arrive built: check the class only, never rebuild a nested schema
+            base = f"_r.InstanceOf[{self.class_ref(target)}]"
+        elif value.primitive is not None:
+            base = _PYTHON[value.primitive]
+        else:
+            base = _ANY
+        reference, compound = value.reference is not None, bool(value.compound)
+        if value.shapes:
+            base = "_np.ndarray" if part.role is Role.ATTRIBUTE and not reference else "_r.H5Array"
+            fields = tuple(f.name for f in value.compound) if compound else None
+            metadata.append(
+                "_r.ArrayOf("
+                f"dtype={(None if reference or compound else value.primitive)!r}, "
+                f"shapes={value.lengths!r}" + (f", fields={fields!r}" if fields else "") + ")"
+            )
+        elif part.role in (Role.DATASET, Role.VALUE) and (compound or reference):
+            base = "_r.H5Array"
+        elif (part.role is Role.VALUE or part.unwrap) and base != _ANY:
+            base = f"{base} | _r.H5Array"  # no shape in the spec: a scalar or an array
+        if value.fixed is not None:
+            metadata.append(f"_r.Fixed({literal(value.fixed, where=where)})")
+        if part.role is Role.CHILDREN:
+            base = f"dict[str, {base} | _r.InstanceOf[_r.ExternalLink]]"
+        elif part.role in (Role.DATASET, Role.GROUP, Role.LINK):
+            base = f"{base} | _r.InstanceOf[_r.ExternalLink]"
+        default = value.fixed if value.fixed is not None else value.default
+        if isinstance(default, str | int | float | bool):
+            default_src = f" = {literal(default, where=where)}"
+        elif part.role is Role.CHILDREN:
+            default_src = " = {}"
+        elif not part.required:
+            base = f"{base} | None"
+            default_src = " = None"
+        else:
+            default_src = ""
+        if metadata:
+            return f"_t.Annotated[{base}, {', '.join(metadata)}]", default_src
+        return base, default_src
+
+
+def _class_of(part: Part) -> str | None:
+    """The class a field holds (a model, or the target of references), if any."""
+    if part.value is not None:
+        reference = part.value.reference
+        return reference.target_type if reference is not None else None
+    return part.target
+
+
+def module_source(rules: NamespaceRules, deps: Sequence[ModuleRef], *, header: str) -> str:
+    """Pydantic v2 module source for the models of one namespace."""
+    return _ModuleWriter(rules, deps).source(header + " Do not edit.")

@@ -1,0 +1,193 @@
+"""The resolved description of every spec type: what the file must hold, typed.
+
+Specs list only what a type adds to its parent, in several spellings. The rule set
+(``rules.ruleset``) resolves each type once into a ``TypeRule``: every part, inherited
+ones included, with its role, HDF5 name, field name, quantity, dtype, shapes, fixed
+and default value, reference target. Code generation, the models' own checks,
+validation, truncation and edit checks all read these objects, so no rule is worked
+out twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from h5model.rules.shapes import Shape
+
+if TYPE_CHECKING:
+    from h5model.spec import language
+
+
+class Kind(StrEnum):
+    """What an HDF5 object of a part or type is."""
+
+    GROUP = "group"
+    DATASET = "dataset"
+
+
+class Role(StrEnum):
+    """How a part sits in its owner: the model field's mapping onto the file."""
+
+    ATTRIBUTE = "attribute"
+    DATASET = "dataset"
+    GROUP = "group"
+    LINK = "link"
+    CHILDREN = "children"
+    """Unnamed children of one type, any number within the quantity."""
+    VALUE = "value"
+    """A dataset's own data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An object or region reference to an object of ``target_type``."""
+
+    target_type: str
+    reftype: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompoundField:
+    """One column of a compound dtype: a primitive or a reference."""
+
+    name: str
+    doc: str | None = None
+    primitive: str | None = None
+    reference: Reference | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dtype:
+    """Exactly one of: a canonical primitive name, a reference, compound fields."""
+
+    primitive: str | None = None
+    reference: Reference | None = None
+    compound: tuple[CompoundField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dim:
+    """One axis of an allowed shape: its name and its fixed length, if any."""
+
+    name: str | None
+    length: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRule:
+    """What a stored value (an attribute, or a dataset's data) must be."""
+
+    dtype: Dtype | None = None
+    """None: the spec says nothing about the dtype."""
+    shapes: tuple[tuple[Dim, ...], ...] = ()
+    """Allowed shapes; empty: any shape."""
+    fixed: Any = None
+    """The value the spec fixes (``value:``), or None."""
+    default: Any = None
+
+    @property
+    def lengths(self) -> tuple[Shape, ...]:
+        """The allowed shapes as axis lengths (None: any length)."""
+        return tuple(tuple(d.length for d in option) for option in self.shapes)
+
+    @property
+    def reference(self) -> Reference | None:
+        return self.dtype.reference if self.dtype is not None else None
+
+    @property
+    def primitive(self) -> str | None:
+        return self.dtype.primitive if self.dtype is not None else None
+
+    @property
+    def compound(self) -> tuple[CompoundField, ...]:
+        return self.dtype.compound if self.dtype is not None else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a type: an attribute, a named or unnamed child, a link, or the value."""
+
+    field: str
+    """The model field's name: a checked identifier, unique within its type."""
+    role: Role
+    name: str | None = None
+    """The HDF5 name (None for unnamed children and unnamed links)."""
+    doc: str | None = None
+    kind: Kind | None = None
+    """Group or dataset, for named parts and children."""
+    type: str | None = None
+    """The data type the part holds (typed parts, children), or a link's target type."""
+    nested: TypeRule | None = None
+    """An untyped named part with parts of its own gets a type of its own (``Owner__name``)."""
+    value: ValueRule | None = None
+    """Attributes, the value, and plain named datasets (``unwrap``)."""
+    required: bool = False
+    min_items: int = 0
+    max_items: int | None = None
+    unwrap: bool = False
+    """A plain named dataset: its model field holds the dataset's value, not a model."""
+    spec: language.Group | language.Dataset | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
+    """For typed named parts: what the part adds to its type (overrides), merged over the
+    type of the object found there when that object is checked."""
+
+    @property
+    def target(self) -> str | None:
+        """The class a field of this part holds: the nested type, or the data type."""
+        if self.nested is not None:
+            return self.nested.class_name
+        return self.type
+
+    @property
+    def quantity_text(self) -> str:
+        """``exactly 1``, ``at least 1``, ``0 to 2``: the quantity in words."""
+        low, high = self.min_items, self.max_items
+        if low == high:
+            return f"exactly {low}"
+        if high is None:
+            return f"at least {low}"
+        return f"{low} to {high}"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRule:
+    """A group or dataset type, resolved: its own class and every part it must hold."""
+
+    class_name: str
+    kind: Kind
+    parts: tuple[Part, ...]
+    namespace: str | None = None
+    """The namespace defining the type (for nested types: the owner's)."""
+    type_name: str | None = None
+    """The spec's type name; None for the nested type of an untyped named part."""
+    parent: str | None = None
+    """The class this one extends (its data type's parent, or the nested type it refines)."""
+    doc: str | None = None
+    mixin: str | None = None
+    """Table behaviour the models of this type get (hdmf-common's table types)."""
+    hdf5_name: str | None = None
+    """For nested types: the HDF5 name of the part they describe."""
+    nested_in: str | None = None
+
+    @property
+    def value(self) -> Part | None:
+        """A dataset's own value."""
+        for part in self.parts:
+            if part.role is Role.VALUE:
+                return part
+        return None
+
+    @property
+    def attributes(self) -> tuple[Part, ...]:
+        return tuple(p for p in self.parts if p.role is Role.ATTRIBUTE)
+
+    def named(self, hdf5_name: str) -> Part | None:
+        """The named dataset, group or link called ``hdf5_name``."""
+        for part in self.parts:
+            if part.name == hdf5_name and part.role in (Role.DATASET, Role.GROUP, Role.LINK):
+                return part
+        return None

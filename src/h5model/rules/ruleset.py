@@ -1,0 +1,395 @@
+"""Specs -> the rule set: every type of every namespace resolved once into a ``TypeRule``.
+
+A type's rules hold its inherited parts with overrides merged (``spec.resolve``), each
+part's field name checked (``rules.naming``), quantities as numbers, dtypes in their
+canonical spelling. Untyped named parts that carry parts of their own get a nested
+type (``Owner__name``) that refines the one its owner's parent gave the same part,
+so a subtype's models stay instances of their parent's.
+
+Types are resolved on first use and kept: validation asks for the few types a file
+holds, code generation for all of them (``NamespaceRules``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from h5model.errors import SpecError
+from h5model.rules.model import (
+    CompoundField,
+    Dim,
+    Dtype,
+    Kind,
+    Part,
+    Reference,
+    Role,
+    TypeRule,
+    ValueRule,
+)
+from h5model.rules.naming import class_identifier, field_identifier, snake_case
+from h5model.spec import language
+from h5model.spec.dtypes import KNOWN, canonical
+from h5model.spec.loader import SpecSet
+from h5model.spec.quantity import quantity
+from h5model.spec.resolve import Resolver, merge
+
+TABLE_MIXINS = {
+    "DynamicTable": "DynamicTable",
+    "VectorData": "VectorData",
+    "VectorIndex": "VectorIndex",
+    "DynamicTableRegion": "DynamicTableRegion",
+}
+"""hdmf-common types whose models get table behaviour (rows, ragged columns, regions)."""
+TABLE_NAMESPACE = "hdmf-common"
+
+Spec = language.Group | language.Dataset
+
+
+@dataclass
+class NamespaceRules:
+    """Every class one namespace's models need, in the order they were resolved."""
+
+    name: str
+    version: str
+    doc: str | None
+    content_hash: str
+    depends: tuple[str, ...]
+    """Every namespace it depends on, directly or not, each after its own dependencies."""
+    classes: dict[str, TypeRule] = field(default_factory=dict)
+
+
+class RuleSet:
+    """The resolved rules of every type of a spec set, built on demand and kept."""
+
+    def __init__(self, specs: SpecSet) -> None:
+        self.specs = specs
+        self.resolver = Resolver(specs)
+        self._types: dict[tuple[str, str], TypeRule] = {}
+        self._nested: dict[tuple[str, str], str] = {}
+        """(owner class, part name) -> nested class, so subtypes refine their parent's (set
+        before the nested type is built: its parts may reach a subtype of its owner)."""
+        self._order: dict[str, dict[str, TypeRule]] = {}
+        """namespace -> classes in the order they were resolved (nested ones included)."""
+        self._building: set[tuple[str, str]] = set()
+
+    # -- types ------------------------------------------------------------------------------
+    def type_rule(self, namespace: str, type_name: str) -> TypeRule:
+        """The rules of ``type_name`` as seen from ``namespace`` (dependencies searched)."""
+        found = self.specs.find_type(namespace, type_name)
+        if found is None:
+            raise SpecError(
+                f"type {type_name!r} is not defined in namespace {namespace!r} "
+                "or the namespaces it depends on",
+                hdf5_path=self.specs.namespaces[namespace].origin,
+            )
+        defining, _ = found
+        key = (defining, type_name)
+        rule = self._types.get(key)
+        if rule is None:
+            rule = self._build_type(defining, type_name)
+        return rule
+
+    def lineage(self, namespace: str, type_name: str) -> list[str]:
+        """``type_name`` and every type it inherits from, nearest first."""
+        return self.resolver.lineage(namespace, type_name)
+
+    def is_a(self, namespace: str, type_name: str, wanted: str) -> bool:
+        """True when ``type_name`` (seen from ``namespace``) is ``wanted`` or a subtype."""
+        return self.resolver.is_a(namespace, type_name, wanted)
+
+    def refined(self, namespace: str, type_name: str, part: Part) -> TypeRule:
+        """The rules of an object of ``type_name`` found at a typed named ``part``: its own
+        type with what the part adds or overrides laid over it."""
+        base = self.type_rule(namespace, type_name)
+        if part.spec is None or not _adds_anything(part.spec):
+            return base
+        _, own = self.resolver.type_spec(namespace, type_name)
+        merged = merge(own, part.spec.model_copy(update={"data_type_inc": None}))
+        defining = base.namespace or namespace
+        return self._compile(defining, base.class_name, merged, base.parent, register=False,
+                             type_name=type_name)
+
+    # -- namespaces ---------------------------------------------------------------------------
+    def namespace(self, name: str) -> NamespaceRules:
+        """Every type of namespace ``name``, resolved (for code generation)."""
+        spec = self.specs.namespaces[name]
+        for type_name, _ in spec.types():
+            self.type_rule(name, type_name)
+        return NamespaceRules(
+            name=name,
+            version=spec.version,
+            doc=spec.namespace.doc,
+            content_hash=spec.content_hash,
+            depends=tuple(d for d in self.specs.dependency_closure(name) if d != name),
+            classes=dict(self._order.get(name, {})),
+        )
+
+    # -- building -----------------------------------------------------------------------------
+    def _build_type(self, namespace: str, type_name: str) -> TypeRule:
+        key = (namespace, type_name)
+        where = f"{self.specs.namespaces[namespace].origin} type {type_name}"
+        if key in self._building:
+            raise SpecError(f"type {type_name!r} inherits from itself", hdf5_path=where)
+        class_name = class_identifier(type_name, where=where)
+        own = self.specs.defined(namespace)[type_name]
+        parent = own.data_type_inc
+        self._building.add(key)
+        try:
+            if parent is not None:
+                found = self.specs.find_type(namespace, parent)
+                if found is None:
+                    raise SpecError(
+                        f"type {type_name!r} extends unknown type {parent!r}", hdf5_path=where
+                    )
+                if (found[0], parent) not in self._building:
+                    self.type_rule(namespace, parent)  # first: nested parts refine theirs
+            _, spec = self.resolver.type_spec(namespace, type_name)
+            order = self._order.setdefault(namespace, {})
+            order.setdefault(class_name, _PLACEHOLDER)  # its place comes before its parts'
+            rule = self._compile(namespace, class_name, spec, parent, register=True,
+                                 type_name=type_name)
+        finally:
+            self._building.discard(key)
+        self._types[key] = rule
+        self._order[namespace][class_name] = rule
+        return rule
+
+    def _compile(
+        self,
+        namespace: str,
+        class_name: str,
+        spec: Spec,
+        parent: str | None,
+        *,
+        register: bool,
+        type_name: str | None = None,
+        hdf5_name: str | None = None,
+        nested_in: str | None = None,
+    ) -> TypeRule:
+        mixin = (
+            TABLE_MIXINS.get(type_name)
+            if namespace == TABLE_NAMESPACE and type_name is not None
+            else None
+        )
+        return TypeRule(
+            class_name=class_name,
+            kind=Kind.DATASET if isinstance(spec, language.Dataset) else Kind.GROUP,
+            parts=self._parts(namespace, class_name, spec, parent, register=register),
+            namespace=namespace,
+            type_name=type_name,
+            parent=parent,
+            doc=spec.doc,
+            mixin=mixin,
+            hdf5_name=hdf5_name,
+            nested_in=nested_in,
+        )
+
+    def _parts(
+        self, namespace: str, owner: str, spec: Spec, parent: str | None, *, register: bool
+    ) -> tuple[Part, ...]:
+        parts: list[Part] = []
+        taken: set[str] = set()
+        if isinstance(spec, language.Dataset):
+            taken.add("value")
+            value = self._value(namespace, "value", spec.dtype, spec.shapes, spec.value,
+                                spec.default_value)
+            parts.append(Part(field="value", role=Role.VALUE, value=value, required=True))
+        for attr in spec.attributes:
+            ident = field_identifier(attr.name, taken)
+            value = self._value(namespace, ident, attr.dtype, attr.shapes, attr.value,
+                                attr.default_value)
+            parts.append(
+                Part(
+                    field=ident,
+                    role=Role.ATTRIBUTE,
+                    name=attr.name,
+                    doc=attr.doc,
+                    value=value,
+                    required=attr.required is not False and attr.default_value is None,
+                    min_items=0 if attr.required is False else 1,
+                    max_items=1,
+                )
+            )
+        if not isinstance(spec, language.Group):
+            return tuple(parts)
+        members: list[Spec] = [*spec.datasets, *spec.groups]
+        for member in members:
+            if member.name:
+                ident = field_identifier(member.name, taken)
+                parts.append(self._named(namespace, owner, ident, member, parent,
+                                         register=register))
+        for link in spec.links:
+            ident = field_identifier(link.name or snake_case(link.target_type), taken)
+            minimum, maximum = quantity(link.quantity)
+            self._require_type(namespace, link.target_type)
+            parts.append(
+                Part(
+                    field=ident,
+                    role=Role.LINK,
+                    name=link.name,
+                    doc=link.doc,
+                    type=link.target_type,
+                    required=minimum > 0 and link.name is not None,
+                    min_items=minimum,
+                    max_items=maximum,
+                )
+            )
+        for member in members:
+            if member.name:
+                continue
+            type_name = member.data_type_def or member.data_type_inc
+            if type_name is None:
+                raise SpecError(f"{owner}: an unnamed part has no type")
+            ident = field_identifier(snake_case(type_name), taken)
+            minimum, maximum = quantity(member.quantity)
+            self._require_type(namespace, type_name)
+            parts.append(
+                Part(
+                    field=ident,
+                    role=Role.CHILDREN,
+                    doc=member.doc,
+                    kind=_kind(member),
+                    type=type_name,
+                    min_items=minimum,
+                    max_items=maximum,
+                    spec=member,
+                )
+            )
+        return tuple(parts)
+
+    def _named(
+        self,
+        namespace: str,
+        owner: str,
+        ident: str,
+        member: Spec,
+        parent: str | None,
+        *,
+        register: bool,
+    ) -> Part:
+        assert member.name is not None
+        minimum, maximum = quantity(member.quantity)
+        kind = _kind(member)
+        role = Role.DATASET if kind is Kind.DATASET else Role.GROUP
+        common: dict[str, Any] = {
+            "field": ident,
+            "role": role,
+            "name": member.name,
+            "doc": member.doc,
+            "kind": kind,
+            "min_items": minimum,
+            "max_items": maximum,
+            "required": minimum > 0,
+        }
+        type_name = member.data_type_def or member.data_type_inc
+        if type_name is not None:
+            self._require_type(namespace, type_name)
+            return Part(type=type_name, spec=member, **common)
+        if isinstance(member, language.Dataset) and not member.attributes:
+            value = self._value(namespace, ident, member.dtype, member.shapes, member.value,
+                                member.default_value)
+            if member.value is not None or member.default_value is not None:
+                common["required"] = False
+            return Part(value=value, unwrap=True, **common)
+        nested = self._nested_type(namespace, owner, member, parent, register=register)
+        return Part(nested=nested, **common)
+
+    def _nested_type(
+        self, namespace: str, owner: str, member: Spec, parent: str | None, *, register: bool
+    ) -> TypeRule:
+        assert member.name is not None
+        class_name = f"{owner}__{field_identifier(member.name, set())}"
+        inherited = self._nested.get((parent, member.name)) if parent else None
+        order = self._order.setdefault(namespace, {})
+        if register:
+            existing = order.get(class_name)
+            if existing is not None and existing is not _PLACEHOLDER:
+                return existing
+            order[class_name] = _PLACEHOLDER
+            self._nested[(owner, member.name)] = class_name
+        rule = self._compile(
+            namespace,
+            class_name,
+            member,
+            inherited,
+            register=register,
+            hdf5_name=member.name,
+            nested_in=owner,
+        )
+        if register:
+            order[class_name] = rule
+        return rule
+
+    def _value(
+        self,
+        namespace: str,
+        label: str,
+        dtype: language.DtypeSpec | None,
+        shapes: list[language.ShapeOption],
+        fixed: Any,
+        default: Any,
+    ) -> ValueRule:
+        return ValueRule(
+            dtype=self._dtype(namespace, label, dtype),
+            shapes=tuple(tuple(Dim(d.name, d.length) for d in o.dims) for o in shapes),
+            fixed=fixed,
+            default=None if fixed is not None else default,
+        )
+
+    def _dtype(
+        self, namespace: str, label: str, dtype: language.DtypeSpec | None
+    ) -> Dtype | None:
+        if dtype is None:
+            return None
+        if dtype.reference is not None:
+            self._require_type(namespace, dtype.reference.target_type)
+            return Dtype(reference=Reference(dtype.reference.target_type,
+                                             dtype.reference.reftype))
+        if dtype.compound:
+            fields = []
+            for item in dtype.compound:
+                reference = item.dtype.reference
+                if reference is not None:
+                    self._require_type(namespace, reference.target_type)
+                fields.append(
+                    CompoundField(
+                        name=item.name,
+                        doc=item.doc,
+                        primitive=canonical(item.dtype.primitive)
+                        if item.dtype.primitive
+                        else None,
+                        reference=Reference(reference.target_type, reference.reftype)
+                        if reference
+                        else None,
+                    )
+                )
+            return Dtype(compound=tuple(fields))
+        primitive = canonical(dtype.primitive or "")
+        if primitive not in KNOWN:
+            raise SpecError(f"unknown dtype {dtype.primitive!r} for {label!r}")
+        return Dtype(primitive=primitive)
+
+    def _require_type(self, namespace: str, type_name: str) -> None:
+        """A type a part names must exist; one of this namespace is resolved now (so the
+        namespace's classes keep the order code generation has always used)."""
+        found = self.specs.find_type(namespace, type_name)
+        if found is None:
+            raise SpecError(f"unknown type {type_name!r} (namespace {namespace!r})")
+        defining, _ = found
+        if defining == namespace and (defining, type_name) not in self._building:
+            self.type_rule(namespace, type_name)
+
+
+_PLACEHOLDER: Any = TypeRule(class_name="", kind=Kind.GROUP, parts=())
+
+
+def _kind(spec: Spec) -> Kind:
+    return Kind.DATASET if isinstance(spec, language.Dataset) else Kind.GROUP
+
+
+def _adds_anything(spec: Spec) -> bool:
+    """True when a typed part restates more than its type and quantity."""
+    keep = {"data_type_inc", "data_type_def", "name", "doc", "quantity", "default_name",
+            "linkable"}
+    return bool(set(spec.model_fields_set) - keep)
