@@ -24,8 +24,8 @@ from h5model.errors import H5ModelError
 from h5model.hdf5.attributes import read_attributes
 from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.rules.dtypes import is_reference
+from h5model.spec.storage import TYPE_KEYS
 
-TYPE_KEYS = ("neurodata_type", "data_type")
 _REF_CHUNK = 65536
 
 

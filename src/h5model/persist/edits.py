@@ -30,8 +30,10 @@ from h5model.persist.writer import (
     _layout,
     _object_array,
     _plain_value,
+    _text_array,
 )
 from h5model.rules.dtypes import is_reference, is_text
+from h5model.rules.values import as_text
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
 from h5model.spec.resolve import Resolver
@@ -246,7 +248,7 @@ class Edits:
             writer.place(h5[parent_path], name, child, None)
         for array, key, value in self.slices:
             dataset = h5[array.hdf5_path]
-            dataset[key] = _text_values(value) if is_text(dataset.dtype) else value
+            dataset[key] = _text_array(value) if is_text(dataset.dtype) else value
             touched.add(array.hdf5_path)
         tables: dict[int, tuple[Node, list[dict[str, Any]]]] = {}
         for table, row in self.rows:
@@ -473,9 +475,9 @@ def _column_values(h5: h5py.File, writer: Writer, dataset: h5py.Dataset,
             )
         return out, dtype
     if h5py.check_string_dtype(dtype) is not None and dtype.kind == "O":
-        return _text_values(np.asarray(values, dtype=object)), dtype
+        return _text_array(np.asarray(values, dtype=object)), dtype
     if dtype.kind == "S":
-        encoded = np.asarray([str(v).encode("utf-8") for v in values])
+        encoded = np.asarray([as_text(v).encode("utf-8") for v in values])
         width = max(dtype.itemsize, encoded.dtype.itemsize)
         return encoded.astype(f"S{width}"), np.dtype(f"S{width}")
     array = np.asarray(values)
@@ -500,14 +502,6 @@ def _fitting(dtype: np.dtype, low: int, high: int) -> np.dtype:
         if wide.itemsize >= dtype.itemsize and limits.min <= low <= high <= limits.max:
             return wide
     return np.dtype("int64")
-
-
-def _text_values(value: Any) -> np.ndarray:
-    array = np.asarray(value, dtype=object)
-    out = np.empty(array.shape, dtype=h5py.string_dtype())
-    for index, item in np.ndenumerate(array):
-        out[index] = item.decode("utf-8") if isinstance(item, bytes) else str(item)
-    return out
 
 
 # -- checks ------------------------------------------------------------------------------------

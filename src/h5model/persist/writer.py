@@ -17,15 +17,15 @@ import h5py
 import numpy as np
 
 from h5model.errors import H5ModelError
-from h5model.hdf5.graph import TYPE_KEYS
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
+from h5model.rules.values import as_text
 from h5model.spec import dtypes
+from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 
 COPY_BLOCK_BYTES = 64 * 1024 * 1024
 """Datasets are copied from their source in blocks of about this size (bounded memory)."""
 
-_BOOKKEEPING = frozenset({"namespace", "object_id", *TYPE_KEYS})
 
 
 def spec_dtype(name: str | None) -> Any:
@@ -51,8 +51,8 @@ def _plain_value(value: Any, dtype_name: str | None) -> Any:
     A spec dtype is a minimum (HDMF's rule): Python floats stay float64 even where the
     spec says ``float32``, and a Python int too large for the spec's integer type is
     stored wider; numpy values keep the dtype they have."""
-    if isinstance(value, _dt.datetime | _dt.date):
-        return value.isoformat()
+    if isinstance(value, _dt.date):
+        return as_text(value)
     if isinstance(value, np.ndarray | np.generic):
         if value.dtype.kind in "OU" and (
             value.dtype.kind == "U" or dtypes.canonical(dtype_name or "") in dtypes.TEXT
@@ -62,7 +62,7 @@ def _plain_value(value: Any, dtype_name: str | None) -> Any:
         return value  # the dtype it was read with, or one the user chose
     if isinstance(value, list | tuple):
         array = np.asarray(
-            [v.isoformat() if isinstance(v, _dt.datetime | _dt.date) else v for v in value]
+            [as_text(v) if isinstance(v, _dt.date) else v for v in value]
         )
         if array.dtype.kind in "OU":
             return _text_array(array)
@@ -92,7 +92,7 @@ def _all_text(array: Any) -> bool:
 def _text_array(array: Any) -> np.ndarray:
     out = np.empty(np.shape(array), dtype=h5py.string_dtype())
     for index, item in np.ndenumerate(np.asarray(array)):
-        out[index] = item.decode("utf-8") if isinstance(item, bytes) else str(item)
+        out[index] = as_text(item)
     return out
 
 
@@ -236,7 +236,7 @@ class Writer:
                 value = raw  # unchanged: keep the dtype it was stored with
             self.write_attribute(obj, spec.name, value, spec)
         for name, value in model.attrs.items():
-            if name in covered or name in _BOOKKEEPING or name == ".specloc":
+            if name in covered or name in BOOKKEEPING_ATTRIBUTES:
                 continue
             self.write_attribute(obj, name, value, None)
 

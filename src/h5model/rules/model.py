@@ -172,6 +172,13 @@ class TypeRule:
     hdf5_name: str | None = None
     """For nested types: the HDF5 name of the part they describe."""
     nested_in: str | None = None
+    scope: str | None = None
+    """The namespace the type names of its parts are looked up from, when it is not
+    ``namespace`` (a type refined by a part another namespace wrote)."""
+
+    @property
+    def lookup_namespace(self) -> str | None:
+        return self.scope or self.namespace
 
     @property
     def value(self) -> Part | None:
@@ -191,3 +198,13 @@ class TypeRule:
             if part.name == hdf5_name and part.role in (Role.DATASET, Role.GROUP, Role.LINK):
                 return part
         return None
+
+
+def plain_dataset(part: Part) -> TypeRule:
+    """The rules of the dataset at a plain named part (``unwrap``): its value alone."""
+    return TypeRule(
+        class_name=part.field,
+        kind=Kind.DATASET,
+        parts=(Part(field="value", role=Role.VALUE, value=part.value, required=True),),
+        hdf5_name=part.name,
+    )

@@ -12,6 +12,7 @@ holds, code generation for all of them (``NamespaceRules``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,17 +99,28 @@ class RuleSet:
         """True when ``type_name`` (seen from ``namespace``) is ``wanted`` or a subtype."""
         return self.resolver.is_a(namespace, type_name, wanted)
 
-    def refined(self, namespace: str, type_name: str, part: Part) -> TypeRule:
-        """The rules of an object of ``type_name`` found at a typed named ``part``: its own
-        type with what the part adds or overrides laid over it."""
+    def has_type(self, namespace: str | None, type_name: str | None, wanted: str) -> bool:
+        """True when an object typed ``namespace``/``type_name`` (both None: untyped) is a
+        ``wanted`` or a subtype of one; a namespace the specs lack matches by name alone."""
+        if namespace is None or type_name is None:
+            return False
+        if namespace not in self.specs.namespaces:
+            return type_name == wanted
+        return self.resolver.is_a(namespace, type_name, wanted)
+
+    def refined(self, owner: TypeRule, namespace: str, type_name: str, part: Part) -> TypeRule:
+        """The rules of an object of ``type_name`` found at a typed named ``part`` of
+        ``owner``: its own type with what the part adds or overrides laid over it (the
+        part's type names are looked up from the owner's namespace)."""
         base = self.type_rule(namespace, type_name)
         if part.spec is None or not _adds_anything(part.spec):
             return base
         _, own = self.resolver.type_spec(namespace, type_name)
         merged = merge(own, part.spec.model_copy(update={"data_type_inc": None}))
-        defining = base.namespace or namespace
-        return self._compile(defining, base.class_name, merged, base.parent, register=False,
+        lookup = owner.lookup_namespace or namespace
+        rule = self._compile(lookup, base.class_name, merged, base.parent, register=False,
                              type_name=type_name)
+        return dataclasses.replace(rule, namespace=base.namespace, mixin=base.mixin, scope=lookup)
 
     # -- namespaces ---------------------------------------------------------------------------
     def namespace(self, name: str) -> NamespaceRules:

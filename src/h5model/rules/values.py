@@ -77,6 +77,15 @@ def isodatetime_text(value: dt.datetime | dt.date) -> str:
     return value.isoformat()
 
 
+def as_text(value: Any) -> str:
+    """A value as the text stored for it: bytes decoded, dates and times in ISO 8601."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8")
+    if isinstance(value, dt.date):
+        return isodatetime_text(value)
+    return str(value)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

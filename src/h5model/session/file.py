@@ -20,7 +20,7 @@ import numpy as np
 
 from h5model.codegen import registry
 from h5model.errors import H5ModelError, NotHDF5Error
-from h5model.hdf5.graph import TYPE_KEYS, FileIndex, build_graph
+from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
@@ -28,6 +28,7 @@ from h5model.persist.edits import Edits
 from h5model.persist.writer import Writer, embed_specs
 from h5model.session.reader import Reader
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
+from h5model.spec.storage import TYPE_KEYS
 from h5model.storage.journal import JournaledFile, roll_back
 from h5model.storage.locking import WriterLock, reading, recover, saving
 

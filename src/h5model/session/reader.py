@@ -27,7 +27,6 @@ from h5model.hdf5.graph import Child, FileIndex
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
 
-_SKIP_ATTRS = frozenset({"namespace", "neurodata_type", "data_type", "object_id"})
 _PENDING = object()
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
 _GENERIC = frozenset({Group, Dataset})

@@ -19,9 +19,9 @@ import numpy as np
 
 from h5model.errors import H5ModelError, SpecError
 from h5model.hdf5.graph import FileIndex, dereference_path
-from h5model.spec import language
+from h5model.rules.model import Dim, Kind, Part, Role, TypeRule, plain_dataset
+from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import SpecSet
-from h5model.spec.resolve import Resolver
 
 READ_ROWS = 1 << 20
 """Rows of a region dataset read at a time (memory stays bounded)."""
@@ -93,7 +93,7 @@ class Planner:
         self.file = file
         self.index = index
         self.graph = index.graph
-        self.resolver = Resolver(specs) if specs is not None else None
+        self.rules = RuleSet(specs) if specs is not None else None
         self.n = n
         self.keep = list(keep)
         self.label = label
@@ -104,16 +104,14 @@ class Planner:
                 self.length[path] = int(data["shape"][0])
         self._values: dict[tuple[str, int], int] = {}
         self._region_max: dict[str, tuple[int, int]] = {}
-        self._spec_cache: dict[str, tuple[str, language.Group | language.Dataset] | None] = {}
+        self._rule_cache: dict[str, TypeRule | None] = {}
 
     # -- types -----------------------------------------------------------------------------
     def is_a(self, path: str, wanted: str) -> bool:
         data = self.graph.nodes.get(path, {})
-        if self.resolver is None or "type" not in data:
+        if self.rules is None or data.get("namespace") not in self.rules.specs.namespaces:
             return False
-        if data["namespace"] not in self.resolver.specs.namespaces:
-            return False
-        return wanted in self.resolver.lineage(data["namespace"], data["type"])
+        return self.rules.has_type(data.get("namespace"), data.get("type"), wanted)
 
     def children(self, path: str) -> dict[str, str]:
         """name -> canonical path of the objects a group holds in this file (links followed)."""
@@ -346,63 +344,76 @@ class Planner:
         """True when the spec fixes the first axis' length, or names it as another axis of a
         sibling (``channel_conversion`` runs along the channels of ``data``): cutting it
         would break the file."""
-        if self.resolver is None:
+        if self.rules is None:
             return False
-        found = self._spec(path)
-        if found is not None and isinstance(found[1], language.Dataset):
+        rule = self._rule(path)
+        if rule is not None and rule.kind is Kind.DATASET:
             ndim = len(self.graph.nodes[path]["shape"])
-            options = [o for o in found[1].shapes if len(o.dims) == ndim]
-            if options and all(o.dims[0].length is not None for o in options):
+            options = [o for o in _shapes(rule) if len(o) == ndim]
+            if options and all(o[0].length is not None for o in options):
                 return True
         parent = _parent(path)
-        owner = self._spec(parent) if parent is not None else None
-        if owner is None or not isinstance(owner[1], language.Group):
+        owner = self._rule(parent) if parent is not None else None
+        if owner is None or owner.kind is not Kind.GROUP:
             return False
         firsts: set[str | None] = set()
         later: set[str | None] = set()
-        for part in owner[1].datasets:
-            for option in self._part(owner[0], part).shapes:
+        for part in owner.parts:
+            if part.role is not Role.DATASET:
+                continue
+            for option in _shapes(self._part_rule(owner, part, None)):
                 if part.name == _name(path):
-                    if option.dims:
-                        firsts.add(option.dims[0].name)
+                    if option:
+                        firsts.add(option[0].name)
                 else:
-                    later.update(d.name for d in option.dims[1:])
+                    later.update(d.name for d in option[1:])
         return bool(firsts) and None not in firsts and firsts <= later
 
-    def _part(self, namespace: str, part: language.Dataset) -> language.Dataset:
-        assert self.resolver is not None
+    def _part_rule(
+        self, owner: TypeRule, part: Part, data: dict[str, Any] | None
+    ) -> TypeRule | None:
+        """The rules of the object at a named part (its own type, if it has one, refined
+        by what the part says)."""
+        assert self.rules is not None
+        if part.nested is not None:
+            return part.nested
+        if part.unwrap:
+            return plain_dataset(part)
+        if part.type is None:
+            return None
+        typed = data is not None and data.get("namespace") in self.rules.specs.namespaces
+        namespace = data["namespace"] if typed and data else owner.lookup_namespace
+        type_name = data["type"] if typed and data else part.type
         try:
-            merged = self.resolver.part(namespace, part)
+            return self.rules.refined(owner, str(namespace), type_name, part)
         except SpecError:
-            return part
-        return merged if isinstance(merged, language.Dataset) else part
+            return None
 
-    def _spec(self, path: str) -> tuple[str, language.Group | language.Dataset] | None:
-        """(namespace, spec) of an object: its parent's named part, else its own type."""
-        if path in self._spec_cache:
-            return self._spec_cache[path]
-        self._spec_cache[path] = None
-        assert self.resolver is not None
+    def _rule(self, path: str) -> TypeRule | None:
+        """The rules of an object: its parent's named part, else its own type."""
+        if path in self._rule_cache:
+            return self._rule_cache[path]
+        self._rule_cache[path] = None
+        assert self.rules is not None
         data = self.graph.nodes.get(path, {})
-        found: tuple[str, language.Group | language.Dataset] | None = None
+        found: TypeRule | None = None
         parent = _parent(path)
-        owner = self._spec(parent) if parent is not None else None
-        if owner is not None and isinstance(owner[1], language.Group):
-            parts: list[Any] = (
-                owner[1].datasets if data.get("kind") == "dataset" else owner[1].groups
-            )
-            named = next((p for p in parts if p.name == _name(path)), None)
-            if named is not None:
-                try:
-                    found = (owner[0], self.resolver.part(owner[0], named))
-                except SpecError:
-                    found = (owner[0], named)
-        if found is None and "type" in data and data["namespace"] in self.resolver.specs.namespaces:
+        owner = self._rule(parent) if parent is not None else None
+        if owner is not None and owner.kind is Kind.GROUP:
+            part = owner.named(_name(path))
+            if part is not None and part.role is not Role.LINK:
+                found = self._part_rule(owner, part, data if "type" in data else None)
+        known = data.get("namespace") in self.rules.specs.namespaces
+        if found is None and "type" in data and known:
             try:
-                found = self.resolver.type_spec(data["namespace"], data["type"])
+                found = self.rules.type_rule(data["namespace"], data["type"])
             except SpecError:
                 found = None
-            if found is not None:
-                found = (data["namespace"], found[1])
-        self._spec_cache[path] = found
+        self._rule_cache[path] = found
         return found
+
+
+def _shapes(rule: TypeRule | None) -> tuple[tuple[Dim, ...], ...]:
+    """The shapes a dataset's rules allow (none when it has no value rule)."""
+    value = rule.value if rule is not None else None
+    return value.value.shapes if value is not None and value.value is not None else ()

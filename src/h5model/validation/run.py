@@ -113,7 +113,7 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
             return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
 
         structure = StructureChecker(file, index, specs, emit, skip)
-        tables = TableChecker(file, index, structure.resolver, emit, skip)
+        tables = TableChecker(file, index, structure.rules, emit, skip)
         for check in (structure.run, tables.run):
             try:
                 check()

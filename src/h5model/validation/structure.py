@@ -7,22 +7,32 @@ datasets of references are read here, in bounded chunks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import h5py
 import numpy as np
 
 from h5model.errors import SpecError
-from h5model.hdf5.graph import TYPE_KEYS, Child, FileIndex, dereference_path
+from h5model.hdf5.graph import Child, FileIndex, dereference_path
 from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
-from h5model.spec import language
+from h5model.rules.model import (
+    CompoundField,
+    Kind,
+    Part,
+    Reference,
+    Role,
+    TypeRule,
+    ValueRule,
+    plain_dataset,
+)
+from h5model.rules.ruleset import RuleSet
+from h5model.rules.shapes import shape_problem
+from h5model.rules.values import isodatetime_problem, same_value
 from h5model.spec.loader import SpecSet
-from h5model.spec.quantity import quantity
-from h5model.spec.resolve import Resolver, merge
+from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 from h5model.validation.report import Severity
 
-_BOOKKEEPING_ATTRS = frozenset({"namespace", "object_id", ".specloc", *TYPE_KEYS})
 REF_CHUNK = 65536
 
 Emit = Callable[[str, str, str, Severity], None]
@@ -43,7 +53,7 @@ class StructureChecker:
         self.index = index
         self.graph = index.graph
         self.specs = specs
-        self.resolver = Resolver(specs)
+        self.rules = RuleSet(specs)
         self.emit = emit
         self.skip = skip
         self.done: set[str] = set()
@@ -103,7 +113,7 @@ class StructureChecker:
             )
 
     def check_typed(self, path: str, data: dict[str, Any]) -> None:
-        """One typed object, against the spec of its own type."""
+        """One typed object, against the rules of its own type."""
         namespace, type_name = data["namespace"], data["type"]
         if namespace not in self.specs.namespaces:
             self.emit(
@@ -121,47 +131,39 @@ class StructureChecker:
                 Severity.ERROR,
             )
             return
-        _, spec = self.resolver.type_spec(namespace, type_name)
-        self.check_object(path, spec, namespace)
+        self.check_object(path, self.rules.type_rule(namespace, type_name))
 
     # -- objects -------------------------------------------------------------------------------
-    def check_object(self, path: str, spec: language.Group | language.Dataset, ns: str) -> None:
+    def check_object(self, path: str, rule: TypeRule) -> None:
         kind = self.graph.nodes[path]["kind"]
-        if isinstance(spec, language.Dataset):
-            if kind != "dataset":
-                self.emit(
-                    path, "kind.mismatch", "expected a dataset, found a group", Severity.ERROR
-                )
-                return
-            self.check_dataset(path, spec, ns)
+        if kind != rule.kind:
+            self.emit(
+                path, "kind.mismatch", f"expected a {rule.kind}, found a {kind}", Severity.ERROR
+            )
+            return
+        if rule.kind is Kind.DATASET:
+            self.check_dataset(path, rule)
         else:
-            if kind != "group":
-                self.emit(
-                    path, "kind.mismatch", "expected a group, found a dataset", Severity.ERROR
-                )
-                return
-            self.check_group(path, spec, ns)
+            self.check_group(path, rule)
 
-    def check_attributes(self, path: str, specs: list[language.Attribute], ns: str) -> None:
+    def check_attributes(self, path: str, rule: TypeRule) -> None:
         attrs = self.index.attrs.get(path, {})
         known = set()
-        for spec in specs:
-            known.add(spec.name)
-            if spec.name not in attrs:
-                if spec.required is not False and spec.default_value is None:
+        for part in rule.attributes:
+            assert part.name is not None and part.value is not None
+            known.add(part.name)
+            if part.name not in attrs:
+                if part.required:
                     self.emit(
                         path,
                         "attribute.missing",
-                        f"required attribute {spec.name!r} is missing",
+                        f"required attribute {part.name!r} is missing",
                         Severity.ERROR,
                     )
                 continue
-            value = attrs[spec.name]
-            self.check_value(
-                path, f"attribute {spec.name!r}", value, spec.dtype, spec.shapes, spec.value, ns
-            )
+            self.check_value(path, f"attribute {part.name!r}", attrs[part.name], part.value)
         for name in attrs:
-            if name not in known and name not in _BOOKKEEPING_ATTRS:
+            if name not in known and name not in BOOKKEEPING_ATTRIBUTES:
                 self.emit(
                     path,
                     "object.unexpected",
@@ -169,110 +171,100 @@ class StructureChecker:
                     Severity.WARNING,
                 )
 
-    def check_value(
-        self,
-        path: str,
-        label: str,
-        value: Any,
-        dtype: language.DtypeSpec | None,
-        shapes: list[language.ShapeOption],
-        fixed: Any,
-        ns: str,
-    ) -> None:
+    def check_value(self, path: str, label: str, value: Any, rule: ValueRule) -> None:
         """dtype, shape and fixed value of an attribute value read into memory."""
-        if dtype is not None and dtype.reference is not None:
+        reference = rule.reference
+        if reference is not None:
             refs = np.atleast_1d(np.asarray(value, dtype=object)).ravel()
             if all(isinstance(r, (h5py.Reference, h5py.RegionReference)) for r in refs):
-                self.check_references(path, label, refs, dtype.reference)
+                self.check_references(path, label, refs, reference)
             else:
                 stored = _value_dtype(value)
                 self.emit(
                     path,
                     "attribute.dtype",
-                    f"{label}: expected object references to a {dtype.reference.target_type}, "
+                    f"{label}: expected object references to a {reference.target_type}, "
                     f"found {type(value).__name__ if stored is None else stored_kind(stored)}",
                     Severity.ERROR,
                 )
-        elif dtype is not None and dtype.primitive is not None and value is not None:
+        elif rule.primitive is not None and value is not None:
             stored = _value_dtype(value)
             if stored is not None and not (isinstance(value, np.ndarray) and value.size == 0):
-                problem = widening_problem(dtype.primitive, stored)
+                problem = widening_problem(rule.primitive, stored)
                 if problem:
                     self.emit(path, "attribute.dtype", f"{label}: {problem}", Severity.ERROR)
-        if shapes:
-            self.check_shape(path, "attribute", label, tuple(np.shape(value)), shapes)
-        if fixed is not None and not _same(value, fixed):
+                elif rule.primitive == "isodatetime":
+                    items = np.asarray(value, dtype=object).ravel()
+                    self.check_isodatetimes(path, "attribute.value", label, items)
+        problem = shape_problem(tuple(np.shape(value)), rule.lengths)
+        if problem is not None:
+            self.emit(path, "attribute.shape", f"{label}: {problem}", Severity.ERROR)
+        if rule.fixed is not None and not same_value(value, rule.fixed):
             self.emit(
                 path,
                 "attribute.value",
-                f"{label}: expected the fixed value {fixed!r}, found {_short(value)}",
+                f"{label}: expected the fixed value {rule.fixed!r}, found {_short(value)}",
                 Severity.ERROR,
             )
 
-    def check_shape(
-        self,
-        path: str,
-        what: str,
-        label: str,
-        shape: tuple[int, ...],
-        options: list[language.ShapeOption],
+    def check_isodatetimes(
+        self, path: str, rule_id: str, label: str, values: Iterable[Any]
     ) -> None:
-        for option in options:
-            if len(option.dims) == len(shape) and all(
-                d.length is None or d.length == n for d, n in zip(option.dims, shape, strict=True)
-            ):
+        """Every value is ISO 8601 text (the first that is not is reported)."""
+        for item in values:
+            problem = isodatetime_problem(item)
+            if problem is not None:
+                self.emit(path, rule_id, f"{label}: {problem}", Severity.ERROR)
                 return
-        allowed = " or ".join(
-            "(" + ", ".join("*" if d.length is None else str(d.length) for d in o.dims) + ")"
-            for o in options
-        )
-        self.emit(
-            path,
-            f"{what}.shape",
-            f"{label}: expected shape {allowed}, found {shape}",
-            Severity.ERROR,
-        )
 
-    def check_dataset(self, path: str, spec: language.Dataset, ns: str) -> None:
+    def check_dataset(self, path: str, rule: TypeRule) -> None:
         data = self.graph.nodes[path]
         stored: np.dtype = data["dtype"]
         shape = tuple(data["shape"] or ())
-        dtype = spec.dtype
-        if dtype is not None:
-            if dtype.reference is not None:
-                if not is_reference(stored):
-                    self.emit(
-                        path,
-                        "dataset.dtype",
-                        f"expected references to {dtype.reference.target_type}, found "
-                        f"{stored_kind(stored)}",
-                        Severity.ERROR,
-                    )
-                else:
-                    self.check_references(
-                        path, "dataset", self._dataset_refs(path, None), dtype.reference
-                    )
-            elif dtype.compound:
-                self.check_compound(path, stored, dtype.compound, ns)
-            elif dtype.primitive is not None:
-                problem = widening_problem(dtype.primitive, stored)
-                if problem:
-                    self.emit(path, "dataset.dtype", problem, Severity.ERROR)
-        if spec.shapes:
-            self.check_shape(path, "dataset", "dataset", shape, spec.shapes)
-        if spec.value is not None and path in self.index.scalars:
-            value = self.index.scalars[path]
-            if not _same(value, spec.value):
+        value = rule.value.value if rule.value is not None else None
+        if value is not None:
+            self.check_dataset_value(path, stored, shape, value)
+        self.check_attributes(path, rule)
+
+    def check_dataset_value(
+        self, path: str, stored: np.dtype, shape: tuple[int, ...], rule: ValueRule
+    ) -> None:
+        reference = rule.reference
+        if reference is not None:
+            if not is_reference(stored):
+                self.emit(
+                    path,
+                    "dataset.dtype",
+                    f"expected references to {reference.target_type}, found "
+                    f"{stored_kind(stored)}",
+                    Severity.ERROR,
+                )
+            else:
+                self.check_references(path, "dataset", self._dataset_refs(path, None), reference)
+        elif rule.compound:
+            self.check_compound(path, stored, rule.compound)
+        elif rule.primitive is not None:
+            problem = widening_problem(rule.primitive, stored)
+            if problem:
+                self.emit(path, "dataset.dtype", problem, Severity.ERROR)
+            elif rule.primitive == "isodatetime":
+                self.check_isodatetimes(path, "dataset.value", "dataset",
+                                        self._dataset_text(path))
+        problem = shape_problem(shape, rule.lengths)
+        if problem is not None:
+            self.emit(path, "dataset.shape", f"dataset: {problem}", Severity.ERROR)
+        if rule.fixed is not None and path in self.index.scalars:
+            found = self.index.scalars[path]
+            if not same_value(found, rule.fixed):
                 self.emit(
                     path,
                     "dataset.value",
-                    f"expected the fixed value {spec.value!r}, found {_short(value)}",
+                    f"expected the fixed value {rule.fixed!r}, found {_short(found)}",
                     Severity.ERROR,
                 )
-        self.check_attributes(path, spec.attributes, ns)
 
     def check_compound(
-        self, path: str, stored: np.dtype, fields: list[language.CompoundField], ns: str
+        self, path: str, stored: np.dtype, fields: tuple[CompoundField, ...]
     ) -> None:
         names = stored.names or ()
         missing = [f.name for f in fields if f.name not in names]
@@ -287,7 +279,7 @@ class StructureChecker:
             return
         for field in fields:
             sub = stored[field.name]
-            if field.dtype.reference is not None:
+            if field.reference is not None:
                 if not is_reference(sub):
                     self.emit(
                         path,
@@ -301,10 +293,10 @@ class StructureChecker:
                         path,
                         f"compound field {field.name!r}",
                         self._dataset_refs(path, field.name),
-                        field.dtype.reference,
+                        field.reference,
                     )
-            elif field.dtype.primitive is not None:
-                problem = widening_problem(field.dtype.primitive, sub)
+            elif field.primitive is not None:
+                problem = widening_problem(field.primitive, sub)
                 if problem:
                     self.emit(
                         path,
@@ -312,6 +304,16 @@ class StructureChecker:
                         f"compound field {field.name!r}: {problem}",
                         Severity.ERROR,
                     )
+
+    def _dataset_text(self, path: str) -> Iterator[Any]:
+        """A text dataset's values as ``str``, in bounded chunks."""
+        dataset = self.file[path]
+        if not dataset.shape:
+            yield self.index.scalars.get(path, dataset.asstr()[()])
+            return
+        text = dataset.asstr()
+        for start in range(0, dataset.shape[0], REF_CHUNK):
+            yield from np.asarray(text[start : start + REF_CHUNK], dtype=object).ravel()
 
     def _dataset_refs(self, path: str, field: str | None) -> Iterator[Any]:
         dataset = self.file[path]
@@ -323,9 +325,7 @@ class StructureChecker:
             block = source[start : start + REF_CHUNK]
             yield from np.asarray(block, dtype=object).ravel()
 
-    def check_references(
-        self, path: str, label: str, refs: Any, target: language.ReferenceDtype
-    ) -> None:
+    def check_references(self, path: str, label: str, refs: Any, target: Reference) -> None:
         """Every reference resolves, to an object of the wanted type (first problem reported)."""
         checked: set[str] = set()
         for ref in refs:
@@ -360,51 +360,36 @@ class StructureChecker:
                 return
 
     # -- groups ----------------------------------------------------------------------------------
-    def check_group(self, path: str, spec: language.Group, ns: str) -> None:
-        self.check_attributes(path, spec.attributes, ns)
+    def check_group(self, path: str, rule: TypeRule) -> None:
+        self.check_attributes(path, rule)
         children = list(self.index.children.get(path, ()))
         by_name = {c.name: c for c in children}
         consumed: set[str] = set()
-        all_parts: list[language.Group | language.Dataset] = [*spec.datasets, *spec.groups]
-        named_parts = [p for p in all_parts if p.name]
-        for part in named_parts:
-            assert part.name is not None
+        for part in rule.parts:
+            if part.name is None or part.role not in (Role.DATASET, Role.GROUP, Role.LINK):
+                continue
             child = by_name.get(part.name)
-            minimum, _ = quantity(part.quantity)
-            is_dataset = isinstance(part, language.Dataset)
             if child is None:
-                if minimum > 0:
-                    kind = "dataset" if is_dataset else "group"
+                if part.min_items > 0:
+                    what = str(part.role)
+                    target = f" to a {part.type}" if part.role is Role.LINK else ""
                     self.emit(
                         path,
-                        f"{kind}.missing",
-                        f"required {kind} {part.name!r} ({_join(path, part.name)}) is missing",
+                        f"{what}.missing",
+                        f"required {what} {part.name!r} ({_join(path, part.name)}){target} "
+                        "is missing",
                         Severity.ERROR,
                     )
                 continue
             consumed.add(part.name)
-            self.check_named_child(path, child, part, ns)
-        for link in spec.links:
-            if link.name:
-                child = by_name.get(link.name)
-                minimum, _ = quantity(link.quantity)
-                if child is None:
-                    if minimum > 0:
-                        self.emit(
-                            path,
-                            "link.missing",
-                            f"required link {link.name!r} ({_join(path, link.name)}) to a "
-                            f"{link.target_type} is missing",
-                            Severity.ERROR,
-                        )
-                    continue
-                consumed.add(link.name)
-                self.check_link(path, child, link.target_type)
-        self.check_unnamed(path, spec, ns, [c for c in children if c.name not in consumed])
+            if part.role is Role.LINK:
+                assert part.type is not None
+                self.check_link(path, child, part.type)
+            else:
+                self.check_named_child(path, child, part, rule)
+        self.check_unnamed(path, rule, [c for c in children if c.name not in consumed])
 
-    def check_named_child(
-        self, path: str, child: Child, part: language.Group | language.Dataset, ns: str
-    ) -> None:
+    def check_named_child(self, path: str, child: Child, part: Part, owner: TypeRule) -> None:
         where = _join(path, child.name)
         if child.kind == "external":
             return
@@ -412,37 +397,33 @@ class StructureChecker:
             return
         target = child.target
         data = self.graph.nodes[target]
-        want_kind = "dataset" if isinstance(part, language.Dataset) else "group"
-        if data["kind"] != want_kind:
+        if data["kind"] != part.kind:
             self.emit(
                 where,
                 "kind.mismatch",
-                f"expected a {want_kind}, found a {data['kind']}",
+                f"expected a {part.kind}, found a {data['kind']}",
                 Severity.ERROR,
             )
             return
-        wanted_type = part.data_type_def or part.data_type_inc
-        if wanted_type and not self.has_type(target, wanted_type):
+        if part.type and not self.has_type(target, part.type):
             rule = "link.target-type" if child.kind == "soft" else "type.mismatch"
             self.emit(
-                where,
-                rule,
-                f"expected a {wanted_type}, found {self.describe(target)}",
+                where, rule, f"expected a {part.type}, found {self.describe(target)}",
                 Severity.ERROR,
             )
             return
         if child.kind == "soft" or target in self.done:
             return  # the target is checked where it lives
-        if wanted_type:
+        if part.type:
             # the object's own type, with what this part adds or overrides laid over it
-            data = self.graph.nodes[target]
-            own_ns, own = self.resolver.type_spec(data["namespace"], data["type"])
-            merged = merge(own, part.model_copy(update={"data_type_inc": None}))
             self.done.add(target)
-            self.check_object(target, merged, own_ns)
-            return
-        merged = self.resolver.part(ns, part)
-        self.check_object(target, merged, ns)
+            self.check_object(
+                target, self.rules.refined(owner, data["namespace"], data["type"], part)
+            )
+        elif part.nested is not None:
+            self.check_object(target, part.nested)
+        elif part.value is not None:
+            self.check_object(target, plain_dataset(part))
 
     def check_link(self, path: str, child: Child, target_type: str) -> None:
         where = _join(path, child.name)
@@ -458,18 +439,12 @@ class StructureChecker:
                 Severity.ERROR,
             )
 
-    def check_unnamed(
-        self, path: str, spec: language.Group, ns: str, children: list[Child]
-    ) -> None:
-        parts: list[tuple[str, str, Any]] = []  # (kind, type, spec part or link)
-        for part in [*spec.datasets, *spec.groups]:
-            if not part.name:
-                type_name = part.data_type_def or part.data_type_inc
-                kind = "dataset" if isinstance(part, language.Dataset) else "group"
-                parts.append((kind, type_name or "", part))
-        for link in spec.links:
-            if not link.name:
-                parts.append(("link", link.target_type, link))
+    def check_unnamed(self, path: str, rule: TypeRule, children: list[Child]) -> None:
+        parts = [
+            p
+            for p in rule.parts
+            if p.role is Role.CHILDREN or (p.role is Role.LINK and p.name is None)
+        ]
         counts = [0] * len(parts)
         for child in children:
             where = _join(path, child.name)
@@ -479,13 +454,13 @@ class StructureChecker:
                 continue
             data = self.graph.nodes[child.target]
             matched = False
-            for i, (kind, type_name, _) in enumerate(parts):
-                if kind == "link":
+            for i, part in enumerate(parts):
+                if part.role is Role.LINK:
                     if child.kind != "soft":
                         continue
-                elif data["kind"] != kind:
+                elif data["kind"] != part.kind:
                     continue
-                if self.has_type(child.target, type_name):
+                if part.type is not None and self.has_type(child.target, part.type):
                     counts[i] += 1
                     matched = True
                     break
@@ -498,20 +473,13 @@ class StructureChecker:
                     "by the spec",
                     Severity.WARNING,
                 )
-        for (kind, type_name, part), count in zip(parts, counts, strict=True):
-            minimum, maximum = quantity(part.quantity)
-            if count < minimum or (maximum is not None and count > maximum):
-                bound = (
-                    f"exactly {minimum}"
-                    if minimum == maximum
-                    else f"at least {minimum}"
-                    if maximum is None
-                    else f"{minimum} to {maximum}"
-                )
+        for part, count in zip(parts, counts, strict=True):
+            if count < part.min_items or (part.max_items is not None and count > part.max_items):
+                what = "link" if part.role is Role.LINK else str(part.kind)
                 self.emit(
                     path,
                     "quantity.count",
-                    f"expected {bound} {kind}(s) of type {type_name}, found {count}",
+                    f"expected {part.quantity_text} {what}(s) of type {part.type}, found {count}",
                     Severity.ERROR,
                 )
 
@@ -527,11 +495,7 @@ class StructureChecker:
 
     def has_type(self, path: str, wanted: str) -> bool:
         data = self.graph.nodes.get(path, {})
-        if "type" not in data:
-            return False
-        if data["namespace"] not in self.specs.namespaces:
-            return bool(data["type"] == wanted)
-        return bool(self.resolver.is_a(data["namespace"], data["type"], wanted))
+        return self.rules.has_type(data.get("namespace"), data.get("type"), wanted)
 
     def describe(self, path: str) -> str:
         data = self.graph.nodes.get(path, {})
@@ -556,17 +520,6 @@ def _value_dtype(value: Any) -> np.dtype | None:
     if isinstance(value, float):
         return np.dtype(np.float64)
     return None
-
-
-def _same(value: Any, fixed: Any) -> bool:
-    try:
-        if isinstance(value, np.ndarray) or isinstance(fixed, list):
-            return bool(np.array_equal(np.asarray(value), np.asarray(fixed)))
-        if isinstance(value, np.generic):
-            value = value.item()
-        return bool(value == fixed)
-    except (TypeError, ValueError):
-        return False
 
 
 def _plain(value: Any) -> Any:

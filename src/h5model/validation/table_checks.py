@@ -17,7 +17,7 @@ import numpy as np
 
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.rules.dtypes import is_reference
-from h5model.spec.resolve import Resolver
+from h5model.rules.ruleset import RuleSet
 from h5model.validation.report import Severity
 
 CHUNK = 1 << 20
@@ -56,21 +56,21 @@ class TableChecker:
         self,
         file: h5py.File,
         index: FileIndex,
-        resolver: Resolver,
+        rules: RuleSet,
         emit: Emit,
         skip: Callable[[str], bool],
     ) -> None:
         self.file = file
         self.index = index
-        self.resolver = resolver
+        self.rules = rules
         self.emit = emit
         self.skip = skip
 
     def is_a(self, path: str, wanted: str) -> bool:
         data = self.index.graph.nodes.get(path, {})
-        if "type" not in data or data["namespace"] not in self.resolver.specs.namespaces:
-            return False
-        return wanted in self.resolver.lineage(data["namespace"], data["type"])
+        if data.get("namespace") not in self.rules.specs.namespaces:
+            return False  # a table type from specs the file lacks is not checked
+        return self.rules.has_type(data.get("namespace"), data.get("type"), wanted)
 
     def run(self) -> None:
         for path, data in self.index.graph.nodes(data=True):
