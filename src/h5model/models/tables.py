@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from h5model.models.nodes import Node, owner_of
+
 
 def _offsets(index: Any) -> Any:
     return index.value
@@ -134,9 +136,10 @@ class DynamicTableMixin:
                 + ("; " if missing and unknown else "")
                 + (f"unknown {unknown}" if unknown else "")
             )
-        owner = self.__pydantic_private__.get("_owner")  # type: ignore[attr-defined]
+        owner = owner_of(self)
         if owner is None:
             raise ValueError(f"{where}: rows can be added to tables of an open file only")
+        assert isinstance(self, Node)  # mixed into the generated table models only
         row = {name: values[name] for name in columns}
         row["id"] = len(self) + owner.pending_rows(self) if id is None else int(id)
         owner.row_added(self, row)
