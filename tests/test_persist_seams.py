@@ -105,6 +105,22 @@ def test_models_of_an_open_file_report_to_its_tracker_not_to_the_handle(
         assert f.dirty
 
 
+def test_a_dataset_of_references_saved_reads_back_as_the_models_it_refers_to(
+    nwb_files: dict[str, Path], tmp_path: Path,
+) -> None:
+    """Its value after the save is a lazy array from the file's one array source."""
+    path = tmp_path / "copy.nwb"
+    path.write_bytes(nwb_files["ecephys"].read_bytes())
+    with h5model.open(path, "r+") as f:
+        series = f.get("/acquisition/raw_voltage")
+        untyped = f.get("/specifications/core")  # a group outside any spec takes anything
+        untyped.add("pointers", Dataset(value=[series, series]))
+        f.save()
+        value = untyped["pointers"].value
+        assert isinstance(value, H5Array) and value.source.owner is owner_of(series)
+        assert list(value[:]) == [series, series]
+
+
 # -- the array source ----------------------------------------------------------------------------
 
 
