@@ -10,7 +10,8 @@ from __future__ import annotations
 from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error, SpecError
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
-from h5model.session.file import File, open, write
+from h5model.persist.whole_file import write
+from h5model.session.file import File, open
 from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
 

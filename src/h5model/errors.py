@@ -1,24 +1,41 @@
-"""Errors that say which file, which HDF5 path, and what was expected.
+"""Errors that say which file, which HDF5 path, what was expected, and which rule failed.
 
 Every failure a user can cause (a bad file, a bad spec, a bad argument) is an
 ``H5ModelError``; the CLI prints its message and exits non-zero instead of
-showing a traceback.
+showing a traceback. An error may carry the id of the rule it breaks
+(``spec.namespace-missing``, ``type.unknown``...), so that a report can name the
+rule without reading the message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pydantic
 
 
 class H5ModelError(Exception):
-    """Base error: carries the file and the HDF5 path it is about."""
+    """Base error: carries the file and the HDF5 path it is about, and the rule it breaks."""
+
+    rule: str | None = None
+    """The id of the broken rule (as in validation reports); None when no rule applies."""
 
     def __init__(
-        self, message: str, *, file: str | Path | None = None, hdf5_path: str | None = None
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        hdf5_path: str | None = None,
+        rule: str | None = None,
     ) -> None:
         self.message = message
         self.file = str(file) if file is not None else None
         self.hdf5_path = hdf5_path
+        if rule is not None:
+            self.rule = rule
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -37,10 +54,37 @@ class NotHDF5Error(H5ModelError):
 class NoSpecsError(H5ModelError):
     """The file embeds no specifications and none were supplied."""
 
+    rule = "spec.missing"
+
 
 class SpecError(H5ModelError):
     """A specification is malformed, incomplete or inconsistent."""
 
+    rule = "spec.malformed"
+
 
 class ModelError(H5ModelError):
     """An object in the file does not fit the model its spec defines."""
+
+
+Problem = tuple[str, str]
+"""(where, what): where in the validated data (empty at its top level), and the complaint."""
+
+
+def validation_problems(
+    exc: pydantic.ValidationError,
+    *,
+    separator: str = ".",
+    place: Callable[[str], str | None] | None = None,
+) -> list[Problem]:
+    """Every problem pydantic found, in order, as (where, what).
+
+    ``where`` joins the location with ``separator``; ``place(first location part)`` may
+    name it better (a model field as the attribute or dataset it stands for)."""
+    problems: list[Problem] = []
+    for error in exc.errors():
+        loc = error["loc"]
+        where = separator.join(str(part) for part in loc)
+        better = place(str(loc[0])) if place is not None and loc else None
+        problems.append((better or where, str(error["msg"])))
+    return problems

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pydantic
 
-from h5model.errors import H5ModelError, ModelError
+from h5model.errors import H5ModelError, ModelError, validation_problems
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import H5Field, Node
 from h5model.session.file import File
@@ -71,7 +71,8 @@ def set_value(path: Path, target: str, text: str) -> tuple[Any, Any]:
         try:
             setattr(owner, field_name, value)
         except pydantic.ValidationError as exc:
-            reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+            problems = validation_problems(exc)
+            reason = problems[0][1] if problems else str(exc)
             raise ModelError(f"invalid value {text!r}: {reason}",
                              file=file.label, hdf5_path=target) from None
         except ValueError as exc:

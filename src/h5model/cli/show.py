@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from h5model.hdf5.paths import join
 from h5model.rules.dtypes import describe as describe_dtype
 from h5model.session.file import File
 
@@ -46,7 +47,7 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
                 pending.append(
                     (f"{indent}{child.name}  -> {target} (soft link){broken}", None, depth + 1)
                 )
-            elif child.target != _join(path, child.name):
+            elif child.target != join(path, child.name):
                 pending.append(
                     (f"{indent}{child.name}  = {child.target} (hard link)", None, depth + 1)
                 )
@@ -54,10 +55,6 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
                 line = f"{indent}{child.name}  {describe(child.target)}".rstrip()
                 pending.append((line, child.target, depth + 1))
         stack.extend(reversed(pending))
-
-
-def _join(path: str, name: str) -> str:
-    return (path if path.endswith("/") else path + "/") + name
 
 
 def _dtype_text(dtype: Any) -> str:

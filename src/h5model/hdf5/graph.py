@@ -23,6 +23,7 @@ from h5py import h5g, h5l, h5o, h5r, h5s, h5t
 from h5model.errors import H5ModelError
 from h5model.hdf5.attributes import read_attributes
 from h5model.hdf5.objectgraph import ObjectGraph
+from h5model.hdf5.paths import normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
 
@@ -166,7 +167,7 @@ class _Walker:
 
     def _resolve_soft_links(self) -> None:
         for parent, child in self.soft:
-            target = _normalise(child.target)
+            target = normalise(child.target)
             canonical = self._canonical(target)
             if canonical is None:
                 key = f"missing::{target}"
@@ -259,19 +260,6 @@ def _read_scalar(oid: Any, dtype: np.dtype) -> Any:
     if string_info is not None:
         return bytes(value).decode(string_info.encoding, "surrogateescape").rstrip("\x00")
     return value.item() if value.dtype.kind in "biuf" else value
-
-
-def _normalise(path: str) -> str:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/" + "/".join(parts)
 
 
 def build_graph(file: h5py.File, label: str) -> FileIndex:

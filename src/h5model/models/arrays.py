@@ -2,13 +2,15 @@
 
 Strings come back as ``str`` and object references come back as the models
 they point to, so a slice of a dataset reads the way pynwb users expect.
+An array asks everything else of its ``ArraySource``: the file it reads from
+opens the dataset, guards each read, resolves references and receives the
+slices assigned to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -17,34 +19,52 @@ from pydantic import BaseModel
 from h5model.errors import H5ModelError
 from h5model.rules.dtypes import is_reference, is_text
 
-Resolver = Callable[[Any], Any]
+
+class ArraySource(Protocol):
+    """What a lazy array asks of the file it reads from."""
+
+    @property
+    def owner(self) -> object | None:
+        """The file the array belongs to (its models' ``Owner``), to tell an array of the
+        file being written from one of another file; None outside any open file."""
+        ...
+
+    def open(self, hdf5_path: str) -> h5py.Dataset:
+        """The dataset at ``hdf5_path``, through the file's current handle."""
+        ...
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Held around every read: waits out another process's save, and refuses to read
+        a file that changed under this handle."""
+        ...
+
+    def resolve(self, ref: Any) -> Any:
+        """The model an object reference read from the dataset points to."""
+        ...
+
+    def write(self, array: H5Array, key: Any, value: Any) -> None:
+        """``array[key] = value``: recorded for the next save, or refused when read-only."""
+        ...
 
 
 class H5Array:
     """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
 
-    __slots__ = (
-        "_dataset", "_guard", "_on_write", "_opener", "_resolve", "dtype", "hdf5_path", "shape",
-    )
+    __slots__ = ("_dataset", "_source", "dtype", "hdf5_path", "shape")
 
     def __init__(
-        self,
-        opener: Callable[[str], h5py.Dataset],
-        hdf5_path: str,
-        shape: tuple[int, ...],
-        dtype: np.dtype,
-        resolve: Resolver | None = None,
+        self, source: ArraySource, hdf5_path: str, shape: tuple[int, ...], dtype: np.dtype
     ) -> None:
-        self._opener = opener
+        self._source = source
         self._dataset: h5py.Dataset | None = None
-        self._resolve = resolve
-        self._on_write: Callable[[H5Array, Any, Any], None] | None = None
-        self._guard: Callable[[], AbstractContextManager[None]] | None = None
-        """Held around every read: waits out another process's save, and refuses to read a
-        file that changed under this handle."""
         self.hdf5_path = hdf5_path
         self.shape = shape
         self.dtype = dtype
+
+    @property
+    def source(self) -> ArraySource:
+        """The file this array reads from."""
+        return self._source
 
     @property
     def ndim(self) -> int:
@@ -67,7 +87,7 @@ class H5Array:
         """The underlying h5py dataset (opened on first use)."""
         if self._dataset is None or not self._dataset.id.valid:
             try:
-                self._dataset = self._opener(self.hdf5_path)
+                self._dataset = self._source.open(self.hdf5_path)
             except (KeyError, ValueError, OSError) as exc:
                 raise H5ModelError(
                     f"cannot read the dataset: its file is closed or unreadable ({exc})",
@@ -76,10 +96,8 @@ class H5Array:
         return self._dataset
 
     def __getitem__(self, key: Any) -> Any:
-        if self._guard is not None:
-            with self._guard():
-                return self._read(key)
-        return self._read(key)
+        with self._source.reading():
+            return self._read(key)
 
     def _read(self, key: Any) -> Any:
         dataset = self.dataset
@@ -88,17 +106,11 @@ class H5Array:
                 raw = dataset[key]
                 return np.char.decode(raw, "utf-8") if isinstance(raw, np.ndarray) else raw
             return dataset.asstr()[key]
-        data = dataset[key]
-        if self._resolve is not None:
-            return self._resolve_refs(data)
-        return data
+        return self._resolve_refs(dataset[key])
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """Slice assignment, written at the next ``save()`` of a file opened for writing."""
-        if self._on_write is None:
-            raise H5ModelError("the file is open read-only; open it with mode='r+' to edit",
-                               hdf5_path=self.hdf5_path)
-        self._on_write(self, key, value)
+        self._source.write(self, key, value)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
@@ -124,8 +136,8 @@ class H5Array:
         return data.astype(dtype) if dtype is not None else data
 
     def _resolve_refs(self, data: Any) -> Any:
-        assert self._resolve is not None
-        resolve = self._resolve
+        """References in ``data`` as the models they point to (other data as read)."""
+        resolve = self._source.resolve
         if is_reference(self.dtype):
             if isinstance(data, np.ndarray):
                 out = np.empty(data.shape, dtype=object)

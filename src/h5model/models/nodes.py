@@ -1,18 +1,24 @@
-"""Base classes of every generated model, and the field metadata they carry.
+"""Base classes of every generated model, the field metadata they carry, and their owner.
 
 A model knows where it lives (``hdf5_path``) and, through ``h5_fields``, how
 each of its fields maps onto the file: an attribute, a named dataset, group or
-link, or a collection of unnamed children.
+link, or a collection of unnamed children. A model read from (or saved into) an
+open file belongs to that file's ``Owner`` and reports its edits there; models
+never see the ``File`` handle itself.
 """
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from h5model.models.arrays import H5Array
+
+if TYPE_CHECKING:
+    from h5model.hdf5.graph import FileIndex
+    from h5model.spec.loader import SpecSet
 
 Role = Literal["attribute", "dataset", "group", "link", "children", "value"]
 
@@ -61,6 +67,65 @@ class BrokenLink:
     hdf5_path: str
 
 
+class Owner(Protocol):
+    """What a model may ask of the open file it belongs to: report an edit, tell its own
+    models from others', and what the file stored (specs, object graph)."""
+
+    @property
+    def label(self) -> str:
+        """The file's name, for errors."""
+        ...
+
+    @property
+    def specs(self) -> "SpecSet | None":
+        """The specs the file was read with."""
+        ...
+
+    @property
+    def index(self) -> "FileIndex | None":
+        """The file's object graph as last read (None before the first save)."""
+        ...
+
+    def owns(self, model: "Node") -> bool:
+        """True when ``model`` was read from (or saved into) this file."""
+        ...
+
+    def field_changed(self, model: "Node", name: str) -> None:
+        """``model.name`` was assigned."""
+        ...
+
+    def child_added(self, group: "Group", name: str, child: Any) -> None:
+        """``child`` was attached to ``group`` as ``name``."""
+        ...
+
+    def child_removed(self, group: "Group", name: str) -> None:
+        """The child ``name`` of ``group`` was detached."""
+        ...
+
+    def slice_written(self, array: H5Array, key: Any, value: Any) -> None:
+        """``array[key] = value``; refused (H5ModelError) when the file is read-only."""
+        ...
+
+    def row_added(self, table: "Node", row: dict[str, Any]) -> None:
+        """A row for ``table``; refused (H5ModelError) when the file is read-only."""
+        ...
+
+    def pending_rows(self, table: "Node") -> int:
+        """How many rows were added to ``table`` since the last save."""
+        ...
+
+
+def owner_of(model: Any) -> "Owner | None":
+    """The file ``model`` belongs to (None for a model built outside any open file)."""
+    private = getattr(model, "__pydantic_private__", None)
+    return private.get("_owner") if private else None
+
+
+def adopt(model: "Node", owner: Owner) -> None:
+    """From now on ``model`` belongs to ``owner`` (and reports its edits there)."""
+    model._owner = owner
+
+
 class Node(BaseModel):
     """Every object of the file: knows its ``hdf5_path`` and its raw attributes."""
 
@@ -82,7 +147,8 @@ class Node(BaseModel):
 
     _attrs: dict[str, Any] = PrivateAttr(default_factory=dict)
     _owner: Any = PrivateAttr(default=None)
-    """The open File this model belongs to (edits are reported to it)."""
+    """The ``Owner`` (open file) this model belongs to: edits are reported to it. Read it
+    with ``owner_of``, set it with ``adopt``."""
 
     @property
     def attrs(self) -> Mapping[str, Any]:
@@ -94,7 +160,7 @@ class Node(BaseModel):
         # a missing required value or a reference to the wrong type fails right here
         super().__setattr__(name, value)
         if name[0] != "_":
-            owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+            owner = owner_of(self)
             if owner is not None:
                 owner.field_changed(self, name)
 
@@ -148,7 +214,7 @@ class Group(Node):
             else:
                 super().__setattr__(field, child)
         self._children[name] = child
-        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        owner = owner_of(self)
         if owner is not None:
             owner.child_added(self, name, child)
         return child
@@ -171,7 +237,7 @@ class Group(Node):
                     )
                 super().__setattr__(field_name, None)
         del self._children[name]
-        owner = self.__pydantic_private__.get("_owner") if self.__pydantic_private__ else None
+        owner = owner_of(self)
         if owner is not None:
             owner.child_removed(self, name)
         return child

@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from h5model.models.nodes import Node, owner_of
+from h5model.rules.ragged import ragged_chain
+
 
 def _offsets(index: Any) -> Any:
     return index.value
@@ -104,11 +107,12 @@ class DynamicTableMixin:
         # a ragged column may be indexed more than once (x, x_index, x_index_index):
         # rows are counted by the outermost index
         key = name
-        while True:
-            index = children.get(f"{key}_index")
+        for outer in ragged_chain(children, name)[1:]:
+            index = children.get(outer)
             if not isinstance(index, VectorIndexMixin) or index.target is not children.get(key):
-                return children[key]
-            key = f"{key}_index"
+                break
+            key = outer
+        return children[key]
 
     def row(self, i: int) -> dict[str, Any]:
         out: dict[str, Any] = {"id": int(self.id.value[i])}
@@ -134,9 +138,10 @@ class DynamicTableMixin:
                 + ("; " if missing and unknown else "")
                 + (f"unknown {unknown}" if unknown else "")
             )
-        owner = self.__pydantic_private__.get("_owner")  # type: ignore[attr-defined]
+        owner = owner_of(self)
         if owner is None:
             raise ValueError(f"{where}: rows can be added to tables of an open file only")
+        assert isinstance(self, Node)  # mixed into the generated table models only
         row = {name: values[name] for name in columns}
         row["id"] = len(self) + owner.pending_rows(self) if id is None else int(id)
         owner.row_added(self, row)

@@ -1,1 +1,2 @@
-"""Writing models back: change log, checks, applying edits, the writer, journal and locks."""
+"""Writing models back: the change log and its tracker, checks, applying changes, table
+rows, recreated datasets, one journaled save, whole new files, and the writer."""

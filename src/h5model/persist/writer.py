@@ -17,10 +17,22 @@ import h5py
 import numpy as np
 
 from h5model.errors import H5ModelError
+from h5model.hdf5.paths import join as join_path
 from h5model.models.arrays import H5Array
-from h5model.models.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
+from h5model.models.nodes import (
+    BrokenLink,
+    Dataset,
+    ExternalLink,
+    Group,
+    H5Field,
+    Node,
+    Owner,
+    owner_of,
+)
+from h5model.rules.dtypes import holds_references
 from h5model.rules.values import as_text
 from h5model.spec import dtypes
+from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 
 COPY_BLOCK_BYTES = 64 * 1024 * 1024
@@ -45,7 +57,7 @@ def spec_dtype(name: str | None) -> Any:
         return None
 
 
-def _plain_value(value: Any, dtype_name: str | None) -> Any:
+def plain_value(value: Any, dtype_name: str | None) -> Any:
     """A Python/numpy value as something h5py stores with the spec's dtype.
 
     A spec dtype is a minimum (HDMF's rule): Python floats stay float64 even where the
@@ -58,14 +70,14 @@ def _plain_value(value: Any, dtype_name: str | None) -> Any:
             value.dtype.kind == "U" or dtypes.canonical(dtype_name or "") in dtypes.TEXT
             or _all_text(value)
         ):
-            return _text_array(value)
+            return text_array(value)
         return value  # the dtype it was read with, or one the user chose
     if isinstance(value, list | tuple):
         array = np.asarray(
             [as_text(v) if isinstance(v, _dt.date) else v for v in value]
         )
         if array.dtype.kind in "OU":
-            return _text_array(array)
+            return text_array(array)
         wanted = spec_dtype(dtype_name)
         return array.astype(_numeric_dtype(array, wanted)) if wanted is not None else array
     wanted = spec_dtype(dtype_name)
@@ -89,7 +101,8 @@ def _all_text(array: Any) -> bool:
     return array.size > 0 and all(isinstance(v, str) for v in np.asarray(array).flat)
 
 
-def _text_array(array: Any) -> np.ndarray:
+def text_array(array: Any) -> np.ndarray:
+    """Text (str or UTF-8 bytes) as an array h5py stores as variable-length UTF-8."""
     out = np.empty(np.shape(array), dtype=h5py.string_dtype())
     for index, item in np.ndenumerate(np.asarray(array)):
         out[index] = as_text(item)
@@ -113,14 +126,26 @@ def _numeric_dtype(array: np.ndarray, wanted: np.dtype) -> np.dtype:
     return wanted
 
 
+def type_key(root: Node | None, specs: SpecSet | None) -> str:
+    """The attribute that names an object's type: the one the root already uses, else
+    pynwb's (``neurodata_type``) for NWB files and hdmf's (``data_type``) for others."""
+    if root is not None:
+        for key in TYPE_KEYS:
+            if key in root.attrs:
+                return key
+    if specs is not None and "core" in specs.namespaces:
+        return "neurodata_type"
+    return "data_type" if specs is not None else "neurodata_type"
+
+
 class Writer:
     """Writes models into one open h5py file (new file or an existing one opened r+)."""
 
     def __init__(self, h5: h5py.File, type_key: str, label: str,
-                 home: Any = None, folder: str | None = None) -> None:
+                 home: Owner | None = None, folder: str | None = None) -> None:
         self.h5 = h5
         self.home = home
-        """The File whose models' paths hold in ``h5`` (models of other files are copied)."""
+        """The file whose models' paths hold in ``h5`` (models of other files are copied)."""
         self.folder = folder
         """Folder of the file being written, for re-pointing relative external links."""
         self.type_key = type_key
@@ -143,7 +168,7 @@ class Writer:
     def _at_home(self, model: Node) -> bool:
         if id(model) in self.written:
             return True
-        owner = model.__pydantic_private__.get("_owner") if model.__pydantic_private__ else None
+        owner = owner_of(model)
         return owner is not None and owner is self.home
 
     def _relink(self, link: ExternalLink) -> str:
@@ -156,7 +181,7 @@ class Writer:
     # -- objects --------------------------------------------------------------------------------
     def place(self, parent: h5py.Group, name: str, item: Any, field: H5Field | None) -> None:
         """Put ``item`` at ``parent/name``: a new object, a soft link, or a plain dataset."""
-        location = _join(parent.name, name)
+        location = join_path(parent.name, name)
         if isinstance(item, ExternalLink):
             parent[name] = h5py.ExternalLink(self._relink(item), item.path)
             return
@@ -241,10 +266,10 @@ class Writer:
             self.write_attribute(obj, name, value, None)
 
     def write_attribute(self, obj: Any, name: str, value: Any, spec: H5Field | None) -> None:
-        if _holds_models(value) or (spec is not None and spec.reftype):
+        if holds_models(value) or (spec is not None and spec.reftype):
             self.pending_refs.append((obj.name, name, "attribute", value))
             return
-        stored = _plain_value(value, spec.dtype if spec else None)
+        stored = plain_value(value, spec.dtype if spec else None)
         try:
             if isinstance(stored, str):
                 obj.attrs.create(name, stored, dtype=_text_dtype(spec.dtype if spec else None,
@@ -291,10 +316,10 @@ class Writer:
         the creation properties (chunks, filters, max shape) of a dataset being replaced."""
         if isinstance(value, H5Array):
             return self.copy_array(parent, name, value)
-        if reference or _holds_models(value):
-            array = _object_array(value)
+        if reference or holds_models(value):
+            array = object_array(value)
             dataset = parent.create_dataset(name, shape=array.shape, dtype=h5py.ref_dtype,
-                                            **_layout(like, array.shape))
+                                            **layout(like, array.shape))
             self.pending_refs.append((dataset.name, None, "dataset", array))
             return dataset
         if isinstance(like, np.dtype) and isinstance(value, bool | int | float) and (
@@ -302,15 +327,15 @@ class Writer:
         ):
             return parent.create_dataset(name, data=np.asarray(value, dtype=like))
         try:
-            stored = _plain_value(value, dtype_name)
+            stored = plain_value(value, dtype_name)
             if isinstance(stored, str):
                 return parent.create_dataset(name, data=stored,
                                              dtype=_text_dtype(dtype_name, stored))
             stored = np.asarray(stored)
-            return parent.create_dataset(name, data=stored, **_layout(like, stored.shape))
+            return parent.create_dataset(name, data=stored, **layout(like, stored.shape))
         except (TypeError, ValueError) as exc:
             raise H5ModelError(f"dataset {name!r} cannot be stored ({exc})", file=self.label,
-                               hdf5_path=_join(parent.name, name)) from None
+                               hdf5_path=join_path(parent.name, name)) from None
 
     def copy_array(self, parent: h5py.Group, name: str, array: H5Array) -> h5py.Dataset:
         """Copy a dataset from its source with the same creation properties.
@@ -319,10 +344,7 @@ class Writer:
         its attributes are left behind, the model writes its own). Datasets of references
         are created here and filled last, re-pointed; block by block if HDF5 cannot copy."""
         source = array.dataset
-        refs = h5py.check_ref_dtype(source.dtype) is not None or bool(
-            source.dtype.names and any(h5py.check_ref_dtype(source.dtype[n]) is not None
-                                       for n in source.dtype.names)
-        )
+        refs = holds_references(source.dtype)
         if not refs:
             copypl = h5py.h5p.create(h5py.h5p.OBJECT_COPY)
             copypl.set_copy_object(h5py.h5o.COPY_WITHOUT_ATTR_FLAG)
@@ -438,8 +460,8 @@ def _same_number(raw: Any, value: Any) -> bool:
 
 def _stored_scalar_dtype(model: Node) -> np.dtype | None:
     """The dtype a scalar dataset's unchanged value was read with (None if unknown)."""
-    owner = model.__pydantic_private__.get("_owner") if model.__pydantic_private__ else None
-    index = getattr(owner, "index", None)
+    owner = owner_of(model)
+    index = owner.index if owner is not None else None
     path = model.hdf5_path
     if index is None or path is None or path not in index.scalars:
         return None
@@ -450,7 +472,7 @@ def _stored_scalar_dtype(model: Node) -> np.dtype | None:
     return dtype if isinstance(dtype, np.dtype) else None
 
 
-def _layout(like: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+def layout(like: Any, shape: tuple[int, ...]) -> dict[str, Any]:
     """Creation keywords that give a new dataset of ``shape`` the storage settings of
     ``like`` (a dataset being replaced): chunks (clipped), filters, unlimited axes."""
     if not isinstance(like, h5py.Dataset) or not shape or like.chunks is None:
@@ -475,7 +497,7 @@ def _layout(like: Any, shape: tuple[int, ...]) -> dict[str, Any]:
     return out
 
 
-def _object_array(value: Any) -> np.ndarray:
+def object_array(value: Any) -> np.ndarray:
     """Models (or None) in an object array of the value's shape, never unpacked by numpy."""
     if isinstance(value, np.ndarray):
         return value.astype(object)
@@ -489,7 +511,8 @@ def _object_array(value: Any) -> np.ndarray:
     return out
 
 
-def _holds_models(value: Any) -> bool:
+def holds_models(value: Any) -> bool:
+    """True when ``value`` is a model or holds models: written as object references."""
     if isinstance(value, Node):
         return True
     if isinstance(value, np.ndarray) and value.dtype == object and value.size:
@@ -501,10 +524,6 @@ def _holds_models(value: Any) -> bool:
 
 def _is_spec_group(group: h5py.Group, name: str) -> bool:
     return group.name == "/" and name == "specifications"
-
-
-def _join(path: str, name: str) -> str:
-    return (path if path.endswith("/") else path + "/") + name
 
 
 def embed_specs(h5: h5py.File, namespaces: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:

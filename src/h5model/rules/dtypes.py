@@ -34,10 +34,16 @@ def is_reference(dtype: np.dtype) -> bool:
 
 
 def holds_references(dtype: np.dtype) -> bool:
-    """True for references, and for compound dtypes with a reference field."""
+    """True when values of ``dtype`` hold object or region references anywhere: itself,
+    a compound field, a sub-array or a variable-length sequence."""
     if is_reference(dtype):
         return True
-    return bool(dtype.names) and any(is_reference(dtype[name]) for name in dtype.names or ())
+    if dtype.names:
+        return any(holds_references(dtype.fields[n][0]) for n in dtype.names)  # type: ignore[index]
+    if dtype.subdtype is not None:
+        return holds_references(dtype.subdtype[0])
+    vlen = h5py.check_vlen_dtype(dtype)
+    return vlen is not None and isinstance(vlen, np.dtype) and holds_references(vlen)
 
 
 def describe(stored: np.dtype) -> str:

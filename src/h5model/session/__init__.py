@@ -1,1 +1,2 @@
-"""The ``File`` handle: specs, graph and models of one open file, and its save."""
+"""The ``File`` handle (open, root, get, models, graph, close), the HDF5 handle and lazy
+array source behind it, and the reader that builds its models."""

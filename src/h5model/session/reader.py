@@ -24,8 +24,19 @@ import pydantic
 
 from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
-from h5model.models.arrays import H5Array
-from h5model.models.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
+from h5model.models.arrays import ArraySource, H5Array
+from h5model.models.nodes import (
+    BrokenLink,
+    Dataset,
+    ExternalLink,
+    Group,
+    H5Field,
+    Node,
+    Owner,
+    adopt,
+)
+from h5model.models.problems import model_problems
+from h5model.rules.dtypes import holds_references
 
 _PENDING = object()
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
@@ -81,19 +92,15 @@ class Reader:
         modules: Mapping[str, ModuleType],
         external_opener: Callable[[ExternalLink], Any],
         *,
-        opener: Callable[[str], h5py.Dataset] | None = None,
-        owner: Any = None,
-        on_write: Callable[[H5Array, Any, Any], None] | None = None,
-        resolve: Callable[[Any], Any] | None = None,
-        guard: Callable[[], Any] | None = None,
+        source: ArraySource,
+        owner: Owner | None = None,
     ) -> None:
         self.file = file
         self.folder = os.path.dirname(os.path.abspath(file.filename))
-        self.opener = opener or self._open_dataset
+        self.source = source
+        """Where every lazy array of the file reads from."""
         self.owner = owner
-        self.on_write = on_write
-        self.resolve = resolve or self.resolve_reference
-        self.guard = guard
+        """The file every model belongs to (None: models owned by no open file)."""
         self.label = label
         self.index = index
         self.graph = index.graph
@@ -149,6 +156,7 @@ class Reader:
                 + " (supply the namespace with --spec)",
                 file=self.label,
                 hdf5_path=path,
+                rule="type.unknown",
             )
         return cls
 
@@ -250,11 +258,6 @@ class Reader:
 
         return dereference_path(self.file, self.index, ref)
 
-    def resolve_reference(self, ref: Any) -> Any:
-        """A reference read from a dataset -> the model it points to (None if dangling)."""
-        target = self._ref_target(ref)
-        return self.models.get(target) if target is not None else None
-
     def _dataset_value(self, path: str) -> Any:
         scalars = self.index.scalars
         if path in scalars:
@@ -264,19 +267,8 @@ class Reader:
         dtype = data["dtype"]
         if shape is None:
             return None
-        needs_refs = bool(
-            h5py.check_ref_dtype(dtype) is not None
-            or (
-                dtype.names and any(h5py.check_ref_dtype(dtype[n]) is not None for n in dtype.names)
-            )
-        )
-        array = H5Array(
-            self.opener,
-            path,
-            tuple(shape),
-            dtype,
-            self.resolve if needs_refs else None,
-        )
+        needs_refs = holds_references(dtype)
+        array = H5Array(self.source, path, tuple(shape), dtype)
         if shape == () and not needs_refs and not dtype.names:
             value = array.read()
             if isinstance(value, bytes):
@@ -284,14 +276,7 @@ class Reader:
             if isinstance(value, np.generic):
                 return value.item() if value.dtype.kind in "biuf" else value
             return value
-        array._on_write = self.on_write
-        array._guard = self.guard
         return array
-
-    def _open_dataset(self, path: str) -> h5py.Dataset:
-        dataset = self.file[path]
-        assert isinstance(dataset, h5py.Dataset)
-        return dataset
 
     def _child_value(self, path: str, child: Child) -> Any:
         if child.kind == "external":
@@ -370,7 +355,7 @@ class Reader:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
         model._attrs = attrs
         if self.owner is not None:
-            model._owner = self.owner
+            adopt(model, self.owner)
         if isinstance(model, Group):
             model._children = children
         self.models[path] = model
@@ -410,12 +395,7 @@ def _plain(value: Any) -> Any:
 
 
 def _explain(exc: pydantic.ValidationError, cls: type[Node]) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in error["loc"])
-        spec = cls.h5_fields.get(str(error["loc"][0])) if error["loc"] else None
-        where = f"{spec.role} {spec.name!r}" if spec is not None and spec.name else loc
-        parts.append(f"{where}: {error['msg']}")
+    parts = [f"{where}: {message}" for where, message in model_problems(exc, cls)[:5]]
     more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     type_name = cls.type_name() or cls.__name__
     return f"does not fit {type_name}: " + "; ".join(parts) + more

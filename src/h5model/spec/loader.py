@@ -21,7 +21,7 @@ import pydantic
 import yaml
 from h5py import h5o
 
-from h5model.errors import NoSpecsError, SpecError
+from h5model.errors import NoSpecsError, SpecError, validation_problems
 from h5model.spec import language, normalize
 from h5model.spec.version import newest, version_key
 
@@ -102,6 +102,7 @@ class SpecSet:
                         f"namespace {ns.name!r} {ns.version} depends on namespace {dep!r}, "
                         "which is neither in the file nor supplied (use --spec)",
                         hdf5_path=ns.origin,
+                        rule="spec.namespace-missing",
                     )
         for ns in self.namespaces.values():
             self.search_order(ns.name)  # raises on dependency cycles
@@ -181,11 +182,10 @@ def _validated(model: type[pydantic.BaseModel], data: Any, where: str) -> Any:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = "/".join(str(p) for p in first["loc"])
+        loc, message = validation_problems(exc, separator="/")[0]
         raise SpecError(
             f"spec does not follow the specification language at {loc or 'top level'}: "
-            f"{first['msg']} ({exc.error_count()} problem(s))",
+            f"{message} ({exc.error_count()} problem(s))",
             hdf5_path=where,
         ) from None
     except RecursionError as exc:
@@ -312,14 +312,16 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
             spec = _read_version_group(vgroup, where, ns_name)
         except SpecError as exc:
             exc.file = label
-            raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path) from None
+            raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
+                            rule=exc.rule) from None
         chosen[spec.name] = spec
     if not chosen:
         raise NoSpecsError("the spec group holds no namespaces", file=label, hdf5_path=group_path)
     try:
         return SpecSet(chosen, {k: sorted(v, key=version_key) for k, v in versions.items()})
     except SpecError as exc:
-        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path) from None
+        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
+                        rule=exc.rule) from None
 
 
 def _read_version_group(vgroup: h5py.Group, where: str, ns_name: str) -> NamespaceSpec:
@@ -395,7 +397,8 @@ def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], lab
     try:
         return SpecSet(namespaces, dict(embedded.available) if embedded else {})
     except SpecError as exc:
-        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path) from None
+        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
+                        rule=exc.rule) from None
 
 
 PathLike = str | os.PathLike[str]

@@ -87,6 +87,7 @@ class Resolver:
                 f"type {type_name!r} is not defined in namespace {namespace!r} "
                 "or the namespaces it depends on",
                 hdf5_path=self.specs.namespaces[namespace].origin,
+                rule="type.unknown",
             )
         defining, spec = found
         return defining, self.resolved(defining, spec, ())

@@ -25,6 +25,8 @@ from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
 from h5model.hdf5._native import copy_attrs as _native
 from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.hdf5.paths import join
+from h5model.rules.dtypes import holds_references
 from h5model.truncation.plan import Plan
 
 BLOCK_BYTES = 64 << 20
@@ -38,24 +40,8 @@ Report = Callable[[int], None]
 """Told how many bytes of dataset content were just written."""
 
 
-def has_references(dtype: np.dtype) -> bool:
-    """True when values of ``dtype`` hold object or region references anywhere."""
-    if h5py.check_ref_dtype(dtype) is not None:
-        return True
-    if dtype.names:
-        return any(has_references(dtype.fields[n][0]) for n in dtype.names)  # type: ignore[index]
-    if dtype.subdtype is not None:
-        return has_references(dtype.subdtype[0])
-    vlen = h5py.check_vlen_dtype(dtype)
-    return vlen is not None and isinstance(vlen, np.dtype) and has_references(vlen)
-
-
 def _bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
-
-
-def _join(parent: str, name: str) -> str:
-    return f"/{name}" if parent == "/" else f"{parent}/{name}"
 
 
 def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -126,7 +112,7 @@ class Copier:
             if self.graph.nodes[path].get("kind") == "group":
                 self._group_members(path, children)
         for parent, name, target, cset in self._hard_links:
-            self.where = _join(parent, name)
+            self.where = join(parent, name)
             self._groups[parent].links.create_hard(
                 _bytes(name), self.dst_root, _bytes(target), lcpl=self._lcpl(cset)
             )
@@ -143,7 +129,7 @@ class Copier:
         src_group = self._sources[path]
         dst_group = self._groups[path]
         for child in children:
-            child_path = _join(path, child.name)
+            child_path = join(path, child.name)
             self.where = child_path
             name = _bytes(child.name)
             cset = src_group.links.get_info(name).cset
@@ -236,7 +222,7 @@ class Copier:
         if layout == h5d.VIRTUAL or shape is None:
             return  # mapped onto other datasets, or no data at all
         job = _Job(path, source, created, dtype, shape, rows, chunk, same_chunks)
-        (self._later if has_references(dtype) else self._jobs).append(job)
+        (self._later if holds_references(dtype) else self._jobs).append(job)
 
     def _copy_data(self, job: _Job) -> None:
         self.where = job.path
@@ -323,13 +309,13 @@ class Copier:
             if clamp:
                 self._clamp(block)
             for name in dtype.names:
-                if has_references(dtype.fields[name][0]):  # type: ignore[index]
+                if holds_references(dtype.fields[name][0]):  # type: ignore[index]
                     block[name] = self._remap(block[name], False)
             return block
         if h5py.check_ref_dtype(dtype) is not None:
             return self._remap_refs(block)
         inner = h5py.check_vlen_dtype(dtype)
-        if isinstance(inner, np.dtype) and has_references(inner):
+        if isinstance(inner, np.dtype) and holds_references(inner):
             out = np.empty(block.shape, dtype=dtype)
             for position, item in np.ndenumerate(block):
                 out[position] = self._remap(np.asarray(item, dtype=inner), False)

@@ -19,7 +19,9 @@ import numpy as np
 
 from h5model.errors import H5ModelError, SpecError
 from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.hdf5.paths import name_of, parent_of
 from h5model.rules.model import Dim, Kind, Part, Role, TypeRule, plain_dataset
+from h5model.rules.ragged import indexed_name
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import SpecSet
 
@@ -56,17 +58,6 @@ class _Table:
 
     def member_paths(self) -> list[str]:
         return [*self.members, *(p for chain in self.chains for p in chain)]
-
-
-def _parent(path: str) -> str | None:
-    if path == "/":
-        return None
-    head = path.rsplit("/", 1)[0]
-    return head or "/"
-
-
-def _name(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
 
 
 def _texts(value: Any) -> list[str]:
@@ -254,10 +245,10 @@ class Planner:
 
     def _ancestors(self, path: str) -> list[str]:
         out = []
-        parent = _parent(path)
+        parent = parent_of(path)
         while parent is not None:
             out.append(parent)
-            parent = _parent(parent)
+            parent = parent_of(parent)
         return out
 
     # -- tables -----------------------------------------------------------------------------
@@ -272,8 +263,9 @@ class Planner:
             for name, child in datasets.items():
                 if self.is_a(child, "VectorIndex"):
                     target = self.reference(child, "target")
-                    if target is None and name.endswith("_index"):
-                        target = datasets.get(name[: -len("_index")])
+                    indexed = indexed_name(name)
+                    if target is None and indexed is not None:
+                        target = datasets.get(indexed)
                     if target is not None:
                         indexes[target] = child
             chains: list[list[str]] = []
@@ -352,7 +344,7 @@ class Planner:
             options = [o for o in _shapes(rule) if len(o) == ndim]
             if options and all(o[0].length is not None for o in options):
                 return True
-        parent = _parent(path)
+        parent = parent_of(path)
         owner = self._rule(parent) if parent is not None else None
         if owner is None or owner.kind is not Kind.GROUP:
             return False
@@ -362,7 +354,7 @@ class Planner:
             if part.role is not Role.DATASET:
                 continue
             for option in _shapes(self._part_rule(owner, part, None)):
-                if part.name == _name(path):
+                if part.name == name_of(path):
                     if option:
                         firsts.add(option[0].name)
                 else:
@@ -397,10 +389,10 @@ class Planner:
         assert self.rules is not None
         data = self.graph.nodes.get(path, {})
         found: TypeRule | None = None
-        parent = _parent(path)
+        parent = parent_of(path)
         owner = self._rule(parent) if parent is not None else None
         if owner is not None and owner.kind is Kind.GROUP:
-            part = owner.named(_name(path))
+            part = owner.named(name_of(path))
             if part is not None and part.role is not Role.LINK:
                 found = self._part_rule(owner, part, data if "type" in data else None)
         known = data.get("namespace") in self.rules.specs.namespaces

@@ -58,19 +58,9 @@ def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
             if exc.file is not None:
                 raise
             where = None if exc.hdf5_path == str(path) else exc.hdf5_path
-            raise SpecError(exc.message, file=path, hdf5_path=where) from None
+            raise SpecError(exc.message, file=path, hdf5_path=where, rule=exc.rule) from None
         except (OSError, ValueError) as exc:  # e.g. a binary file: not UTF-8 text
             raise SpecError(f"cannot read namespace file ({exc})", file=path) from None
-
-
-def _spec_rule(exc: H5ModelError) -> str:
-    if isinstance(exc, NoSpecsError):
-        return "spec.missing"
-    if "depends on namespace" in exc.message:
-        return "spec.namespace-missing"
-    if "is not defined" in exc.message and "type" in exc.message:
-        return "type.unknown"
-    return "spec.malformed"
 
 
 def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> FileReport:
@@ -94,10 +84,10 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
             specs = load_specs(file, str(path), spec)
         except SpecError as exc:
             where, message = _spec_where(file, exc)
-            emit(where, _spec_rule(exc), message, Severity.ERROR)
+            emit(where, exc.rule or "spec.malformed", message, Severity.ERROR)
             return report
         except NoSpecsError as exc:
-            emit(exc.hdf5_path or "/", "spec.missing", exc.message, Severity.ERROR)
+            emit(exc.hdf5_path or "/", exc.rule or "spec.missing", exc.message, Severity.ERROR)
             return report
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
             emit("/", "file.unreadable", f"the spec group cannot be read ({exc})", Severity.ERROR)

@@ -15,6 +15,7 @@ import numpy as np
 
 from h5model.errors import SpecError
 from h5model.hdf5.graph import Child, FileIndex, dereference_path
+from h5model.hdf5.paths import join
 from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
 from h5model.rules.model import (
     CompoundField,
@@ -376,7 +377,7 @@ class StructureChecker:
                     self.emit(
                         path,
                         f"{what}.missing",
-                        f"required {what} {part.name!r} ({_join(path, part.name)}){target} "
+                        f"required {what} {part.name!r} ({join(path, part.name)}){target} "
                         "is missing",
                         Severity.ERROR,
                     )
@@ -390,7 +391,7 @@ class StructureChecker:
         self.check_unnamed(path, rule, [c for c in children if c.name not in consumed])
 
     def check_named_child(self, path: str, child: Child, part: Part, owner: TypeRule) -> None:
-        where = _join(path, child.name)
+        where = join(path, child.name)
         if child.kind == "external":
             return
         if self.broken(where, child):
@@ -426,7 +427,7 @@ class StructureChecker:
             self.check_object(target, plain_dataset(part))
 
     def check_link(self, path: str, child: Child, target_type: str) -> None:
-        where = _join(path, child.name)
+        where = join(path, child.name)
         if child.kind == "external":
             return
         if self.broken(where, child):
@@ -447,7 +448,7 @@ class StructureChecker:
         ]
         counts = [0] * len(parts)
         for child in children:
-            where = _join(path, child.name)
+            where = join(path, child.name)
             if child.kind == "external" or self.skip(child.target):
                 continue
             if self.broken(where, child):
@@ -502,10 +503,6 @@ class StructureChecker:
         if "type" in data:
             return f"a {data['type']}"
         return f"an untyped {data.get('kind', 'object')}"
-
-
-def _join(path: str, name: str) -> str:
-    return (path if path.endswith("/") else path + "/") + name
 
 
 def _value_dtype(value: Any) -> np.dtype | None:

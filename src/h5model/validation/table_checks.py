@@ -17,6 +17,7 @@ import numpy as np
 
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.rules.dtypes import is_reference
+from h5model.rules.ragged import ragged_chain
 from h5model.rules.ruleset import RuleSet
 from h5model.validation.report import Severity
 
@@ -112,11 +113,7 @@ class TableChecker:
                     Severity.ERROR,
                 )
                 continue
-            chain = [children[name].target]
-            key = name
-            while f"{key}_index" in children:
-                key = f"{key}_index"
-                chain.append(children[key].target)
+            chain = [children[key].target for key in ragged_chain(children, name)]
             for inner, outer in pairwise(chain):
                 self.check_index(outer, inner)
             length = _length(self.index, chain[-1])

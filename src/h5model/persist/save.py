@@ -1,0 +1,137 @@
+"""One save of an open file: check every change, write them through an undo journal,
+commit, and let the models see what the save did.
+
+The file's own HDF5 handle is let go while the journaled handle writes (its lazy
+arrays read through the journaled one meanwhile) and opened again afterwards, also
+when the save fails. Nothing is written when a check fails; a save interrupted at any
+moment leaves the journal that puts the old bytes back.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+import h5py
+
+from h5model.errors import H5ModelError
+from h5model.models.arrays import ArraySource, H5Array
+from h5model.models.nodes import Dataset, Node, adopt
+from h5model.persist.apply import apply, referrers
+from h5model.persist.checks import check
+from h5model.persist.tracker import Tracker
+from h5model.persist.whole_file import specs_of, write_file
+from h5model.persist.writer import Writer, type_key
+from h5model.spec.loader import SpecSet
+from h5model.storage.journal import JournaledFile, roll_back
+from h5model.storage.locking import saving
+
+
+class SaveTarget(ArraySource, Protocol):
+    """The open file a save rewrites, as the source of its lazy arrays."""
+
+    @property
+    def h5(self) -> h5py.File:
+        """The current HDF5 handle."""
+        ...
+
+    def release(self) -> None:
+        """Close the HDF5 handle: the save is about to rewrite the file under it."""
+        ...
+
+    def reopen(self) -> None:
+        """Open the saved file again and read its graph (the caller holds the saving lock)."""
+        ...
+
+    def through(self, h5: h5py.File) -> AbstractContextManager[None]:
+        """While held, the file's lazy arrays read through ``h5`` (the journaled handle)."""
+        ...
+
+
+def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], path: Path) -> None:
+    """Check every change recorded by ``tracker``, then write exactly those, atomically.
+
+    ``models`` (hdf5_path -> model) learns what the save did: new models their paths,
+    removed ones are forgotten."""
+    changes = tracker.changes
+    if not changes:
+        return
+    check(changes, tracker)
+    key = type_key(models.get("/"), tracker.specs)
+    before = tracker.index  # what refers to what, as the file holds it now
+    with saving(path):
+        target.release()
+        try:
+            journal = JournaledFile(path)
+        except BaseException:
+            roll_back(path)  # a journal half made: nothing of the file was touched
+            target.reopen()
+            raise
+        try:
+            with h5py.File(journal, "r+") as h5, target.through(h5):
+                writer = Writer(h5, key, tracker.label, home=tracker,
+                                folder=str(path.resolve().parent))
+                touched = apply(changes, h5, writer, lambda p: referrers(before, p))
+                writer.finish()
+            journal.commit()
+        except BaseException:
+            if not journal.closed:
+                journal.abort()
+            target.reopen()
+            raise
+        target.reopen()
+    _settle(tracker, target, models, writer, touched)
+
+
+def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -> None:
+    """The first save of a new file: ``root`` written whole, with its specs embedded."""
+    if root is None:
+        raise H5ModelError("nothing to save: set f.root first", file=label)
+    specs = specs or specs_of(root)
+    if specs is None:
+        raise H5ModelError("no specs to embed: open with spec=... or use models read from "
+                           "a file", file=label)
+    write_file(root, path, specs, overwrite=True)
+
+
+def _settle(tracker: Tracker, target: SaveTarget, models: dict[str, Any], writer: Writer,
+            touched: set[str]) -> None:
+    """New models learn their paths, removed ones are forgotten, changed attributes and
+    datasets show their new values and shapes."""
+    changes = tracker.changes
+    h5 = target.h5
+    for removed in changes.removed_paths():
+        prefix = removed + "/"
+        for path in [p for p in models if p == removed or p.startswith(prefix)]:
+            del models[path]
+    for model, names in changes.fields.values():
+        for name in names:
+            spec = type(model).h5_fields.get(name)
+            if spec is not None and spec.role == "attribute" and spec.name is not None:
+                value = getattr(model, name, None)
+                if value is None:
+                    model._attrs.pop(spec.name, None)
+                else:
+                    model._attrs[spec.name] = value
+    for model, path in writer.created:
+        object.__setattr__(model, "hdf5_path", path)
+        adopt(model, tracker)
+        models[path] = model
+        if isinstance(model, Dataset) and not isinstance(model.value, H5Array):
+            dataset = h5[path]
+            if dataset.shape:
+                array = H5Array(target, path, dataset.shape, dataset.dtype)
+                object.__setattr__(model, "value", array)
+    for path in touched:
+        owner = models.get(path)
+        value = getattr(owner, "value", None) if owner is not None else None
+        if path not in h5:
+            continue
+        if isinstance(value, H5Array) and value.hdf5_path == path:
+            value.refresh(h5[path].shape, h5[path].dtype)
+        elif isinstance(owner, Dataset) and h5[path].shape:
+            # new data written: read it from the file from now on (and record slices)
+            array = H5Array(target, path, h5[path].shape, h5[path].dtype)
+            object.__setattr__(owner, "value", array)
+    changes.clear()

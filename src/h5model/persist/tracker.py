@@ -1,0 +1,64 @@
+"""The open file as its models see it: the ``Owner`` every model of the file reports to.
+
+A model never holds the ``File`` handle; it holds this tracker, which records its
+edits in the file's change log (dropped when the file is read-only, refused for
+slices and rows), tells the file's own models from those of other files, and keeps
+what the file stored (specs, object graph) for the writer and the checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from h5model.errors import H5ModelError
+from h5model.hdf5.graph import FileIndex
+from h5model.models.arrays import H5Array
+from h5model.models.nodes import Group, Node, owner_of
+from h5model.persist.changes import Changes
+from h5model.spec.loader import SpecSet
+
+READ_ONLY = "the file is open read-only; open it with mode='r+' to edit"
+
+
+class Tracker:
+    """Implements ``h5model.models.nodes.Owner`` for one open file."""
+
+    def __init__(self, label: str, *, writable: bool) -> None:
+        self.label = label
+        self.writable = writable
+        self.changes = Changes()
+        self.specs: SpecSet | None = None
+        self.index: FileIndex | None = None
+        """The object graph as last read; a save replaces it."""
+
+    def owns(self, model: Node) -> bool:
+        return owner_of(model) is self
+
+    def field_changed(self, model: Node, name: str) -> None:
+        if self.writable:
+            self.changes.field_changed(model, name)
+
+    def child_added(self, group: Group, name: str, child: Any) -> None:
+        if self.writable:
+            self.changes.child_added(group, name, child)
+
+    def child_removed(self, group: Group, name: str) -> None:
+        if self.writable:
+            self.changes.child_removed(group, name)
+
+    def slice_written(self, array: H5Array, key: Any, value: Any) -> None:
+        if not self.writable:
+            raise H5ModelError(READ_ONLY, file=self.label, hdf5_path=array.hdf5_path)
+        self.changes.slice_written(array, key, value)
+
+    def row_added(self, table: Node, row: dict[str, Any]) -> None:
+        if not self.writable:
+            raise H5ModelError(READ_ONLY, file=self.label, hdf5_path=table.hdf5_path)
+        self.changes.row_added(table, row)
+
+    def pending_rows(self, table: Node) -> int:
+        return self.changes.pending_rows(table)
+
+    def __repr__(self) -> str:
+        mode = "writable" if self.writable else "read-only"
+        return f"<Tracker {self.label!r} ({mode}, {'changed' if self.changes else 'unchanged'})>"

@@ -1,0 +1,125 @@
+"""The HDF5 handle behind an open ``File``, and the source of its lazy arrays.
+
+Every lazy array of the file reads through this object: it opens datasets through
+the current handle (or, while a save writes, through the journaled one), waits out
+another process's save before each read and refuses to read on through metadata that
+save made stale, resolves references to the file's models, and hands slices assigned
+to an array to the file's tracker. A save lets the handle go and opens it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from h5model.errors import H5ModelError
+from h5model.hdf5.graph import build_graph, dereference_path
+from h5model.hdf5.open import open_hdf5
+from h5model.models.arrays import H5Array
+from h5model.persist.tracker import Tracker
+from h5model.storage.locking import reading
+
+
+class FileSource:
+    """Implements ``ArraySource`` (and the save's ``SaveTarget``) for one open file."""
+
+    def __init__(self, path: Path, label: str, tracker: Tracker,
+                 find: Callable[[str], Any]) -> None:
+        self.path = path
+        self.label = label
+        self._tracker = tracker
+        self._find = find
+        """hdf5_path -> the file's model there (None if there is none)."""
+        self._h5: h5py.File | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        """(inode, size, mtime) when this handle last saw the file: a change means another
+        writer saved, and reading on through stale HDF5 metadata is refused."""
+        self._saving: h5py.File | None = None
+        """The journaled handle while a save writes (arrays of this file read through it)."""
+
+    # -- the handle ----------------------------------------------------------------------------
+    @property
+    def h5(self) -> h5py.File:
+        if self._h5 is None:
+            raise H5ModelError("the file has not been saved yet", file=self.label)
+        return self._h5
+
+    @property
+    def is_open(self) -> bool:
+        return self._h5 is not None and bool(self._h5.id.valid)
+
+    def attach(self) -> h5py.File:
+        """Open the file (the caller holds the readers' lock) and note its state."""
+        self._h5 = open_hdf5(self.path)
+        self._stamp = file_stamp(self.path)
+        return self._h5
+
+    def release(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+        self._h5 = None
+
+    def reopen(self) -> None:
+        self._tracker.index = build_graph(self.attach(), self.label)
+
+    @contextlib.contextmanager
+    def through(self, h5: h5py.File) -> Iterator[None]:
+        self._saving = h5
+        try:
+            yield
+        finally:
+            self._saving = None
+
+    def close(self) -> None:
+        if self.is_open:
+            assert self._h5 is not None
+            self._h5.close()
+
+    # -- what lazy arrays ask ------------------------------------------------------------------
+    @property
+    def owner(self) -> Tracker:
+        return self._tracker
+
+    def open(self, hdf5_path: str) -> h5py.Dataset:
+        dataset = (self._saving if self._saving is not None else self.h5)[hdf5_path]
+        assert isinstance(dataset, h5py.Dataset)
+        return dataset
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around every lazy read: wait out another process's save, then refuse to read
+        through this handle if that save changed the file (open it again instead)."""
+        if self._saving is not None:
+            yield  # our own save reads through its journaled handle
+            return
+        with reading(self.path):
+            if self._stamp is not None and file_stamp(self.path) != self._stamp:
+                raise H5ModelError(
+                    "the file was changed by another writer since it was opened; open it "
+                    "again to read the new state",
+                    file=self.label,
+                )
+            yield
+
+    def resolve(self, ref: Any) -> Any:
+        """A reference read from a dataset -> its model (the current handle, even after a save)."""
+        index = self._tracker.index
+        if index is None:
+            return None
+        path = dereference_path(self.h5, index, ref)
+        return self._find(path) if path is not None else None
+
+    def write(self, array: H5Array, key: Any, value: Any) -> None:
+        self._tracker.slice_written(array, key, value)
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
