@@ -96,3 +96,13 @@ def test_no_import_cycles_between_modules() -> None:
 def test_layers_are_a_dag() -> None:
     graph = nx.DiGraph([(a, b) for a, deps in ALLOWED.items() for b in deps])
     assert nx.is_directed_acyclic_graph(graph)
+
+
+def test_every_module_says_what_it_owns() -> None:
+    """Each module opens with a docstring: what it owns and why."""
+    missing = [
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not missing, missing

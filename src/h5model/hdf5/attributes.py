@@ -1,42 +1,69 @@
-"""Reading every attribute of an object once, through h5py's low-level API.
+"""Reading every attribute of an object once: straight through the HDF5 library where
+it can, else through h5py's low-level API.
 
-High-level ``obj.attrs[name]`` costs tens of microseconds per attribute; a
-file of 6,000 objects has 20,000+. This reads them by index with the same
-results (strings as ``str``, scalars unwrapped, references left as
-``h5py.Reference`` for the graph to resolve).
+High-level ``obj.attrs[name]`` costs tens of microseconds per attribute; a file of
+6,000 objects has 20,000+. This reads them by index with the same results (strings as
+``str``, scalars as numpy scalars, references left as ``h5py.Reference`` for the graph
+to resolve), whichever path reads them: the compiled or ctypes scalar reader of
+``_native/read_attrs.py`` for the common scalars, h5py for everything else (see
+``_native/library.py`` for choosing the path with ``H5MODEL_NATIVE``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import h5py
 import numpy as np
 from h5py import h5a, h5t
-from h5py._objects import phil
 
-from h5model.hdf5._native import libhdf5 as _libhdf5
+from h5model.hdf5._native import read_attrs as _native
+from h5model.hdf5._native.library import LOCK
 
 _VLEN_TEXT = h5t.py_create(h5py.string_dtype())
 _OBJECT = np.dtype(object)
 
+AttributeReader = Callable[[Any], dict[str, Any]]
+"""An object's h5py identifier -> name -> value for each of its attributes, in name order."""
 
-def read_attributes(oid: Any) -> dict[str, Any]:
-    """name -> value for every attribute of the object ``oid``, in name order."""
-    count = h5a.get_num_attrs(oid)
-    if not count:
-        return {}
-    if _libhdf5.LIB is not None:
-        with phil:
-            values, rest = _libhdf5.read_scalar_attributes(oid.id, count)
-        for name in rest:
-            values[name] = read_attribute(h5a.open(oid, name.encode("utf-8", "surrogateescape")))
-        return dict(sorted(values.items())) if rest else values
+
+def read_through_h5py(oid: Any) -> dict[str, Any]:
+    """name -> value for every attribute of the object ``oid``, in name order, all through h5py."""
     out: dict[str, Any] = {}
-    for i in range(count):
+    for i in range(h5a.get_num_attrs(oid)):
         aid = h5a.open(oid, index=i)
         out[aid.name.decode("utf-8", "surrogateescape")] = read_attribute(aid)
     return out
+
+
+def native_reader(scan: _native.ScalarReader) -> AttributeReader:
+    """Read attributes with ``scan`` (one of ``_native.READERS``) for the scalars it knows,
+    under h5py's lock, and through h5py for the rest."""
+    assert LOCK is not None  # no native reader exists without the lock
+
+    def read_attributes(oid: Any) -> dict[str, Any]:
+        """name -> value for every attribute of the object ``oid``, in name order."""
+        count = h5a.get_num_attrs(oid)
+        if not count:
+            return {}
+        with LOCK:
+            values, rest = scan(oid.id, count)
+        for name in rest:  # each keeps its place, held by None
+            values[name] = read_attribute(h5a.open(oid, name.encode("utf-8", "surrogateescape")))
+        return values
+
+    return read_attributes
+
+
+READERS: dict[str, AttributeReader] = {
+    **{path: native_reader(scan) for path, scan in _native.READERS.items()},
+    "h5py": read_through_h5py,
+}
+"""Every attribute path that can run here, by its ``H5MODEL_NATIVE`` name."""
+
+read_attributes: AttributeReader = READERS[_native.ACTIVE]
+"""name -> value for every attribute of an object, in name order, through the path chosen."""
 
 
 def read_attribute(aid: Any) -> Any:

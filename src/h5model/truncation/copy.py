@@ -397,22 +397,30 @@ class Copier:
         if not count:
             return
         order = self._orders[path]
-        positions: list[int] | range = range(count)
-        if _native.LIBRARY is not None:
-            positions = _native.copy_attributes(source.id, target.id, order, count)
-        for position in positions:
-            walk = h5.ITER_INC if order == h5.INDEX_CRT_ORDER else h5.ITER_NATIVE
-            attribute = h5a.open(source, index=position, index_type=order, order=walk)
-            dtype_id = attribute.get_type()
-            created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
-            shape = attribute.shape
-            if shape is None or 0 in shape:
-                continue
-            dtype = dtype_id.dtype
-            value = _empty(shape, dtype)
-            memory = _memory_type(dtype)
-            attribute.read(value, mtype=memory)
-            created.write(self._remap(value, False), mtype=memory)
+
+        def through_h5py(position: int) -> None:
+            self._attribute(source, target, order, position)
+
+        if _native.ENABLED:
+            _native.copy_attributes(source.id, target.id, order, count, through_h5py)
+        else:
+            for position in range(count):
+                through_h5py(position)
+
+    def _attribute(self, source: Any, target: Any, order: int, position: int) -> None:
+        """Copy one attribute through h5py, references pointed at the copy's objects."""
+        walk = h5.ITER_INC if order == h5.INDEX_CRT_ORDER else h5.ITER_NATIVE
+        attribute = h5a.open(source, index=position, index_type=order, order=walk)
+        dtype_id = attribute.get_type()
+        created = h5a.create(target, attribute.name, dtype_id.copy(), attribute.get_space())
+        shape = attribute.shape
+        if shape is None or 0 in shape:
+            return
+        dtype = dtype_id.dtype
+        value = _empty(shape, dtype)
+        memory = _memory_type(dtype)
+        attribute.read(value, mtype=memory)
+        created.write(self._remap(value, False), mtype=memory)
 
 
 def creation_properties(source: Any) -> Any:

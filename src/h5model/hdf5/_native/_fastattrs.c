@@ -1,21 +1,22 @@
 /*
  * Scalar attributes of an HDF5 object, read in one call.
  *
- * The same work as h5model._libhdf5.read_scalar_attributes (see there for why),
- * without a Python-level call per HDF5 function. It binds, with dlsym, to the
- * HDF5 library h5py has already loaded (its path is passed in), so it needs no
- * HDF5 headers and no link-time dependency: only Python's headers and a C
- * compiler. If it cannot be built, h5model uses the ctypes path instead.
+ * The same work as h5model.hdf5._native.read_attrs.ctypes_reader (see there for why),
+ * without a Python-level call per HDF5 function. It calls the HDF5 library h5py has
+ * already loaded through function addresses handed over by init() (taken from the
+ * ctypes bindings of h5model.hdf5._native.library), together with the HDF5 constants
+ * as h5py exports them. So it needs no HDF5 headers, no dynamic-loader library and no
+ * link-time dependency: only Python's headers and a C compiler, on any platform. If it
+ * cannot be built, h5model uses the ctypes path instead.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 
 typedef int64_t hid_t;
 typedef int herr_t;
-typedef unsigned long long hsize_t;
+typedef uint64_t hsize_t;
 
 static hid_t (*p_open_by_idx)(hid_t, const char *, int, int, hsize_t, hid_t, hid_t);
 static Py_ssize_t (*p_get_name)(hid_t, size_t, char *);
@@ -26,7 +27,6 @@ static size_t (*p_get_size)(hid_t);
 static int (*p_get_sign)(hid_t);
 static hid_t (*p_get_space)(hid_t);
 static int (*p_extent_type)(hid_t);
-static int (*p_ndims)(hid_t);
 static herr_t (*p_read)(hid_t, hid_t, void *);
 static herr_t (*p_close_type)(hid_t);
 static herr_t (*p_close_space)(hid_t);
@@ -34,61 +34,81 @@ static herr_t (*p_close_attr)(hid_t);
 static herr_t (*p_free)(void *);
 
 static hid_t t_double, t_int64, t_uint64, t_text;
+static long c_string, c_float, c_integer, c_unsigned, c_space_scalar, c_index_name, c_iter_inc;
 static PyObject *numpy_types = NULL; /* dict: (kind, size, signed) -> numpy scalar type */
 static int ready = 0;
 
-#define STRING_CLASS 3
-#define FLOAT_CLASS 1
-#define INTEGER_CLASS 0
 #define NAME_BUFFER 1024
 
-static void *bind(void *lib, const char *name, int *ok) {
-    void *symbol = dlsym(lib, name);
-    if (symbol == NULL) {
-        *ok = 0;
+/* dict[name] as a C long long; 0 with an exception set when absent or not an int. */
+static int item(PyObject *dict, const char *name, long long *out) {
+    PyObject *value = PyDict_GetItemString(dict, name);
+    if (value == NULL) {
+        PyErr_Format(PyExc_ValueError, "init() is missing %s", name);
+        return 0;
     }
-    return symbol;
+    *out = PyLong_AsLongLong(value);
+    return !(*out == -1 && PyErr_Occurred());
 }
 
+/* The address of the HDF5 function `name` from the dict of addresses, NULL when absent. */
+static void *function(PyObject *addresses, const char *name) {
+    long long address;
+    if (!item(addresses, name, &address)) {
+        return NULL;
+    }
+    if (address == 0) {
+        PyErr_Format(PyExc_ValueError, "no address for %s", name);
+        return NULL;
+    }
+    return (void *)(intptr_t)address;
+}
+
+#define BIND(target, name)                                                                     \
+    if ((*(void **)&(target) = function(functions, name)) == NULL) {                            \
+        return NULL;                                                                           \
+    }
+#define VALUE(dict, target, name)                                                              \
+    if (!item(dict, name, &number)) {                                                          \
+        return NULL;                                                                           \
+    }                                                                                          \
+    target = number;
+
 static PyObject *init(PyObject *self, PyObject *args) {
-    const char *path;
-    long long d, i64, u64, text;
-    PyObject *types;
-    if (!PyArg_ParseTuple(args, "sLLLLO!", &path, &d, &i64, &u64, &text, &PyDict_Type, &types)) {
+    PyObject *functions, *handles, *constants, *types;
+    long long number;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyDict_Type, &functions, &PyDict_Type, &handles,
+                          &PyDict_Type, &constants, &PyDict_Type, &types)) {
         return NULL;
     }
-    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-    if (lib == NULL) {
-        PyErr_Format(PyExc_OSError, "HDF5 library %s is not loaded", path);
-        return NULL;
-    }
-    int ok = 1;
-    p_open_by_idx = bind(lib, "H5Aopen_by_idx", &ok);
-    p_get_name = bind(lib, "H5Aget_name", &ok);
-    p_get_type = bind(lib, "H5Aget_type", &ok);
-    p_get_class = bind(lib, "H5Tget_class", &ok);
-    p_is_variable_str = bind(lib, "H5Tis_variable_str", &ok);
-    p_get_size = bind(lib, "H5Tget_size", &ok);
-    p_get_sign = bind(lib, "H5Tget_sign", &ok);
-    p_get_space = bind(lib, "H5Aget_space", &ok);
-    p_extent_type = bind(lib, "H5Sget_simple_extent_type", &ok);
-    p_ndims = bind(lib, "H5Sget_simple_extent_ndims", &ok);
-    p_read = bind(lib, "H5Aread", &ok);
-    p_close_type = bind(lib, "H5Tclose", &ok);
-    p_close_space = bind(lib, "H5Sclose", &ok);
-    p_close_attr = bind(lib, "H5Aclose", &ok);
-    p_free = bind(lib, "H5free_memory", &ok);
-    if (!ok) {
-        PyErr_SetString(PyExc_OSError, "an HDF5 function is missing from the library");
-        return NULL;
-    }
-    t_double = (hid_t)d;
-    t_int64 = (hid_t)i64;
-    t_uint64 = (hid_t)u64;
-    t_text = (hid_t)text;
-    Py_XDECREF(numpy_types);
+    ready = 0;
+    BIND(p_open_by_idx, "H5Aopen_by_idx");
+    BIND(p_get_name, "H5Aget_name");
+    BIND(p_get_type, "H5Aget_type");
+    BIND(p_get_class, "H5Tget_class");
+    BIND(p_is_variable_str, "H5Tis_variable_str");
+    BIND(p_get_size, "H5Tget_size");
+    BIND(p_get_sign, "H5Tget_sign");
+    BIND(p_get_space, "H5Aget_space");
+    BIND(p_extent_type, "H5Sget_simple_extent_type");
+    BIND(p_read, "H5Aread");
+    BIND(p_close_type, "H5Tclose");
+    BIND(p_close_space, "H5Sclose");
+    BIND(p_close_attr, "H5Aclose");
+    BIND(p_free, "H5free_memory");
+    VALUE(handles, t_double, "double");
+    VALUE(handles, t_int64, "int64");
+    VALUE(handles, t_uint64, "uint64");
+    VALUE(handles, t_text, "text");
+    VALUE(constants, c_string, "STRING");
+    VALUE(constants, c_float, "FLOAT");
+    VALUE(constants, c_integer, "INTEGER");
+    VALUE(constants, c_unsigned, "UNSIGNED");
+    VALUE(constants, c_space_scalar, "SPACE_SCALAR");
+    VALUE(constants, c_index_name, "INDEX_NAME");
+    VALUE(constants, c_iter_inc, "ITER_INC");
     Py_INCREF(types);
-    numpy_types = types;
+    Py_XSETREF(numpy_types, types);
     ready = 1;
     Py_RETURN_NONE;
 }
@@ -111,7 +131,7 @@ static PyObject *read_scalar(hid_t attr) {
     if (space < 0) {
         Py_RETURN_NONE;
     }
-    int scalar = p_extent_type(space) == 0 && p_ndims(space) == 0;
+    int scalar = p_extent_type(space) == c_space_scalar;
     p_close_space(space);
     if (!scalar) {
         Py_RETURN_NONE;
@@ -122,7 +142,7 @@ static PyObject *read_scalar(hid_t attr) {
     }
     PyObject *result = NULL;
     int kind = p_get_class(type);
-    if (kind == STRING_CLASS && p_is_variable_str(type) > 0) {
+    if (kind == c_string && p_is_variable_str(type) > 0) {
         char *text = NULL;
         if (p_read(attr, t_text, &text) >= 0) {
             result = text ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "surrogateescape")
@@ -131,7 +151,7 @@ static PyObject *read_scalar(hid_t attr) {
                 p_free(text);
             }
         }
-    } else if (kind == FLOAT_CLASS) {
+    } else if (kind == c_float) {
         double value;
         size_t size = p_get_size(type);
         PyObject *numpy_type = scalar_type(kind, size, 1);
@@ -143,9 +163,9 @@ static PyObject *read_scalar(hid_t attr) {
             }
         }
         Py_XDECREF(numpy_type);
-    } else if (kind == INTEGER_CLASS) {
+    } else if (kind == c_integer) {
         size_t size = p_get_size(type);
-        int is_signed = p_get_sign(type) != 0;
+        int is_signed = p_get_sign(type) != c_unsigned;
         PyObject *numpy_type = scalar_type(kind, size, is_signed);
         if (numpy_type != NULL) {
             PyObject *number = NULL;
@@ -192,27 +212,46 @@ static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
     if (values == NULL || rest == NULL) {
         goto fail;
     }
-    char name[NAME_BUFFER];
+    char buffer[NAME_BUFFER];
     for (Py_ssize_t i = 0; i < count; i++) {
-        hid_t attr = p_open_by_idx((hid_t)object, ".", 0, 0, (hsize_t)i, 0, 0);
+        hid_t attr = p_open_by_idx((hid_t)object, ".", (int)c_index_name, (int)c_iter_inc,
+                                   (hsize_t)i, 0, 0);
         if (attr < 0) {
-            PyErr_Format(PyExc_OSError, "cannot open attribute %zd", i);
+            PyErr_Format(PyExc_OSError, "HDF5 could not open attribute %zd of object %lld", i,
+                         object);
             goto fail;
         }
-        Py_ssize_t length = p_get_name(attr, NAME_BUFFER, name);
-        if (length < 0 || length >= NAME_BUFFER - 1) {
-            p_close_attr(attr);
-            PyErr_SetString(PyExc_OSError, "attribute name unreadable or too long");
-            goto fail;
+        char *name = buffer;
+        Py_ssize_t length = p_get_name(attr, NAME_BUFFER, buffer);
+        if (length >= NAME_BUFFER) { /* a long name: read it whole */
+            name = PyMem_Malloc((size_t)length + 1);
+            if (name == NULL) {
+                p_close_attr(attr);
+                PyErr_NoMemory();
+                goto fail;
+            }
+            length = p_get_name(attr, (size_t)length + 1, name);
         }
-        PyObject *key = PyUnicode_DecodeUTF8(name, length, "surrogateescape");
+        PyObject *key = NULL;
+        if (length < 0) {
+            PyErr_Format(PyExc_OSError, "HDF5 could not read the name of attribute %zd", i);
+        } else {
+            key = PyUnicode_DecodeUTF8(name, length, "surrogateescape");
+        }
+        if (name != buffer) {
+            PyMem_Free(name);
+        }
         PyObject *value = key ? read_scalar(attr) : NULL;
         p_close_attr(attr);
         if (value == NULL) {
             Py_XDECREF(key);
             goto fail;
         }
-        int status = value == Py_None ? PyList_Append(rest, key) : PyDict_SetItem(values, key, value);
+        /* None holds the attribute's place in name order until h5py reads it */
+        int status = PyDict_SetItem(values, key, value);
+        if (status == 0 && value == Py_None) {
+            status = PyList_Append(rest, key);
+        }
         Py_DECREF(key);
         Py_DECREF(value);
         if (status < 0) {
@@ -227,12 +266,15 @@ fail:
 }
 
 static PyMethodDef methods[] = {
-    {"init", init, METH_VARARGS, "Bind to the loaded HDF5 library."},
+    {"init", init, METH_VARARGS,
+     "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
     {"read_scalar_attributes", read_scalar_attributes, METH_VARARGS,
-     "(values, names left for h5py) of an object's attributes."},
+     "(values in name order, None for those left to h5py; their names)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastattrs", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastattrs", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__fastattrs(void) { return PyModule_Create(&module); }

@@ -5,84 +5,51 @@ several Python ID objects (about 100 microseconds), straight through the
 library a few C calls (about 35). Values are copied as stored, in the
 attribute's own datatype, so nothing is converted: variable-length data is
 read into library-allocated memory, written back and reclaimed. Attributes
-holding references are left to the caller, which points them at the copy's
-objects. Where the library cannot be found, ``LIBRARY`` is ``None`` and the
-caller copies everything through h5py.
+holding references are handed back to the caller in their turn, which points
+them at the copy's objects. Names keep their character set: each attribute is
+created with the source attribute's own creation properties. Where the library
+cannot be bound, or ``H5MODEL_NATIVE=h5py`` asks for h5py only, ``ENABLED`` is
+false and the caller copies everything through h5py.
 """
 
 from __future__ import annotations
 
 import ctypes
-from ctypes import c_char_p, c_int, c_int64, c_size_t, c_ssize_t, c_uint64, c_void_p
+from collections.abc import Callable
 from typing import Any
 
-from h5py._objects import phil
+from h5model.hdf5._native.library import (
+    COPIER_FUNCTIONS,
+    DEFAULT,
+    INDEX_CRT_ORDER,
+    ITER_INC,
+    ITER_NATIVE,
+    LIBRARY,
+    LOCK,
+    REFERENCE,
+    SPACE_NULL,
+    STRING,
+    VLEN,
+    Library,
+)
 
-from h5model.hdf5._native.libhdf5 import _find_library, bind_function
-
-_HID = c_int64
-_DEFAULT = 0
-_CLASS_STRING, _CLASS_REFERENCE, _CLASS_VLEN = 3, 7, 9
-_SPACE_NULL = 2
-_CSET_UTF8 = 1
-_INCREASING, _NATIVE = 0, 2
-"""H5_ITER_INC, H5_ITER_NATIVE (the order the attributes sit in the object header)."""
-_BY_CREATION = 1
-
-
-class _Library:
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        def bind(name: str, restype: Any, *argtypes: Any) -> Any:
-            return bind_function(lib, name, restype, *argtypes)
-
-        self.open_by_idx = bind(
-            "H5Aopen_by_idx", _HID, _HID, c_char_p, c_int, c_int, c_uint64, _HID, _HID
-        )
-        self.get_name = bind("H5Aget_name", c_ssize_t, _HID, c_size_t, c_char_p)
-        self.get_type = bind("H5Aget_type", _HID, _HID)
-        self.get_space = bind("H5Aget_space", _HID, _HID)
-        self.create = bind("H5Acreate2", _HID, _HID, c_char_p, _HID, _HID, _HID, _HID)
-        self.read = bind("H5Aread", c_int, _HID, _HID, c_void_p)
-        self.write = bind("H5Awrite", c_int, _HID, _HID, c_void_p)
-        self.points = bind("H5Sget_simple_extent_npoints", c_ssize_t, _HID)
-        self.extent_type = bind("H5Sget_simple_extent_type", c_int, _HID)
-        self.size = bind("H5Tget_size", c_size_t, _HID)
-        self.detect = bind("H5Tdetect_class", c_int, _HID, c_int)
-        self.reclaim = bind("H5Treclaim", c_int, _HID, _HID, _HID, c_void_p)
-        self.close_attribute = bind("H5Aclose", c_int, _HID)
-        self.close_type = bind("H5Tclose", c_int, _HID)
-        self.close_space = bind("H5Sclose", c_int, _HID)
-        create_plist = bind("H5Pcreate", _HID, _HID)
-        set_encoding = bind("H5Pset_char_encoding", c_int, _HID, c_int)
-        self.utf8 = create_plist(_HID.in_dll(lib, "H5P_CLS_ATTRIBUTE_CREATE_ID_g").value)
-        set_encoding(self.utf8, _CSET_UTF8)
+ENABLED = LIBRARY is not None and LOCK is not None and LIBRARY.has(COPIER_FUNCTIONS)
+"""Whether ``copy_attributes`` may run (else the caller copies through h5py)."""
 
 
-def _load() -> _Library | None:
-    found = _find_library()
-    if found is None:
-        return None
-    try:
-        return _Library(found[0])
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-LIBRARY = _load()
-
-
-def copy_attributes(source: int, target: int, order: int, count: int) -> list[int]:
-    """Copy the attributes of the object ``source`` to ``target`` (raw identifiers): in
-    creation order where ``order`` (an HDF5 index type) says it is tracked, else in the
-    order they are stored; return the positions of those holding references."""
-    assert LIBRARY is not None
+def copy_attributes(
+    source: int, target: int, order: int, count: int, through_h5py: Callable[[int], None]
+) -> None:
+    """Copy the attributes of the object ``source`` to ``target`` (raw identifiers), one
+    after the other: in creation order where ``order`` (an HDF5 index type) says it is
+    tracked, else in the order they are stored. Those holding references go, in their
+    turn, to ``through_h5py`` (their position), so the copy keeps the source's order."""
+    assert LIBRARY is not None and LOCK is not None
     lib = LIBRARY
-    left: list[int] = []
-    with phil:
+    with LOCK:  # re-entrant: h5py takes it again inside ``through_h5py``
         for position in range(count):
             if not _copy_one(lib, source, target, order, position):
-                left.append(position)
-    return left
+                through_h5py(position)
 
 
 def _check(status: int, what: str) -> int:
@@ -91,40 +58,41 @@ def _check(status: int, what: str) -> int:
     return status
 
 
-def _copy_one(lib: _Library, source: int, target: int, order: int, position: int) -> bool:
-    walk = _INCREASING if order == _BY_CREATION else _NATIVE
+def _copy_one(lib: Library, source: int, target: int, order: int, position: int) -> bool:
+    walk = ITER_INC if order == INDEX_CRT_ORDER else ITER_NATIVE
     attribute = _check(
-        lib.open_by_idx(source, b".", order, walk, position, _DEFAULT, _DEFAULT),
+        lib.H5Aopen_by_idx(source, b".", order, walk, position, DEFAULT, DEFAULT),
         "open an attribute",
     )
-    handles: list[tuple[Any, int]] = [(lib.close_attribute, attribute)]
+    handles: list[tuple[Any, int]] = [(lib.H5Aclose, attribute)]
     try:
-        dtype = _check(lib.get_type(attribute), "read an attribute's datatype")
-        handles.append((lib.close_type, dtype))
-        if lib.detect(dtype, _CLASS_REFERENCE) > 0:
+        dtype = _check(lib.H5Aget_type(attribute), "read an attribute's datatype")
+        handles.append((lib.H5Tclose, dtype))
+        if lib.H5Tdetect_class(dtype, REFERENCE) > 0:
             return False
-        length = _check(lib.get_name(attribute, 0, None), "read an attribute's name")
+        length = _check(lib.H5Aget_name(attribute, 0, None), "read an attribute's name")
         name = ctypes.create_string_buffer(length + 1)
-        lib.get_name(attribute, length + 1, name)
-        space = _check(lib.get_space(attribute), "read an attribute's shape")
-        handles.append((lib.close_space, space))
-        plist = lib.utf8 if any(b > 127 for b in name.value) else _DEFAULT
+        lib.H5Aget_name(attribute, length + 1, name)
+        space = _check(lib.H5Aget_space(attribute), "read an attribute's shape")
+        handles.append((lib.H5Sclose, space))
+        plist = _check(lib.H5Aget_create_plist(attribute), "read an attribute's properties")
+        handles.append((lib.H5Pclose, plist))
         created = _check(
-            lib.create(target, name.value, dtype, space, plist, _DEFAULT), "create an attribute"
+            lib.H5Acreate2(target, name.value, dtype, space, plist, DEFAULT), "create an attribute"
         )
-        handles.append((lib.close_attribute, created))
-        if lib.extent_type(space) == _SPACE_NULL:
+        handles.append((lib.H5Aclose, created))
+        if lib.H5Sget_simple_extent_type(space) == SPACE_NULL:
             return True
-        size = lib.points(space) * lib.size(dtype)
+        size = lib.H5Sget_simple_extent_npoints(space) * lib.H5Tget_size(dtype)
         if size <= 0:
             return True
         buffer = ctypes.create_string_buffer(size)
-        _check(lib.read(attribute, dtype, buffer), "read an attribute")
+        _check(lib.H5Aread(attribute, dtype, buffer), "read an attribute")
         try:
-            _check(lib.write(created, dtype, buffer), "write an attribute")
+            _check(lib.H5Awrite(created, dtype, buffer), "write an attribute")
         finally:
-            if lib.detect(dtype, _CLASS_VLEN) > 0 or lib.detect(dtype, _CLASS_STRING) > 0:
-                lib.reclaim(dtype, space, _DEFAULT, buffer)
+            if lib.H5Tdetect_class(dtype, VLEN) > 0 or lib.H5Tdetect_class(dtype, STRING) > 0:
+                lib.H5Treclaim(dtype, space, DEFAULT, buffer)
         return True
     finally:
         for close, handle in reversed(handles):
