@@ -28,7 +28,7 @@ from h5model.persist.edits import Edits
 from h5model.persist.writer import Writer, embed_specs
 from h5model.session.reader import Reader
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
-from h5model.storage.journal import JournaledFile, roll_back
+from h5model.storage.journal import JournaledFile
 from h5model.storage.locking import WriterLock, reading, recover, saving
 
 if TYPE_CHECKING:
@@ -79,10 +79,11 @@ class File:
         try:
             if self.writable:
                 self._lock = WriterLock(self.path)
-            if exists:
-                # a writer holds the writer lock itself: nobody else can be saving, so a
-                # journal left behind is a crash to roll back now (not a save to wait for)
-                recover(self.path, writer=self._lock is not None)
+            if exists and self._lock is not None:
+                # a writer holds the writer lock itself: no save of ours is under way, so
+                # a journal left behind is a crash to roll back now. Readers never write:
+                # ``reading`` waits out a save and reports a crashed one.
+                recover(self.path)
             self._fresh = self.mode == "w" or not exists
             if self._fresh:
                 if spec is not None:
@@ -294,9 +295,8 @@ class File:
             self._h5.close()
             self._h5 = None
             try:
-                journal = JournaledFile(self.path)
+                journal = JournaledFile(self.path)  # removes a journal it half made
             except BaseException:
-                roll_back(self.path)  # a journal half made: nothing of the file was touched
                 self._reopen(locked=True)
                 raise
             try:
@@ -493,7 +493,7 @@ def write(root: Node, path: PathLike, *, overwrite: bool = False,
     lock = WriterLock(target)  # refused while another writer has the file open
     try:
         if target.exists():
-            recover(target, writer=True)  # a stale journal must not outlive its file
+            recover(target)  # a stale journal must not outlive its file
         write_file(root, target, specs, overwrite=overwrite)
     finally:
         lock.release()
