@@ -339,3 +339,15 @@ def test_journal_planted_by_a_stranger_is_never_applied(
         assert code == 2 and f"owned by user {NOBODY}" in text, text
     refused_by_recover(path, capsys, f"owned by user {NOBODY}")
     assert (state(path), state(journal)) == before
+
+
+@needs_root
+def test_root_saving_a_users_file_leaves_a_journal_that_user_owns(
+        data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.chown(data_file, NOBODY, NOBODY)
+    original = data_file.read_bytes()
+    crash_mid_save(data_file)
+    info = journal_path(data_file).stat()
+    assert (info.st_uid, info.st_gid) == (NOBODY, NOBODY)
+    assert run(["recover", str(data_file)], capsys)[0] == 0
+    assert data_file.read_bytes() == original

@@ -306,12 +306,11 @@ def _own_like(fd: int, info: os.stat_result) -> None:
     read permission than the file has (it holds the file's old bytes)."""
     if sys.platform == "win32":
         return
-    if os.geteuid() == 0 and info.st_uid != 0:
-        os.fchown(fd, info.st_uid, info.st_gid)
-    else:
-        with contextlib.suppress(OSError):
-            os.fchown(fd, -1, info.st_gid)
-    os.fchmod(fd, (stat.S_IMODE(info.st_mode) & 0o444) | 0o200)
+    owner = info.st_uid if os.geteuid() == 0 else -1
+    with contextlib.suppress(OSError):  # not everywhere allowed: then it stays ours
+        os.fchown(fd, owner, info.st_gid)
+    with contextlib.suppress(OSError):  # created 0600: never more open than that on failure
+        os.fchmod(fd, (stat.S_IMODE(info.st_mode) & 0o444) | 0o200)
 
 
 # -- reading a journal back ---------------------------------------------------------------------
