@@ -1,8 +1,10 @@
 """Crash safety and concurrency of saves.
 
 A process saving a large edit is killed (SIGKILL) at seeded random moments spread over
-the save; afterwards the file must open (h5model rolls the interrupted save back), pynwb
-must read it, and its whole content must be exactly the old state or exactly the new one.
+the save; afterwards a read-only open refuses the file and changes nothing (it names
+``h5model recover``), ``h5model recover`` or a writer rolls the interrupted save back,
+pynwb must read the file, and its whole content must be exactly the old state or exactly
+the new one.
 A second writer is refused; a reader that opens during a save waits for it and sees the
 complete new state.
 """
@@ -30,7 +32,8 @@ import pytest
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 
 import h5model
-from h5model.storage.journal import journal_path
+from h5model.cli.app import main
+from h5model.storage.journal import InterruptedSave, journal_path
 
 N_SERIES = 40
 BIG = 4  # series with about 8 MB of data each
@@ -190,9 +193,34 @@ def wait_for(child: subprocess.Popen[str], line: str) -> None:
         raise AssertionError(f"expected {line!r} from the child, got {got!r}: {err}")
 
 
+def disk_state(path: Path) -> tuple[str, int, int, int]:
+    """The file's bytes and the stat fields a write or chmod would change."""
+    info = path.stat()
+    return (hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mode, info.st_size,
+            info.st_mtime_ns)
+
+
+def recover_if_needed(path: Path) -> bool:
+    """A read-only open refuses an interrupted save and changes nothing; then
+    ``h5model recover`` rolls it back. True if there was a save to roll back."""
+    if not journal_path(path).exists():
+        return False
+    before = disk_state(path), disk_state(journal_path(path))
+    refused = False
+    try:
+        with h5model.open(path):
+            pass  # a save killed after its commit record: the file is complete
+    except InterruptedSave as exc:
+        assert f"h5model recover {path}" in str(exc)
+        refused = True
+    assert (disk_state(path), disk_state(journal_path(path))) == before
+    assert main(["recover", str(path)]) == 0
+    return refused
+
+
 def open_and_check(path: Path) -> str:
-    """Open with h5model (which rolls back an interrupted save), read with pynwb, and
-    return the content's fingerprint."""
+    """Open with h5model (after recovery), read with pynwb, and return the content's
+    fingerprint."""
     with h5model.open(path) as f:
         assert f.root.identifier == "h5model-kill"
         assert not journal_path(path).exists()
@@ -210,7 +238,7 @@ def test_kill_during_save_leaves_old_or_new_state(states: dict[str, Any],
     rng = random.Random(SEED)
     duration = states["duration"]
     outcomes = []
-    interrupted = 0
+    interrupted = refused = 0
     for run in range(KILL_RUNS):
         path = tmp_path / f"run{run:02d}.nwb"
         shutil.copyfile(states["source"], path)
@@ -222,11 +250,13 @@ def test_kill_during_save_leaves_old_or_new_state(states: dict[str, Any],
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=60)
         interrupted += journal_path(path).exists()
+        refused += recover_if_needed(path)
         state = open_and_check(path)
         assert state in (states["old"], states["new"]), f"run {run}: a mixed state"
         outcomes.append("old" if state == states["old"] else "new")
         path.unlink()
     assert interrupted >= KILL_RUNS // 4, (interrupted, outcomes)
+    assert refused >= 1, (refused, outcomes)
     assert "old" in outcomes, outcomes
 
 
@@ -327,3 +357,34 @@ def test_stale_journal_is_rolled_back_by_the_next_writer(states: dict[str, Any],
         assert f.get("/acquisition/ts03").description == "series 3"
     assert not journal_path(path).exists()
     assert fingerprint(path) == states["old"]
+
+
+def test_read_only_commands_refuse_a_killed_save_and_recover_rolls_it_back(
+        states: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "killed.nwb"
+    shutil.copyfile(states["source"], path)
+    child = start(SAVER, path, "0", env=states["env"])
+    wait_for(child, "saving")
+    deadline = time.monotonic() + 30
+    while not journal_path(path).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=60)
+    journal = journal_path(path)
+    before = disk_state(path), disk_state(journal)
+    for argv in (["validate", str(path)], ["show", str(path)],
+                 ["graph", str(path), "-o", str(tmp_path / "g.json")],
+                 ["generate", str(path), "-o", str(tmp_path / "models")],
+                 ["truncate", str(path), str(tmp_path / "small.nwb")]):
+        assert main(argv) == 2, argv
+        out = capsys.readouterr()
+        assert f"h5model recover {path}" in out.out + out.err, argv
+        assert (disk_state(path), disk_state(journal)) == before, argv
+    assert main(["recover", str(path)]) == 0
+    assert "rolled back an interrupted save" in capsys.readouterr().out
+    assert not journal.exists()
+    assert fingerprint(path) == states["old"]
+    assert main(["recover", str(path)]) == 0
+    assert "nothing to recover" in capsys.readouterr().out

@@ -1,7 +1,9 @@
-"""The ``h5model`` command: show, generate, graph, validate, truncate.
+"""The ``h5model`` command: show, generate, graph, validate, truncate, set, recover.
 
 Errors name the file and the HDF5 path and exit non-zero, without a traceback:
-1 for a file or spec h5model cannot read as asked, 2 for bad usage.
+1 for a file or spec h5model cannot read as asked, 2 for bad usage, and 2 when a
+read-only command finds the journal of an interrupted save (it changes nothing;
+``h5model recover FILE`` rolls the save back).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from h5model.errors import H5ModelError
+from h5model.storage.journal import JournalError
+
+READ_ONLY = frozenset({"show", "generate", "graph", "truncate"})
+"""Commands that never write to the file they read (``validate`` reports on its own)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
         help="copy these objects whole (a table keeps all its rows); may be repeated",
     )
     truncate.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+
+    recover = sub.add_parser(
+        "recover",
+        help="roll back a save that a crash interrupted (exit 0 done or nothing to do, "
+        "1 when the journal beside the file does not belong to it)",
+    )
+    recover.add_argument("file", type=Path, help="an HDF5 file with an interrupted save")
     return parser
 
 
@@ -139,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args)
     try:
         return _run(args)
+    except JournalError as exc:
+        print(f"h5model: error: {exc}", file=sys.stderr)
+        return 2 if args.command in READ_ONLY else 1
     except H5ModelError as exc:
         print(f"h5model: error: {exc}", file=sys.stderr)
         return 1
@@ -229,6 +245,8 @@ def _run(args: argparse.Namespace) -> int:
         old, new = set_value(args.file, args.target, args.value)
         print(f"{args.file}: {args.target}: {old!r} -> {new!r}")
         return 0
+    if args.command == "recover":
+        return _recover(args.file)
     if args.command == "truncate":
         from h5model.truncation import truncate
 
@@ -237,6 +255,25 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{written}: {after:,} bytes (from {before:,} bytes)")
         return 0
     raise AssertionError(args.command)
+
+
+def _recover(path: Path) -> int:
+    """Roll back an interrupted save, as its writer would have; say what was done."""
+    from h5model.errors import NotHDF5Error
+    from h5model.storage.locking import WriterLock, recover
+
+    if not path.is_file():
+        raise NotHDF5Error("no such file", file=path)
+    lock = WriterLock(path)  # no writer of this user is mid-save meanwhile
+    try:
+        outcome = recover(path)
+    finally:
+        lock.release()
+    if outcome is None:
+        print(f"{path}: nothing to recover (no journal of an interrupted save)")
+    else:
+        print(f"{path}: {outcome.done}")
+    return 0
 
 
 if __name__ == "__main__":

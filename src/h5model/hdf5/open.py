@@ -1,8 +1,10 @@
 """Opening a file read-only: h5py's errors turned into one that names the file, and a
-save by another process waited out first."""
+save by another process waited out first. Opening never writes: a save that a crash
+interrupted is reported (``h5model recover`` rolls it back), not undone here."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -15,12 +17,13 @@ from h5model.storage.locking import reading
 def open_hdf5(path: Path) -> h5py.File:
     """Open read-only, turning h5py's errors into one that names the file.
 
-    A save under way is waited for, and one a crash interrupted is rolled back, first (so
-    that ``validate``, ``truncate``, ``generate`` never read half a save)."""
+    A save under way is waited for first, and one a crash interrupted raises
+    ``InterruptedSave`` (so that ``validate``, ``truncate``, ``generate`` never read half a
+    save, and never change the file)."""
     label = str(path)
     if not path.exists():
         raise NotHDF5Error("no such file", file=label)
-    if journal_path(path).exists():
+    if os.path.lexists(journal_path(path)):
         with reading(path):
             pass
     if path.is_dir():

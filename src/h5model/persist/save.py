@@ -24,7 +24,7 @@ from h5model.persist.tracker import Tracker
 from h5model.persist.whole_file import specs_of, write_file
 from h5model.persist.writer import Writer, type_key
 from h5model.spec.loader import SpecSet
-from h5model.storage.journal import JournaledFile, roll_back
+from h5model.storage.journal import JournaledFile
 from h5model.storage.locking import saving
 
 
@@ -63,9 +63,8 @@ def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], p
     with saving(path):
         target.release()
         try:
-            journal = JournaledFile(path)
+            journal = JournaledFile(path)  # removes a journal it half made
         except BaseException:
-            roll_back(path)  # a journal half made: nothing of the file was touched
             target.reopen()
             raise
         try:

@@ -73,7 +73,7 @@ def write(root: Node, path: PathLike, *, overwrite: bool = False,
     lock = WriterLock(target)  # refused while another writer has the file open
     try:
         if target.exists():
-            recover(target, writer=True)  # a stale journal must not outlive its file
+            recover(target)  # a stale journal must not outlive its file
         write_file(root, target, specs, overwrite=overwrite)
     finally:
         lock.release()

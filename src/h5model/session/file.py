@@ -68,10 +68,11 @@ class File:
         try:
             if self.writable:
                 self._lock = WriterLock(self.path)
-            if exists:
-                # a writer holds the writer lock itself: nobody else can be saving, so a
-                # journal left behind is a crash to roll back now (not a save to wait for)
-                recover(self.path, writer=self._lock is not None)
+            if exists and self._lock is not None:
+                # a writer holds the writer lock itself: no save of ours is under way, so
+                # a journal left behind is a crash to roll back now. Readers never write:
+                # ``reading`` waits out a save and reports a crashed one.
+                recover(self.path)
             self._fresh = self.mode == "w" or not exists
             if self._fresh:
                 if spec is not None:

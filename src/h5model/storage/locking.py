@@ -1,9 +1,11 @@
 """Who may write, and when readers may look.
 
-Two lock files per data file live in a shared lock folder (``h5model-locks`` in
-the system's temporary folder, named by a hash of the file's real path), so that
-reading a file never leaves anything beside it; they are never deleted
-(deleting a lock file races with the next locker):
+Two lock files per data file live in the user's private lock folder
+(``h5model-locks-<uid>`` in the system's temporary folder, mode 0700, its owner and
+mode checked before use; ``H5MODEL_LOCK_DIR`` names another), named by a hash of
+the file's real path, so that reading a file never leaves anything beside it.
+They are never deleted (deleting a lock file races with the next locker), never
+followed through a symbolic link, and never have their permissions changed:
 
 * ``<hash>.writer``: held exclusively for the whole time a file is open for
   writing, so a second writer is refused at once with a clear error.
@@ -11,35 +13,78 @@ reading a file never leaves anything beside it; they are never deleted
   shared while they open the file or read from it, so they wait out a save
   instead of seeing half of it.
 
-An interrupted save leaves its journal behind; whoever opens the file next
-rolls it back (see ``journal``) before reading anything.
+A save of another user does not share these locks; it holds its own journal
+locked instead, which readers check (see ``journal``). An interrupted save
+leaves its journal behind: readers refuse to read (they never write), and a
+writer or ``h5model recover`` rolls it back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from h5model.errors import H5ModelError
-from h5model.storage.journal import journal_path, roll_back
+from h5model.storage.journal import (
+    Found,
+    InterruptedSave,
+    Recovery,
+    examine,
+    journal_path,
+    roll_back,
+)
+from h5model.storage.oslock import lock, unlock
 
 WAIT_SECONDS = 60.0
+_TORN_GRACE = 1.0
+"""How long a journal without its header may be a save that is creating it right now."""
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def lock_folder() -> Path:
-    folder = Path(os.environ.get("H5MODEL_LOCK_DIR") or tempfile.gettempdir()) / "h5model-locks"
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            folder.chmod(0o1777)  # shared by every user, like /tmp itself
+    """The user's private lock folder, created on first use and checked every time."""
+    override = os.environ.get("H5MODEL_LOCK_DIR")
+    if override:
+        folder = Path(override)
+    elif sys.platform == "win32":
+        folder = Path(tempfile.gettempdir()) / "h5model-locks"  # the temp folder is per user
+    else:
+        folder = Path(tempfile.gettempdir()) / f"h5model-locks-{os.geteuid()}"
+    try:
+        folder.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise H5ModelError(f"cannot create the lock folder ({exc.strerror or exc}); set "
+                           "H5MODEL_LOCK_DIR to a folder of your own", file=folder) from None
+    _check_private(folder)
     return folder
+
+
+def _check_private(folder: Path) -> None:
+    info = os.lstat(folder)
+    problem = None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder (a symbolic link?)"
+    elif sys.platform != "win32":
+        if info.st_uid != os.geteuid():
+            problem = f"belongs to user {info.st_uid}, not to you (user {os.geteuid()})"
+        elif stat.S_IMODE(info.st_mode) & 0o022:
+            problem = f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    if problem:
+        raise H5ModelError(
+            f"the lock folder {problem}; h5model uses only a folder private to the user: "
+            "remove it, or set H5MODEL_LOCK_DIR to a folder of your own",
+            file=folder,
+        )
 
 
 def _lock_path(path: Path, kind: str) -> Path:
@@ -47,14 +92,30 @@ def _lock_path(path: Path, kind: str) -> Path:
     return lock_folder() / f"{key}.{kind}"
 
 
-def _open_lock(path: Path, kind: str) -> IO[bytes] | None:
+def _open_lock(path: Path, kind: str) -> int:
+    """The lock file's descriptor: created exclusively, or an existing one opened without
+    following links and checked to be a plain file of ours."""
+    where = _lock_path(path, kind)
     try:
-        fd = os.open(_lock_path(path, kind), os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        return None  # no lock folder to be had: locking is best effort for readers
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, 0o666)
-    return os.fdopen(fd, "r+b")
+        return os.open(where, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise H5ModelError(f"cannot create the lock file {where} ({exc.strerror or exc})",
+                           file=path) from None
+    try:
+        fd = os.open(where, os.O_RDWR | _NOFOLLOW | _CLOEXEC)
+    except OSError as exc:
+        raise H5ModelError(f"cannot open the lock file {where} ({exc.strerror or exc}; a "
+                           "symbolic link?)", file=path) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (
+        sys.platform != "win32" and info.st_uid != os.geteuid()
+    ):
+        os.close(fd)
+        raise H5ModelError(f"the lock file {where} is not a plain file of yours; remove it",
+                           file=path)
+    return fd
 
 
 class WriterLock:
@@ -62,128 +123,77 @@ class WriterLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        handle = _open_lock(path, "writer")
-        if handle is None:
-            raise H5ModelError("cannot create a lock beside the file (is the folder writable?)",
-                               file=path)
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+        fd = _open_lock(path, "writer")
+        if not lock(fd, shared=False, wait=False):
+            os.close(fd)
             raise H5ModelError(
                 "another writer has this file open; close it first (readers are fine)",
                 file=path,
-            ) from None
-        self._handle: IO[bytes] | None = handle
+            )
+        self._fd: int | None = fd
 
     def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
 
 
 @contextlib.contextmanager
-def saving(path: Path) -> Iterator[None]:
+def _held(path: Path, *, shared: bool) -> Iterator[None]:
+    fd = _open_lock(path, "saving")
+    try:
+        lock(fd, shared=shared, wait=True)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            unlock(fd)
+        os.close(fd)
+
+
+def saving(path: Path) -> contextlib.AbstractContextManager[None]:
     """Held exclusively while a save writes (waits for readers mid-read to finish)."""
-    handle = _open_lock(path, "saving")
-    if handle is None:
-        raise H5ModelError("cannot create a lock beside the file", file=path)
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        handle.close()
-
-
-@contextlib.contextmanager
-def _shared(path: Path) -> Iterator[None]:
-    """The saving lock held shared: no save writes meanwhile."""
-    handle = _open_lock(path, "saving")
-    if handle is None:
-        yield
-        return
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-        yield
-    finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        handle.close()
+    return _held(path, shared=False)
 
 
 @contextlib.contextmanager
 def reading(path: Path) -> Iterator[None]:
-    """Held shared while reading: never overlaps a save.
+    """Held shared while reading: never overlaps a save of this user.
 
-    A save holds the lock until its journal is gone, so a journal seen while holding it
-    is a save whose process died: it is rolled back before anything is read."""
+    A journal seen meanwhile is a save of another user (its journal is locked: wait for
+    it), a completed save that died before deleting its journal (read on), or an
+    interrupted save: ``InterruptedSave`` (reading never writes; see ``recover``)."""
+    started = time.monotonic()
     while True:
-        handle = _open_lock(path, "saving")
-        if handle is None:
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-        if journal_path(path).exists():
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
-            recover(path)
-            continue
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
-        return
+        with _held(path, shared=True):
+            found = examine(path) if _journal_there(path) else Found(None, live=False)
+            journal = found.journal
+            if not found.live and (journal is None or journal.committed):
+                yield
+                return
+            if journal is not None and not journal.torn:
+                raise InterruptedSave(path, journal_path(path))
+        # a save under way, or a journal with no header yet: being created, or left by a
+        # save that died at once; wait for it outside our lock
+        waited = time.monotonic() - started
+        if found.live and waited > WAIT_SECONDS:
+            raise H5ModelError("a save by another process has not finished in time",
+                               file=path)
+        if not found.live and waited > _TORN_GRACE:
+            raise InterruptedSave(path, journal_path(path))
+        time.sleep(0.05)
 
 
-def recover(path: Path, *, writer: bool = False) -> None:
-    """Roll back an interrupted save of ``path``, if one was left behind.
+def _journal_there(path: Path) -> bool:
+    return os.path.lexists(journal_path(path))
 
-    A journal with a live writer means a save is under way: wait for it (readers take
-    the saving lock next, which also waits). A journal without a writer is a crash.
-    ``writer``: the caller holds the writer lock itself, so the journal is a crash.
-    """
-    journal = journal_path(path)
-    if not journal.exists():
-        return
-    if writer:
-        with saving(path):
-            roll_back(path)
-        return
-    handle = _open_lock(path, "writer")
-    if handle is None:
-        raise H5ModelError(
-            "an interrupted save left a journal, and the folder is not writable to undo it",
-            file=path,
-        )
-    deadline = time.monotonic() + WAIT_SECONDS
-    try:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                # a writer is alive; if it is saving, its journal goes away when done
-                with _shared(path):
-                    if not journal.exists():
-                        return
-                if time.monotonic() > deadline:
-                    raise H5ModelError(
-                        "a save by another process has not finished in time", file=path
-                    ) from None
-                time.sleep(0.05)
-                continue
-            try:
-                if not os.access(path, os.W_OK):
-                    raise H5ModelError(
-                        "an interrupted save left a journal; open the file once with write "
-                        "permission to undo it",
-                        file=path,
-                    )
-                with saving(path):  # readers wait until the old state is back
-                    roll_back(path)
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            return
-    finally:
-        handle.close()
+
+def recover(path: Path) -> Recovery | None:
+    """Roll back an interrupted save of ``path``, if one was left behind; None if not.
+
+    The caller holds the ``WriterLock``: no save of this user is under way, so a journal
+    is a crash (or a save of another user, which ``roll_back`` refuses to disturb)."""
+    if not _journal_there(path):
+        return None
+    with _held(path, shared=False):
+        return roll_back(path)

@@ -13,6 +13,7 @@ from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
 from h5model.hdf5.graph import build_graph
 from h5model.hdf5.open import open_hdf5
 from h5model.spec.loader import load_specs, read_namespace_files
+from h5model.storage.journal import JournalError
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
 from h5model.validation.table_checks import TableChecker
@@ -78,6 +79,9 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
         # an HDF5 signature that cannot be opened: damaged (e.g. cut short), not foreign
         rule = "file.unreadable" if _has_hdf5_signature(path) else "file.not-hdf5"
         emit("/", rule, exc.message, Severity.ERROR)
+        return report
+    except JournalError as exc:  # an interrupted save: reported, never undone here
+        emit("/", "file.unreadable", exc.message, Severity.ERROR)
         return report
     with file:
         try:
