@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import networkx as nx
 import pytest
+from helpers import run_h5model
 from specfiles import write_simple
 
 from h5model.cli.app import main
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "h5model", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_show_prints_types_shapes_and_links(nwb_files: dict[str, Path]) -> None:
-    result = run("show", nwb_files["softlinks"])
+    result = run_h5model("show", nwb_files["softlinks"])
     assert result.returncode == 0, result.stderr
     assert "NWBFile (core)" in result.stdout
     assert "(soft link)" in result.stdout
     assert "shape (8,)  float64" in result.stdout
-    external = run("show", nwb_files["external"])
+    external = run_h5model("show", nwb_files["external"])
     assert "(external link)" in external.stdout
     assert "external_target.nwb::" in external.stdout
 
@@ -77,7 +67,7 @@ def test_graph_export(nwb_files: dict[str, Path], tmp_path: Path, suffix: str) -
 
 
 def test_unknown_graph_format_is_usage_error(nwb_files: dict[str, Path], tmp_path: Path) -> None:
-    result = run("graph", nwb_files["minimal"], "-o", tmp_path / "g.png")
+    result = run_h5model("graph", nwb_files["minimal"], "-o", tmp_path / "g.png")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 
@@ -108,7 +98,7 @@ def test_errors_name_the_file_and_exit_non_zero(
             f.attrs["namespace"] = "lab"
     for command in ("show", "graph", "generate"):
         extra = ["-o", str(tmp_path / "out.json")] if command != "show" else []
-        result = run(command, path, *extra)
+        result = run_h5model(command, path, *extra)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert str(path) in result.stderr
@@ -126,9 +116,9 @@ def test_spec_option_supplies_a_namespace(tmp_path: Path) -> None:
     version = simple_namespace(doc="A thing from disk.")["1.0.0"]
     (tmp_path / "lab.namespace.yaml").write_text(yaml.safe_dump(version["namespace"]))
     (tmp_path / "lab.schema.yaml").write_text(yaml.safe_dump(version["lab.schema"]))
-    without = run("show", path)
+    without = run_h5model("show", path)
     assert without.returncode == 1
     assert "--spec" in without.stderr
-    with_spec = run("show", path, "--spec", tmp_path / "lab.namespace.yaml")
+    with_spec = run_h5model("show", path, "--spec", tmp_path / "lab.namespace.yaml")
     assert with_spec.returncode == 0, with_spec.stderr
     assert "Thing (lab)" in with_spec.stdout

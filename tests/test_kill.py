@@ -87,13 +87,6 @@ HOLDER = textwrap.dedent(
 )
 
 
-@pytest.fixture(autouse=True)
-def _private_locks(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lock files of these tests (and of their children) live in a folder of their own."""
-    monkeypatch.setenv("H5MODEL_LOCK_DIR", str(tmp_path_factory.getbasetemp() / "locks"))
-
-
 def write_source(path: Path) -> Path:
     nwbfile = NWBFile(
         session_description="kill tests", identifier="h5model-kill",

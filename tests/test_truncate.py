@@ -3,9 +3,6 @@ smaller, stored like the source, and the source is left alone."""
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +15,7 @@ import pytest
 from conftest import OLD_FILES
 from hdmf.backends.hdf5 import HDF5IO, H5DataIO
 from hdmf.common import get_manager as get_hdmf_manager
+from helpers import run_h5model, sha256
 from nwbfiles import ALL_FILE_NAMES, EXTERNAL_LINK_PATH, EXTERNAL_VALUES, HDMF_ONLY, SOFTLINKS
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 from pynwb import validate as pynwb_validate
@@ -47,10 +45,6 @@ BIG_UNITS = 1500
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def index_of(file: h5py.File) -> FileIndex:
     return build_graph(file, file.filename)
 
@@ -599,31 +593,24 @@ def test_progress_only_when_asked_or_on_a_terminal(
 
 
 # -- command line -----------------------------------------------------------------------------
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "h5model", "truncate", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_cli(nwb_files: dict[str, Path], tmp_path: Path) -> None:
     src, dst = nwb_files["ecephys"], tmp_path / "cut.nwb"
-    done = cli(src, dst, "-n", "2", "--keep", "/units", "/acquisition/raw_voltage")
+    done = run_h5model(
+        "truncate", src, dst, "-n", "2", "--keep", "/units", "/acquisition/raw_voltage"
+    )
     assert done.returncode == 0, done.stderr
     assert str(dst) in done.stdout and done.stderr == ""
     with h5py.File(dst, "r") as f:
         assert f["units/id"].shape == (4,) and f["acquisition/raw_voltage/data"].shape == (100, 6)
-    again = cli(src, dst)
+    again = run_h5model("truncate", src, dst)
     assert again.returncode == 1 and "--overwrite" in again.stderr
-    assert cli(src, dst, "--overwrite").returncode == 0
+    assert run_h5model("truncate", src, dst, "--overwrite").returncode == 0
     text = tmp_path / "notes.txt"
     text.write_text("not hdf5")
     for bad in (tmp_path / "absent.nwb", text):
-        result = cli(bad, tmp_path / "out.nwb")
+        result = run_h5model("truncate", bad, tmp_path / "out.nwb")
         assert result.returncode == 1
         assert result.stderr.startswith("h5model: error:") and str(bad) in result.stderr
         assert "Traceback" not in result.stderr
-    usage = cli(src, tmp_path / "out.nwb", "-n", "0")
+    usage = run_h5model("truncate", src, tmp_path / "out.nwb", "-n", "0")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from corruptions import CASES, damaged, path_in_file, pynwb_outcome
 from hdmf.backends.hdf5 import HDF5IO
 from hdmf.common import DynamicTable, VectorData, VectorIndex
 from hdmf.common import get_manager as get_hdmf_manager
+from helpers import run_h5model
 from nwbfiles import ALL_FILE_NAMES
 
 from h5model.cli.app import main
@@ -35,16 +34,6 @@ VALID_FILES = [*ALL_FILE_NAMES, "old_ecephys", "old_ophys"]
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """``h5model`` in a fresh interpreter, as CI runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "h5model", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, dict[str, Any]]:
@@ -176,14 +165,14 @@ def test_damage_through_a_real_process(
     case = CASES[name]
     path = damaged(name, nwb_files, tmp_path)
     strict = ["--strict"] if case.strict else []
-    result = run_cli("validate", path, "--format", "json", *strict)
+    result = run_h5model("validate", path, "--format", "json", *strict)
     assert result.returncode == case.exit_code, result.stderr
     assert "Traceback" not in result.stderr
     issues = json.loads(result.stdout)["files"][0]["issues"]
     assert {"hdf5_path": case.hdf5_path, "rule": case.rule} in [
         {"hdf5_path": i["hdf5_path"], "rule": i["rule"]} for i in issues
     ]
-    text = run_cli("validate", path, *strict)
+    text = run_h5model("validate", path, *strict)
     assert text.returncode == case.exit_code
     assert case.hdf5_path in text.stdout and case.rule in text.stdout
 
@@ -242,7 +231,7 @@ def test_exit_code_is_the_worst(
 
 
 def test_no_input_gives_a_traceback(every_damage: dict[str, Path], tmp_path: Path) -> None:
-    everything = run_cli("validate", *every_damage.values(), tmp_path)
+    everything = run_h5model("validate", *every_damage.values(), tmp_path)
     assert everything.returncode == 2
     assert "Traceback" not in everything.stderr
     assert f"{tmp_path}: unreadable" in everything.stdout
@@ -259,7 +248,7 @@ def test_no_input_gives_a_traceback(every_damage: dict[str, Path], tmp_path: Pat
         [spec, "--spec", spec],  # a namespace file that is binary
         [spec, "--output", tmp_path],  # cannot write the report there
     ):
-        result = run_cli("validate", *args)
+        result = run_h5model("validate", *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.strip(), args
@@ -275,7 +264,7 @@ def test_json_report_shape(
 ) -> None:
     paths = [nwb_files["minimal"], every_damage["index_past_data"], every_damage["extra_group"]]
     out = tmp_path / "report.json"
-    result = run_cli("validate", *paths, "--format", "json", "--output", out)
+    result = run_h5model("validate", *paths, "--format", "json", "--output", out)
     assert result.returncode == 1
     assert "index_past_data" in result.stdout  # the text summary still goes to stdout
     report = json.loads(out.read_text())

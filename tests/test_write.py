@@ -9,7 +9,6 @@ compared with their sources object by object, with h5py and with pynwb.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 from hdmf.backends.hdf5 import HDF5IO
 from hdmf.common import get_manager as get_hdmf_manager
 from hdmf.container import AbstractContainer
+from helpers import sha256
 from nwbfiles import ALL_FILE_NAMES, EXTERNAL_TARGET_NAME, EXTERNAL_VALUES, HDMF_ONLY
 from pynwb import NWBHDF5IO, validate
 
@@ -36,13 +36,6 @@ from h5model.cli.app import main as cli_main
 FILE_NAMES = [*ALL_FILE_NAMES, "old_ecephys", "old_ophys"]
 ELECTRODES = "/general/extracellular_ephys/electrodes"
 SHANK1 = "/general/extracellular_ephys/shank1"
-
-
-@pytest.fixture(autouse=True)
-def _private_locks(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lock files of these tests live in a folder of their own."""
-    monkeypatch.setenv("H5MODEL_LOCK_DIR", str(tmp_path_factory.getbasetemp() / "locks"))
 
 
 @pytest.fixture
@@ -58,10 +51,6 @@ def copy(nwb_files: dict[str, Path], tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return make
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def assert_valid(path: Path) -> None:
