@@ -223,3 +223,36 @@ def test_reader_waits_for_a_save_that_does_not_share_its_locks(
         assert not journal_path(path).exists()
     finally:
         os.waitpid(pid, 0)
+
+
+# -- writers of different users ------------------------------------------------------------------
+@needs_root
+def test_writers_of_different_users_exclude_each_other(
+        nwb: Path, sticky_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each user has a private lock folder; the writers' lock beside the file keeps a
+    second user's writer out while the first one has the file open."""
+    shared = sticky_folder / "shared.nwb"
+    shutil.copyfile(nwb, shared)
+    shared.chmod(0o666)
+    own_locks = sticky_folder / "root-locks"
+    own_locks.mkdir(mode=0o700)
+    monkeypatch.setenv("H5MODEL_LOCK_DIR", str(own_locks))
+
+    def second_writer() -> None:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        os.environ["H5MODEL_LOCK_DIR"] = str(sticky_folder / "nobody-locks")
+        try:
+            h5model.open(shared, "r+").close()
+        except H5ModelError as exc:
+            assert "another writer has this file open" in str(exc)
+            return
+        raise AssertionError("a second user's writer was let in")
+
+    with h5model.open(shared, "r+"):
+        in_child(second_writer)
+    lock_file = locking.writer_lock_path(shared)
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o644 and lock_file.read_bytes() == b""
+    with h5model.open(shared, "r+"):  # released with the handle: open again at once
+        pass

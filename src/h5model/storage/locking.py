@@ -118,25 +118,66 @@ def _open_lock(path: Path, kind: str) -> int:
     return fd
 
 
+def writer_lock_path(path: Path) -> Path:
+    """The lock writers of every user share, beside the file (only writers make it: they
+    write their journal there too)."""
+    return path.parent / f".{path.name}.h5model-writer"
+
+
+def _open_shared_lock(path: Path) -> int | None:
+    """The writers' lock beside ``path``: created (mode 0644, nothing is ever written to
+    it) or opened read-only without following links, and checked to be a plain file.
+    None where the folder does not allow it: this user cannot save there anyway."""
+    where = writer_lock_path(path)
+    flags = os.O_RDONLY | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(where, flags | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            fd = os.open(where, flags)
+        except OSError:
+            return None
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise H5ModelError(f"{where} is not a plain file; remove it", file=path)
+    return fd
+
+
 class WriterLock:
-    """Exclusive right to write ``path``, for as long as the handle is open."""
+    """Exclusive right to write ``path``, for as long as the handle is open.
+
+    Held twice: in the user's private lock folder, and beside the file, so that writers
+    running as different users exclude each other too."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd = _open_lock(path, "writer")
-        if not lock(fd, shared=False, wait=False):
-            os.close(fd)
-            raise H5ModelError(
-                "another writer has this file open; close it first (readers are fine)",
-                file=path,
-            )
-        self._fd: int | None = fd
+        fds: list[int] = []
+        try:
+            fds.append(_open_lock(path, "writer"))
+            beside = _open_shared_lock(path)
+            if beside is not None:
+                fds.append(beside)
+            for fd in fds:
+                if not lock(fd, shared=False, wait=False):
+                    raise H5ModelError(
+                        "another writer has this file open; close it first (readers are "
+                        "fine)",
+                        file=path,
+                    )
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        self._fds: list[int] = fds
 
     def release(self) -> None:
-        if self._fd is not None:
-            unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                unlock(fd)
+            os.close(fd)
+        self._fds = []
 
 
 @contextlib.contextmanager
