@@ -28,13 +28,33 @@ AttributeReader = Callable[[Any], dict[str, Any]]
 """An object's h5py identifier -> name -> value for each of its attributes, in name order."""
 
 
+MANY_ATTRIBUTES = 32
+"""Above this many attributes an object keeps them in dense storage, where opening one by
+its index sorts them all again: such objects are read by one pass over their names."""
+
+
 def read_through_h5py(oid: Any) -> dict[str, Any]:
     """name -> value for every attribute of the object ``oid``, in name order, all through h5py."""
+    if h5a.get_num_attrs(oid) > MANY_ATTRIBUTES:
+        return read_by_names(oid)
     out: dict[str, Any] = {}
     for i in range(h5a.get_num_attrs(oid)):
         aid = h5a.open(oid, index=i)
         out[aid.name.decode("utf-8", "surrogateescape")] = read_attribute(aid)
     return out
+
+
+def read_by_names(oid: Any) -> dict[str, Any]:
+    """name -> value in name order, for objects with many attributes: their names in one
+    pass of the library's iteration, then each opened by name (a lookup in the name index),
+    so the cost grows with the count, not with its square."""
+    names: list[bytes] = []
+    h5a.iterate(oid, lambda name, *_: names.append(name), index_type=h5py.h5.INDEX_NAME,
+                order=h5py.h5.ITER_INC)
+    return {
+        name.decode("utf-8", "surrogateescape"): read_attribute(h5a.open(oid, name))
+        for name in names
+    }
 
 
 def native_reader(scan: _native.ScalarReader) -> AttributeReader:
@@ -47,6 +67,8 @@ def native_reader(scan: _native.ScalarReader) -> AttributeReader:
         count = h5a.get_num_attrs(oid)
         if not count:
             return {}
+        if count > MANY_ATTRIBUTES:
+            return read_by_names(oid)
         with LOCK:
             values, rest = scan(oid.id, count)
         for name in rest:  # each keeps its place, held by None
