@@ -1,18 +1,26 @@
-"""A small directed graph for the traversal, with networkx's reading interface.
+"""A small directed multigraph for the traversal, with networkx's reading interface.
 
 Importing networkx costs about 17 MiB and a tenth of a second, and a file's
 graph has one node per object: opening a file should pay for neither. The
-traversal fills this graph; ``to_networkx()`` builds the ``networkx.DiGraph``
+traversal fills this graph; ``to_networkx()`` builds the ``networkx.MultiDiGraph``
 that ``File.graph`` returns, on first use.
+
+Every edge is kept: one object may point at another several times (two
+reference attributes, a child and a reference), so edges are keyed per
+ordered pair, as in a ``MultiDiGraph``, and each keeps its own data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
+
+EdgeData = dict[str, Any]
+KeyDict = dict[Hashable, EdgeData]
+"""key -> data of the edges joining one ordered pair of nodes."""
 
 
 class NodeView:
@@ -42,36 +50,50 @@ class NodeView:
         return node in self._data
 
 
+def _edges(
+    pairs: Iterator[tuple[str, str, KeyDict]], data: bool, keys: bool
+) -> Iterator[Any]:
+    for source, target, keydict in pairs:
+        for key, attrs in keydict.items():
+            if keys:
+                yield (source, target, key, attrs) if data else (source, target, key)
+            else:
+                yield (source, target, attrs) if data else (source, target)
+
+
 class EdgeView:
-    """``g.edges[u, v]`` (data) and ``g.edges(data=True)``."""
+    """``g.edges[u, v, key]`` (data) and ``g.edges(data=True, keys=True)``, like networkx."""
 
     __slots__ = ("_succ",)
 
-    def __init__(self, succ: dict[str, dict[str, dict[str, Any]]]) -> None:
+    def __init__(self, succ: dict[str, dict[str, KeyDict]]) -> None:
         self._succ = succ
 
-    def __getitem__(self, edge: tuple[str, str]) -> dict[str, Any]:
-        return self._succ[edge[0]][edge[1]]
+    def __getitem__(self, edge: tuple[str, str, Hashable]) -> EdgeData:
+        return self._succ[edge[0]][edge[1]][edge[2]]
 
-    def __call__(self, data: bool = False) -> Iterator[Any]:
-        for source, targets in self._succ.items():
-            for target, attrs in targets.items():
-                yield (source, target, attrs) if data else (source, target)
+    def __call__(self, data: bool = False, keys: bool = False) -> Iterator[Any]:
+        pairs = (
+            (source, target, keydict)
+            for source, targets in self._succ.items()
+            for target, keydict in targets.items()
+        )
+        return _edges(pairs, data, keys)
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return self(data=False)
+    def __iter__(self) -> Iterator[tuple[str, str, Hashable]]:
+        return self(keys=True)
 
     def __len__(self) -> int:
-        return sum(len(t) for t in self._succ.values())
+        return sum(len(k) for t in self._succ.values() for k in t.values())
 
 
 class ObjectGraph:
-    """Nodes keyed by path, at most one edge per ordered pair (as in a DiGraph)."""
+    """Nodes keyed by path; any number of keyed edges per ordered pair (a MultiDiGraph)."""
 
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, Any]] = {}
-        self._succ: dict[str, dict[str, dict[str, Any]]] = {}
-        self._pred: dict[str, dict[str, dict[str, Any]]] = {}
+        self._succ: dict[str, dict[str, KeyDict]] = {}
+        self._pred: dict[str, dict[str, KeyDict]] = {}
 
     @property
     def nodes(self) -> NodeView:
@@ -89,33 +111,47 @@ class ObjectGraph:
         self._succ[node] = {}
         self._pred[node] = {}
 
-    def add_edge(self, source: str, target: str, **attrs: Any) -> None:
+    def add_edge(self, source: str, target: str, key: Hashable = None, **attrs: Any) -> Hashable:
+        """Add an edge (or update the one with ``key``); without a key, the lowest free
+        integer, as networkx does. Returns the key."""
         for node in (source, target):
             if node not in self._nodes:
                 self.add_node(node)
-        existing = self._succ[source].get(target)
+        keydict = self._succ[source].get(target)
+        if keydict is None:
+            keydict = self._succ[source][target] = self._pred[target][source] = {}
+        if key is None:
+            key = len(keydict)
+            while key in keydict:
+                key += 1
+        existing = keydict.get(key)
         if existing is not None:
             existing.update(attrs)
-            return
-        self._succ[source][target] = attrs
-        self._pred[target][source] = attrs
+        else:
+            keydict[key] = attrs
+        return key
 
-    def has_edge(self, source: str, target: str) -> bool:
-        return target in self._succ.get(source, {})
+    def has_edge(self, source: str, target: str, key: Hashable = None) -> bool:
+        keydict = self._succ.get(source, {}).get(target)
+        return keydict is not None and (key is None or key in keydict)
 
-    def out_edges(self, node: str, data: bool = False) -> Iterator[Any]:
-        for target, attrs in self._succ.get(node, {}).items():
-            yield (node, target, attrs) if data else (node, target)
+    def get_edge_data(self, source: str, target: str) -> KeyDict | None:
+        """key -> data of every edge from ``source`` to ``target`` (None if there is none)."""
+        return self._succ.get(source, {}).get(target)
 
-    def in_edges(self, node: str, data: bool = False) -> Iterator[Any]:
-        for source, attrs in self._pred.get(node, {}).items():
-            yield (source, node, attrs) if data else (source, node)
+    def out_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
+        targets = self._succ.get(node, {})
+        return _edges(((node, t, k) for t, k in targets.items()), data, keys)
+
+    def in_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
+        sources = self._pred.get(node, {})
+        return _edges(((s, node, k) for s, k in sources.items()), data, keys)
 
     def number_of_nodes(self) -> int:
         return len(self._nodes)
 
     def number_of_edges(self) -> int:
-        return sum(len(t) for t in self._succ.values())
+        return len(self.edges)
 
     def __contains__(self, node: object) -> bool:
         return node in self._nodes
@@ -123,15 +159,11 @@ class ObjectGraph:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def to_networkx(self) -> nx.DiGraph[str]:
-        """The same nodes, edges and data as a ``networkx.DiGraph``."""
+    def to_networkx(self) -> nx.MultiDiGraph[str]:
+        """The same nodes, edges, keys and data as a ``networkx.MultiDiGraph``."""
         import networkx as nx
 
-        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         graph.add_nodes_from(self._nodes.items())
-        graph.add_edges_from(
-            (source, target, attrs)
-            for source, targets in self._succ.items()
-            for target, attrs in targets.items()
-        )
+        graph.add_edges_from(self.edges(data=True, keys=True))
         return graph

@@ -21,6 +21,7 @@ import numpy as np
 from h5model.codegen import registry
 from h5model.errors import H5ModelError, NotHDF5Error
 from h5model.hdf5.graph import TYPE_KEYS, FileIndex, build_graph
+from h5model.hdf5.kinds import EdgeLabel, NodeKind
 from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
@@ -69,7 +70,7 @@ class File:
         self.specs: SpecSet | None = None
         self.modules: dict[str, ModuleType] = {}
         self.index: FileIndex | None = None
-        self._nx_graph: nx.DiGraph[str] | None = None
+        self._nx_graph: nx.MultiDiGraph[str] | None = None
         self._nx_source: FileIndex | None = None
         exists = self.path.exists()
         if self.mode in ("r", "r+") and not exists:
@@ -118,8 +119,9 @@ class File:
         return self._h5
 
     @property
-    def graph(self) -> nx.DiGraph[str]:
-        """The object graph as a ``networkx.DiGraph`` (built on first use)."""
+    def graph(self) -> nx.MultiDiGraph[str]:
+        """The object graph as a ``networkx.MultiDiGraph`` (built on first use): every child,
+        link and reference is its own edge, keyed ``label:name`` between its two nodes."""
         if self.index is None:
             raise H5ModelError("the file has not been saved yet", file=self.label)
         if self._nx_graph is None or self._nx_source is not self.index:
@@ -243,12 +245,11 @@ class File:
         prefix = path.rstrip("/") + "/"
         out = []
         for node in [path, *(n for n in graph.nodes if n.startswith(prefix))]:
-            if node not in graph:
-                continue
-            for source, _, data in graph.in_edges(node, data=True):
-                for edge in [data, *data.get("also", [])]:
-                    if edge.get("label") in ("reference", "link"):
-                        out.append((source, str(edge.get("name", "")), str(edge["label"])))
+            if node not in graph or graph.nodes[node]["kind"] is NodeKind.MISSING:
+                continue  # a broken link into the subtree stays as broken as it was
+            for source, _, edge in graph.in_edges(node, data=True):
+                if edge["label"] in (EdgeLabel.REFERENCE, EdgeLabel.LINK):
+                    out.append((source, str(edge["name"]), edge["label"].value))
         return out
 
     def _type_key(self) -> str:
@@ -266,15 +267,14 @@ class File:
         if self.index is None or path not in self.index.graph:
             return []
         out = []
-        for source, _, data in self.index.graph.in_edges(path, data=True):
-            for edge in [data, *data.get("also", [])]:
-                if edge.get("label") != "reference":
-                    continue
-                name = str(edge["name"])
-                if name in self.index.attrs.get(source, {}):
-                    out.append((source, name, "attribute"))
-                elif self.index.graph.nodes[source].get("kind") == "dataset":
-                    out.append((source, name, "dataset"))
+        for source, _, edge in self.index.graph.in_edges(path, data=True):
+            if edge["label"] is not EdgeLabel.REFERENCE:
+                continue
+            name = str(edge["name"])
+            if name in self.index.attrs.get(source, {}):
+                out.append((source, name, "attribute"))
+            elif self.index.graph.nodes[source]["kind"] is NodeKind.DATASET:
+                out.append((source, name, "dataset"))
         return out
 
     def save(self) -> None:

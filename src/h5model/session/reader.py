@@ -24,6 +24,7 @@ import pydantic
 
 from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
+from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import BrokenLink, Dataset, ExternalLink, Group, H5Field, Node
 
@@ -161,7 +162,7 @@ class Reader:
             cls = self.classes[path]
             info = self.class_info(cls)
             for child in self.index.children.get(path, ()):
-                if child.kind != "hard" or child.target in self.classes:
+                if child.kind is not LinkKind.HARD or child.target in self.classes:
                     continue
                 typed = self._typed_class(child.target)
                 if typed is not None:
@@ -169,24 +170,24 @@ class Reader:
                 else:
                     named = info.named.get(child.name)
                     kind = self.graph.nodes[child.target]["kind"]
-                    fallback: type[Node] = Dataset if kind == "dataset" else Group
+                    fallback: type[Node] = Dataset if kind is NodeKind.DATASET else Group
                     chosen = fallback
                     nested = named[2] if named is not None else None
                     if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
                         chosen = nested
                 self.classes[child.target] = chosen
-                if self.graph.nodes[child.target]["kind"] == "group":
+                if self.graph.nodes[child.target]["kind"] is NodeKind.GROUP:
                     queue.append(child.target)
 
     # -- order -----------------------------------------------------------------------
     def _dependencies(self, path: str) -> list[str]:
         deps = []
         for child in self.index.children.get(path, ()):
-            if child.kind in ("hard", "soft") and child.target in self.classes:
+            if child.kind in (LinkKind.HARD, LinkKind.SOFT) and child.target in self.classes:
                 deps.append(child.target)
         for _, target, data in self.graph.out_edges(path, data=True):
             if (
-                data["label"] == "reference"
+                data["label"] is EdgeLabel.REFERENCE
                 and target in self.classes
                 and data["name"] in (self.index.attrs.get(path, {}))
             ):
@@ -295,15 +296,15 @@ class Reader:
         return dataset
 
     def _child_value(self, path: str, child: Child) -> Any:
-        if child.kind == "external":
+        if child.kind is LinkKind.EXTERNAL:
             assert child.filename is not None and child.path is not None
             prefix = path if path.endswith("/") else path + "/"
             return ExternalLink(
                 child.filename, child.path, prefix + child.name, self.external_opener, self.folder
             )
-        if child.target.startswith("missing::"):
+        if child.broken:
             prefix = path if path.endswith("/") else path + "/"
-            return BrokenLink(child.target.removeprefix("missing::"), prefix + child.name)
+            return BrokenLink(child.target, prefix + child.name)
         return self._value_of(path, child.target)
 
     # -- instantiation -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 
 from h5model.errors import SpecError
 from h5model.hdf5.graph import TYPE_KEYS, Child, FileIndex, dereference_path
+from h5model.hdf5.kinds import LinkKind
 from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
 from h5model.spec import language
 from h5model.spec.loader import SpecSet
@@ -406,7 +407,7 @@ class StructureChecker:
         self, path: str, child: Child, part: language.Group | language.Dataset, ns: str
     ) -> None:
         where = _join(path, child.name)
-        if child.kind == "external":
+        if child.kind is LinkKind.EXTERNAL:
             return
         if self.broken(where, child):
             return
@@ -423,7 +424,7 @@ class StructureChecker:
             return
         wanted_type = part.data_type_def or part.data_type_inc
         if wanted_type and not self.has_type(target, wanted_type):
-            rule = "link.target-type" if child.kind == "soft" else "type.mismatch"
+            rule = "link.target-type" if child.kind is LinkKind.SOFT else "type.mismatch"
             self.emit(
                 where,
                 rule,
@@ -431,7 +432,7 @@ class StructureChecker:
                 Severity.ERROR,
             )
             return
-        if child.kind == "soft" or target in self.done:
+        if child.kind is LinkKind.SOFT or target in self.done:
             return  # the target is checked where it lives
         if wanted_type:
             # the object's own type, with what this part adds or overrides laid over it
@@ -446,7 +447,7 @@ class StructureChecker:
 
     def check_link(self, path: str, child: Child, target_type: str) -> None:
         where = _join(path, child.name)
-        if child.kind == "external":
+        if child.kind is LinkKind.EXTERNAL:
             return
         if self.broken(where, child):
             return
@@ -473,7 +474,7 @@ class StructureChecker:
         counts = [0] * len(parts)
         for child in children:
             where = _join(path, child.name)
-            if child.kind == "external" or self.skip(child.target):
+            if child.kind is LinkKind.EXTERNAL or self.skip(child.target):
                 continue
             if self.broken(where, child):
                 continue
@@ -481,7 +482,7 @@ class StructureChecker:
             matched = False
             for i, (kind, type_name, _) in enumerate(parts):
                 if kind == "link":
-                    if child.kind != "soft":
+                    if child.kind is not LinkKind.SOFT:
                         continue
                 elif data["kind"] != kind:
                     continue
@@ -490,7 +491,7 @@ class StructureChecker:
                     matched = True
                     break
             if not matched:
-                what = "soft link" if child.kind == "soft" else data["kind"]
+                what = "soft link" if child.kind is LinkKind.SOFT else data["kind"]
                 self.emit(
                     where,
                     "object.unexpected",
@@ -518,11 +519,10 @@ class StructureChecker:
     # -- helpers ---------------------------------------------------------------------------------
     def broken(self, where: str, child: Child) -> bool:
         """Report a soft link to nothing; True if ``child`` is one."""
-        if not child.target.startswith("missing::"):
+        if not child.broken:
             return False
-        target = child.target.removeprefix("missing::")
-        self.emit(where, "link.broken", f"soft link points at {target}, which does not exist",
-                  Severity.ERROR)
+        self.emit(where, "link.broken",
+                  f"soft link points at {child.target}, which does not exist", Severity.ERROR)
         return True
 
     def has_type(self, path: str, wanted: str) -> bool:

@@ -247,7 +247,7 @@ class TableChecker:
 
     def _series_length(self, series: str) -> int | None:
         for child in self.index.children.get(series, ()):
-            if child.name in ("timestamps", "data") and not child.target.startswith("missing::"):
+            if child.name in ("timestamps", "data") and not child.broken:
                 length = _length(self.index, child.target)
                 if child.name == "timestamps" and length is not None:
                     return length
