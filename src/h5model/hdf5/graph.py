@@ -33,6 +33,11 @@ from h5model.rules.dtypes import is_reference
 
 TYPE_KEYS = ("neurodata_type", "data_type")
 _REF_CHUNK = 65536
+# Bound once: on Python 3.11 an Enum class's attributes are read through its metaclass's
+# ``__getattr__`` hook, six times slower than a plain class's, and these are read for
+# every object of the file while it opens.
+_GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
+_HARD, _CHILD = LinkKind.HARD, EdgeLabel.CHILD
 
 
 @dataclass(slots=True)
@@ -101,9 +106,9 @@ class _Walker:
         self.index.children[path] = []
         data: dict[str, Any] = {}
         if isinstance(oid, h5g.GroupID):
-            data["kind"] = NodeKind.GROUP
+            data["kind"] = _GROUP
         else:
-            data["kind"] = NodeKind.DATASET
+            data["kind"] = _DATASET
             data["shape"] = oid.shape
             data["dtype"] = oid.dtype
             if data["shape"] == ():
@@ -119,7 +124,7 @@ class _Walker:
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
-        if data["kind"] is NodeKind.DATASET:
+        if data["kind"] is _DATASET:
             self._dataset_refs(path, oid, data["dtype"])
 
     def _group(self, path: str, gid: Any) -> list[tuple[str, Any]]:
@@ -138,15 +143,15 @@ class _Walker:
             if link_type == h5l.TYPE_HARD:
                 existing = self.addr_to_path.get(address)
                 if existing is not None:
-                    self._edge(path, existing, EdgeLabel.CHILD, name)
-                    self.index.children[path].append(Child(name, LinkKind.HARD, existing))
+                    self._edge(path, existing, _CHILD, name)
+                    self.index.children[path].append(Child(name, _HARD, existing))
                     continue
                 oid = h5o.open(gid, raw_name)
                 if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
                     continue  # committed datatypes are not objects of the data model
                 self._register(child_path, oid, address)
-                self._edge(path, child_path, EdgeLabel.CHILD, name)
-                self.index.children[path].append(Child(name, LinkKind.HARD, child_path))
+                self._edge(path, child_path, _CHILD, name)
+                self.index.children[path].append(Child(name, _HARD, child_path))
                 if isinstance(oid, h5g.GroupID):
                     out.append((child_path, oid))
             elif link_type == h5l.TYPE_SOFT:
@@ -277,7 +282,9 @@ def edge_key(label: EdgeLabel, name: str) -> str:
     (``g.edges[u, v, "reference:table"]``). Unique: names in a group are unique, and a
     source holding one target under one name (in an attribute, in every row of a column,
     or both) is one reference edge."""
-    return f"{label.value}:{name}" if name else label.value
+    # ``label + ...`` rather than ``label.value``: an enum's value is a slow property, and
+    # this runs once per edge of the traversal
+    return label + ":" + name if name else label.value
 
 
 def _normalise(path: str) -> str:

@@ -50,15 +50,13 @@ class NodeView:
         return node in self._data
 
 
-def _edges(
-    pairs: Iterator[tuple[str, str, KeyDict]], data: bool, keys: bool
-) -> Iterator[Any]:
-    for source, target, keydict in pairs:
-        for key, attrs in keydict.items():
-            if keys:
-                yield (source, target, key, attrs) if data else (source, target, key)
-            else:
-                yield (source, target, attrs) if data else (source, target)
+def _edge_tuple(
+    source: str, target: str, key: Hashable, attrs: EdgeData, data: bool, keys: bool
+) -> tuple[Any, ...]:
+    """An edge as networkx reports it: (u, v), with the key and/or the data if asked."""
+    if keys:
+        return (source, target, key, attrs) if data else (source, target, key)
+    return (source, target, attrs) if data else (source, target)
 
 
 class EdgeView:
@@ -73,12 +71,10 @@ class EdgeView:
         return self._succ[edge[0]][edge[1]][edge[2]]
 
     def __call__(self, data: bool = False, keys: bool = False) -> Iterator[Any]:
-        pairs = (
-            (source, target, keydict)
-            for source, targets in self._succ.items()
-            for target, keydict in targets.items()
-        )
-        return _edges(pairs, data, keys)
+        for source, targets in self._succ.items():
+            for target, keydict in targets.items():
+                for key, attrs in keydict.items():
+                    yield _edge_tuple(source, target, key, attrs, data, keys)
 
     def __iter__(self) -> Iterator[tuple[str, str, Hashable]]:
         return self(keys=True)
@@ -114,21 +110,23 @@ class ObjectGraph:
     def add_edge(self, source: str, target: str, key: Hashable = None, **attrs: Any) -> Hashable:
         """Add an edge (or update the one with ``key``); without a key, the lowest free
         integer, as networkx does. Returns the key."""
-        for node in (source, target):
-            if node not in self._nodes:
-                self.add_node(node)
-        keydict = self._succ[source].get(target)
+        if source not in self._nodes:
+            self.add_node(source)
+        if target not in self._nodes:
+            self.add_node(target)
+        targets = self._succ[source]
+        keydict = targets.get(target)
         if keydict is None:
-            keydict = self._succ[source][target] = self._pred[target][source] = {}
+            keydict = targets[target] = self._pred[target][source] = {}
         if key is None:
             key = len(keydict)
             while key in keydict:
                 key += 1
         existing = keydict.get(key)
-        if existing is not None:
-            existing.update(attrs)
-        else:
+        if existing is None:
             keydict[key] = attrs
+        else:
+            existing.update(attrs)
         return key
 
     def has_edge(self, source: str, target: str, key: Hashable = None) -> bool:
@@ -140,12 +138,19 @@ class ObjectGraph:
         return self._succ.get(source, {}).get(target)
 
     def out_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
-        targets = self._succ.get(node, {})
-        return _edges(((node, t, k) for t, k in targets.items()), data, keys)
+        if data and not keys:  # what the reader asks of every node while opening: kept lean
+            for target, keydict in self._succ.get(node, {}).items():
+                for attrs in keydict.values():
+                    yield node, target, attrs
+            return
+        for target, keydict in self._succ.get(node, {}).items():
+            for key, attrs in keydict.items():
+                yield _edge_tuple(node, target, key, attrs, data, keys)
 
     def in_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
-        sources = self._pred.get(node, {})
-        return _edges(((s, node, k) for s, k in sources.items()), data, keys)
+        for source, keydict in self._pred.get(node, {}).items():
+            for key, attrs in keydict.items():
+                yield _edge_tuple(source, node, key, attrs, data, keys)
 
     def number_of_nodes(self) -> int:
         return len(self._nodes)

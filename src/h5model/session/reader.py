@@ -33,6 +33,13 @@ _PENDING = object()
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
 _GENERIC = frozenset({Group, Dataset})
 """Untyped objects outside any spec: nothing to check, so no validation to pay for."""
+# Bound once: on Python 3.11 reading an Enum class's attribute goes through its
+# metaclass's ``__getattr__`` hook (six times a plain attribute), and the reader reads
+# these per object.
+_GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
+_HARD, _EXTERNAL, _REFERENCE = LinkKind.HARD, LinkKind.EXTERNAL, EdgeLabel.REFERENCE
+_IN_FILE = (LinkKind.HARD, LinkKind.SOFT)
+"""Links to objects of this file (external ones are resolved only when asked)."""
 
 
 class _ClassInfo:
@@ -162,7 +169,7 @@ class Reader:
             cls = self.classes[path]
             info = self.class_info(cls)
             for child in self.index.children.get(path, ()):
-                if child.kind is not LinkKind.HARD or child.target in self.classes:
+                if child.kind is not _HARD or child.target in self.classes:
                     continue
                 typed = self._typed_class(child.target)
                 if typed is not None:
@@ -170,24 +177,24 @@ class Reader:
                 else:
                     named = info.named.get(child.name)
                     kind = self.graph.nodes[child.target]["kind"]
-                    fallback: type[Node] = Dataset if kind is NodeKind.DATASET else Group
+                    fallback: type[Node] = Dataset if kind is _DATASET else Group
                     chosen = fallback
                     nested = named[2] if named is not None else None
                     if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
                         chosen = nested
                 self.classes[child.target] = chosen
-                if self.graph.nodes[child.target]["kind"] is NodeKind.GROUP:
+                if self.graph.nodes[child.target]["kind"] is _GROUP:
                     queue.append(child.target)
 
     # -- order -----------------------------------------------------------------------
     def _dependencies(self, path: str) -> list[str]:
         deps = []
         for child in self.index.children.get(path, ()):
-            if child.kind in (LinkKind.HARD, LinkKind.SOFT) and child.target in self.classes:
+            if child.kind in _IN_FILE and child.target in self.classes:
                 deps.append(child.target)
         for _, target, data in self.graph.out_edges(path, data=True):
             if (
-                data["label"] is EdgeLabel.REFERENCE
+                data["label"] is _REFERENCE
                 and target in self.classes
                 and data["name"] in (self.index.attrs.get(path, {}))
             ):
@@ -296,7 +303,7 @@ class Reader:
         return dataset
 
     def _child_value(self, path: str, child: Child) -> Any:
-        if child.kind is LinkKind.EXTERNAL:
+        if child.kind is _EXTERNAL:
             assert child.filename is not None and child.path is not None
             prefix = path if path.endswith("/") else path + "/"
             return ExternalLink(
