@@ -9,6 +9,7 @@ hand-picked list of paths.
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -1214,12 +1215,12 @@ def _address(obj: Any) -> int:
 
 
 def _edge_entries(graph: Any) -> set[tuple[str, str, str, str]]:
-    """(source, label, name, target) for every edge, including merged parallel ones."""
+    """(source, label, name, target) for every edge; parallel edges are each their own."""
     out = set()
-    for source, target, data in graph.edges(data=True):
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        assert key == (f"{data['label']}:{data['name']}" if data["name"] else data["label"])
         out.add((source, data["label"], data["name"], target))
-        for extra in data.get("also", ()):
-            out.add((source, extra["label"], extra["name"], target))
+    assert len(out) == graph.number_of_edges()
     return out
 
 
@@ -1305,16 +1306,53 @@ def test_graph_matches_file(nwb_files: dict[str, Path], name: str) -> None:
             assert "reference" in labels or "link" in labels
 
 
+def _edges_between(graph: Any, source: str, target: str) -> dict[str, tuple[str, str]]:
+    return {
+        key: (data["label"], data["name"])
+        for key, data in (graph.get_edge_data(source, target) or {}).items()
+    }
+
+
+def test_graph_keeps_parallel_edges(nwb_files: dict[str, Path], tmp_path: Path) -> None:
+    """A child and a reference, or two references, joining the same two objects are each an
+    edge of their own, with their own label and name."""
+    import networkx as nx
+
+    path = tmp_path / "parallel.nwb"
+    shutil.copyfile(nwb_files["ecephys"], path)
+    with h5py.File(path, "r+") as h5:
+        h5["/units/electrodes"].attrs["source_table"] = h5[ELECTRODES_PATH].ref
+    with h5model.open(path) as f:
+        graph = f.graph
+        assert isinstance(graph, nx.MultiDiGraph)
+        # pynwb itself writes both: ``/specifications`` is a child of the root and the
+        # target of the root's ``.specloc`` reference
+        assert _edges_between(graph, "/", "/specifications") == {
+            "child:specifications": ("child", "specifications"),
+            "reference:.specloc": ("reference", ".specloc"),
+        }
+        assert _edges_between(graph, "/units/electrodes", ELECTRODES_PATH) == {
+            "reference:table": ("reference", "table"),
+            "reference:source_table": ("reference", "source_table"),
+        }
+        assert graph.number_of_edges("/units/electrodes", ELECTRODES_PATH) == 2
+        assert f.get("/units/electrodes").table is f.get(ELECTRODES_PATH)
+        assert f.index is not None
+        assert f.index.graph.number_of_edges() == graph.number_of_edges()
+
+
 def test_graph_reference_edges_of_tables(nwb_files: dict[str, Path]) -> None:
     with h5model.open(nwb_files["ecephys"]) as f:
         graph = f.graph
-        edge = graph.edges["/units/spike_times_index", "/units/spike_times"]
+        edge = graph.edges["/units/spike_times_index", "/units/spike_times", "reference:target"]
         assert (edge["label"], edge["name"]) == ("reference", "target")
-        edge = graph.edges["/units/electrodes", ELECTRODES_PATH]
+        edge = graph.edges["/units/electrodes", ELECTRODES_PATH, "reference:table"]
         assert (edge["label"], edge["name"]) == ("reference", "table")
-        edge = graph.edges["/general/extracellular_ephys/shank0", "/general/devices/probe_device"]
+        edge = graph.edges[
+            "/general/extracellular_ephys/shank0", "/general/devices/probe_device", "link:device"
+        ]
         assert (edge["label"], edge["name"]) == ("link", "device")
-        edge = graph.edges["/units", "/units/spike_times"]
+        edge = graph.edges["/units", "/units/spike_times", "child:spike_times"]
         assert (edge["label"], edge["name"]) == ("child", "spike_times")
         node = graph.nodes["/units/spike_times"]
         assert (node["namespace"], node["type"]) == ("hdmf-common", "VectorData")
@@ -1322,5 +1360,5 @@ def test_graph_reference_edges_of_tables(nwb_files: dict[str, Path]) -> None:
     with h5model.open(nwb_files["softlinks"]) as f:
         for link_path, target in SOFTLINKS.items():
             parent, _, child = link_path.rpartition("/")
-            edge = f.graph.edges[parent, target]
+            edge = f.graph.edges[parent, target, f"link:{child}"]
             assert (edge["label"], edge["name"]) == ("link", child)

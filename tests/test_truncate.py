@@ -80,9 +80,8 @@ def graph_summary(path: Path) -> tuple[dict[str, Any], set[tuple[Any, ...]], set
     structure: set[tuple[Any, ...]] = set()
     references: set[tuple[Any, ...]] = set()
     for u, v, d in graph.edges(data=True):
-        for edge in [d, *d.get("also", [])]:
-            item = (key(u), key(v), edge["label"], edge["name"])
-            (references if edge["label"] == "reference" else structure).add(item)
+        item = (key(u), key(v), d["label"], d["name"])
+        (references if d["label"] == "reference" else structure).add(item)
     return nodes, structure, references
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import numpy as np
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
     if isinstance(value, np.dtype):
         return str(value)
     if isinstance(value, tuple):
@@ -20,24 +23,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def portable_graph(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
-    """A copy whose node and edge data are plain strings and numbers."""
-    out: nx.DiGraph[str] = nx.DiGraph()
+def portable_graph(graph: nx.MultiDiGraph[str]) -> nx.MultiDiGraph[str]:
+    """A copy whose node and edge data are plain strings and numbers; edge keys kept."""
+    out: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
         clean = {k: _plain(v) for k, v in data.items() if v is not None}
         if "shape" in clean:
             clean["shape"] = json.dumps(clean["shape"])
         out.add_node(node, **clean)
-    for source, target, data in graph.edges(data=True):
-        clean = {k: _plain(v) for k, v in data.items() if k != "also"}
-        if "also" in data:
-            clean["also"] = json.dumps(data["also"])
-        out.add_edge(source, target, **clean)
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        out.add_edge(source, target, key, **{k: _plain(v) for k, v in data.items()})
     return out
 
 
-def write_graph(graph: nx.DiGraph[str], out: Path) -> None:
-    """GraphML for ``.graphml``/``.xml``, JSON (node-link) for ``.json``."""
+def write_graph(graph: nx.MultiDiGraph[str], out: Path) -> None:
+    """GraphML for ``.graphml``/``.xml`` (edge keys as edge ids), JSON (node-link, edge keys
+    under ``key``) for ``.json``."""
     portable = portable_graph(graph)
     suffix = out.suffix.lower()
     if suffix in (".graphml", ".xml"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.paths import join
 from h5model.rules.dtypes import describe as describe_dtype
 from h5model.session.file import File
@@ -12,14 +13,15 @@ from h5model.session.file import File
 
 def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
     """The object tree, one line per entry: name, type, shape and dtype; links with targets."""
-    graph = file.graph
+    assert file.index is not None
+    graph = file.index.graph  # the traversal's own graph: no networkx needed to print a tree
 
     def describe(path: str) -> str:
         data = graph.nodes[path]
         parts = []
         if "type" in data:
             parts.append(f"{data['type']} ({data['namespace']})")
-        if data["kind"] == "dataset":
+        if data["kind"] is NodeKind.DATASET:
             shape = data.get("shape")
             parts.append("scalar" if shape == () else f"shape {tuple(shape or ())}")
             parts.append(_dtype_text(data.get("dtype")))
@@ -36,17 +38,14 @@ def tree_lines(file: File, max_depth: int | None = None) -> Iterator[str]:
             continue
         pending: list[tuple[str | None, str | None, int]] = []
         indent = "  " * (depth + 1)
-        assert file.index is not None
         for child in file.index.children.get(path, []):
-            if child.kind == "external":
+            if child.kind is LinkKind.EXTERNAL:
                 line = f"{indent}{child.name}  -> {child.filename}::{child.path} (external link)"
                 pending.append((line, None, depth + 1))
-            elif child.kind == "soft":
-                target = child.target.removeprefix("missing::")
-                broken = " (broken)" if child.target.startswith("missing::") else ""
-                pending.append(
-                    (f"{indent}{child.name}  -> {target} (soft link){broken}", None, depth + 1)
-                )
+            elif child.kind is LinkKind.SOFT:
+                broken = " (broken)" if child.broken else ""
+                line = f"{indent}{child.name}  -> {child.target} (soft link){broken}"
+                pending.append((line, None, depth + 1))
             elif child.target != join(path, child.name):
                 pending.append(
                     (f"{indent}{child.name}  = {child.target} (hard link)", None, depth + 1)

@@ -1,18 +1,22 @@
 """One pass over the file -> a graph of objects, links and references (networkx on demand).
 
 Nodes are keyed by canonical path (the first path a hard link is met under, in
-name order, breadth first), so two hard links to one object make one node.
-Edges carry ``label``: ``child`` (membership), ``link`` (soft or external,
-kept as links) or ``reference`` (object references in attributes, in datasets
-of references and in reference columns of compound datasets; region
-references are marked ``region=True``). Object addresses are mapped to paths
-during the traversal, so a reference is looked up, never asked for its name.
+name order, breadth first), so two hard links to one object make one node; each
+node's ``kind`` is a ``NodeKind``. Edges carry ``label`` (an ``EdgeLabel``):
+``child`` (membership), ``link`` (soft or external, kept as links) or
+``reference`` (object references in attributes, in datasets of references and
+in reference columns of compound datasets; region references are marked
+``region=True``), and ``name`` (the link, attribute or column). Every edge is
+kept, keyed ``label:name`` per pair of nodes (see ``edge_key``). A soft link
+to nothing is a child flagged ``broken`` whose edge leads to a ``MISSING`` node
+keyed by the path it names; dangling references lead to the ``DANGLING`` node. Object
+addresses are mapped to paths during the traversal, so a reference is looked
+up, never asked for its name.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +26,18 @@ from h5py import h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.errors import H5ModelError
 from h5model.hdf5.attributes import read_attributes
+from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.hdf5.paths import normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
 
 _REF_CHUNK = 65536
+# Bound once: on Python 3.11 an Enum class's attributes are read through its metaclass's
+# ``__getattr__`` hook, six times slower than a plain class's, and these are read for
+# every object of the file while it opens.
+_GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
+_HARD, _CHILD = LinkKind.HARD, EdgeLabel.CHILD
 
 
 @dataclass(slots=True)
@@ -35,12 +45,16 @@ class Child:
     """One entry of a group: a name and what it leads to."""
 
     name: str
-    kind: str
-    """``hard``, ``soft`` or ``external``."""
+    kind: LinkKind
     target: str
-    """Canonical path of the target (hard, soft) or ``file::path`` (external)."""
+    """The target's node: its canonical path (hard, soft), ``file::path`` (external), or
+    for a broken soft link the path it names (a ``NodeKind.MISSING`` node)."""
     filename: str | None = None
+    """External links: the other file, as stored."""
     path: str | None = None
+    """External links: the object's path in the other file."""
+    broken: bool = False
+    """A soft link whose path leads to no object."""
 
 
 @dataclass
@@ -54,9 +68,6 @@ class FileIndex:
     """object address -> canonical path."""
     scalars: dict[str, Any] = field(default_factory=dict)
     """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
-
-    def paths(self) -> Iterator[str]:
-        return iter(self.children)
 
 
 class _Walker:
@@ -92,9 +103,9 @@ class _Walker:
         self.index.children[path] = []
         data: dict[str, Any] = {}
         if isinstance(oid, h5g.GroupID):
-            data["kind"] = "group"
+            data["kind"] = _GROUP
         else:
-            data["kind"] = "dataset"
+            data["kind"] = _DATASET
             data["shape"] = oid.shape
             data["dtype"] = oid.dtype
             if data["shape"] == ():
@@ -110,7 +121,7 @@ class _Walker:
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
-        if data["kind"] == "dataset":
+        if data["kind"] is _DATASET:
             self._dataset_refs(path, oid, data["dtype"])
 
     def _group(self, path: str, gid: Any) -> list[tuple[str, Any]]:
@@ -129,22 +140,22 @@ class _Walker:
             if link_type == h5l.TYPE_HARD:
                 existing = self.addr_to_path.get(address)
                 if existing is not None:
-                    self._edge(path, existing, "child", name)
-                    self.index.children[path].append(Child(name, "hard", existing))
+                    self._edge(path, existing, _CHILD, name)
+                    self.index.children[path].append(Child(name, _HARD, existing))
                     continue
                 oid = h5o.open(gid, raw_name)
                 if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
                     continue  # committed datatypes are not objects of the data model
                 self._register(child_path, oid, address)
-                self._edge(path, child_path, "child", name)
-                self.index.children[path].append(Child(name, "hard", child_path))
+                self._edge(path, child_path, _CHILD, name)
+                self.index.children[path].append(Child(name, _HARD, child_path))
                 if isinstance(oid, h5g.GroupID):
                     out.append((child_path, oid))
             elif link_type == h5l.TYPE_SOFT:
                 target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
                 if not target.startswith("/"):
                     target = prefix + target
-                child = Child(name, "soft", target)
+                child = Child(name, LinkKind.SOFT, target)
                 self.index.children[path].append(child)
                 self.soft.append((path, child))
             elif link_type == h5l.TYPE_EXTERNAL:
@@ -153,30 +164,31 @@ class _Walker:
                 opath = objpath.decode("utf-8", "surrogateescape")
                 key = f"{fname}::{opath}"
                 if key not in self.graph:
-                    self.graph.add_node(key, kind="external", filename=fname, path=opath)
-                self._edge(path, key, "link", name)
-                self.index.children[path].append(Child(name, "external", key, fname, opath))
+                    self.graph.add_node(key, kind=NodeKind.EXTERNAL, filename=fname, path=opath)
+                self._edge(path, key, EdgeLabel.LINK, name)
+                self.index.children[path].append(
+                    Child(name, LinkKind.EXTERNAL, key, fname, opath)
+                )
         return out
 
-    def _edge(self, source: str, target: str, label: str, name: str, **extra: Any) -> None:
-        if self.graph.has_edge(source, target):
-            data = self.graph.edges[source, target]
-            data.setdefault("also", []).append({"label": label, "name": name, **extra})
-            return
-        self.graph.add_edge(source, target, label=label, name=name, **extra)
+    def _edge(
+        self, source: str, target: str, label: EdgeLabel, name: str, **extra: Any
+    ) -> None:
+        key = edge_key(label, name)
+        self.graph.add_edge(source, target, key, label=label, name=name, **extra)
 
     def _resolve_soft_links(self) -> None:
         for parent, child in self.soft:
             target = normalise(child.target)
             canonical = self._canonical(target)
             if canonical is None:
-                key = f"missing::{target}"
-                if key not in self.graph:
-                    self.graph.add_node(key, kind="missing", path=target)
-                child.target = key
+                if target not in self.graph:
+                    self.graph.add_node(target, kind=NodeKind.MISSING, path=target)
+                child.target = target
+                child.broken = True
             else:
                 child.target = canonical
-            self._edge(parent, child.target, "link", child.name)
+            self._edge(parent, child.target, EdgeLabel.LINK, child.name)
 
     def _canonical(self, path: str) -> str | None:
         """Canonical path of whatever ``path`` leads to, following soft links on the way."""
@@ -226,14 +238,13 @@ class _Walker:
         for source, name, ref, region in self.pending_refs:
             target = self.dereference(ref)
             if target is None:
-                key = "missing::<dangling reference>"
-                if key not in self.graph:
-                    self.graph.add_node(key, kind="missing", path=None)
-                target = key
+                if DANGLING not in self.graph:
+                    self.graph.add_node(DANGLING, kind=NodeKind.MISSING, path=None)
+                target = DANGLING
             if (source, name, target) in done:
                 continue
             done.add((source, name, target))
-            self._edge(source, target, "reference", name, region=region)
+            self._edge(source, target, EdgeLabel.REFERENCE, name, region=region)
 
     def dereference(self, ref: Any) -> str | None:
         return _target_path(self.fid, self.addr_to_path, ref)
@@ -260,6 +271,17 @@ def _read_scalar(oid: Any, dtype: np.dtype) -> Any:
     if string_info is not None:
         return bytes(value).decode(string_info.encoding, "surrogateescape").rstrip("\x00")
     return value.item() if value.dtype.kind in "biuf" else value
+
+
+def edge_key(label: EdgeLabel, name: str) -> str:
+    """An edge's key among those joining the same two nodes: ``label:name`` (``label`` when
+    the name is empty, as for a dataset of references), stable from run to run and readable
+    (``g.edges[u, v, "reference:table"]``). Unique: names in a group are unique, and a
+    source holding one target under one name (in an attribute, in every row of a column,
+    or both) is one reference edge."""
+    # ``label + ...`` rather than ``label.value``: an enum's value is a slow property, and
+    # this runs once per edge of the traversal
+    return label + ":" + name if name else label.value
 
 
 def build_graph(file: h5py.File, label: str) -> FileIndex:

@@ -1,18 +1,26 @@
-"""A small directed graph for the traversal, with networkx's reading interface.
+"""A small directed multigraph for the traversal, with networkx's reading interface.
 
 Importing networkx costs about 17 MiB and a tenth of a second, and a file's
 graph has one node per object: opening a file should pay for neither. The
-traversal fills this graph; ``to_networkx()`` builds the ``networkx.DiGraph``
+traversal fills this graph; ``to_networkx()`` builds the ``networkx.MultiDiGraph``
 that ``File.graph`` returns, on first use.
+
+Every edge is kept: one object may point at another several times (two
+reference attributes, a child and a reference), so edges are keyed per
+ordered pair, as in a ``MultiDiGraph``, and each keeps its own data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
+
+EdgeData = dict[str, Any]
+KeyDict = dict[Hashable, EdgeData]
+"""key -> data of the edges joining one ordered pair of nodes."""
 
 
 class NodeView:
@@ -42,36 +50,46 @@ class NodeView:
         return node in self._data
 
 
+def _edge_tuple(
+    source: str, target: str, key: Hashable, attrs: EdgeData, data: bool, keys: bool
+) -> tuple[Any, ...]:
+    """An edge as networkx reports it: (u, v), with the key and/or the data if asked."""
+    if keys:
+        return (source, target, key, attrs) if data else (source, target, key)
+    return (source, target, attrs) if data else (source, target)
+
+
 class EdgeView:
-    """``g.edges[u, v]`` (data) and ``g.edges(data=True)``."""
+    """``g.edges[u, v, key]`` (data) and ``g.edges(data=True, keys=True)``, like networkx."""
 
     __slots__ = ("_succ",)
 
-    def __init__(self, succ: dict[str, dict[str, dict[str, Any]]]) -> None:
+    def __init__(self, succ: dict[str, dict[str, KeyDict]]) -> None:
         self._succ = succ
 
-    def __getitem__(self, edge: tuple[str, str]) -> dict[str, Any]:
-        return self._succ[edge[0]][edge[1]]
+    def __getitem__(self, edge: tuple[str, str, Hashable]) -> EdgeData:
+        return self._succ[edge[0]][edge[1]][edge[2]]
 
-    def __call__(self, data: bool = False) -> Iterator[Any]:
+    def __call__(self, data: bool = False, keys: bool = False) -> Iterator[Any]:
         for source, targets in self._succ.items():
-            for target, attrs in targets.items():
-                yield (source, target, attrs) if data else (source, target)
+            for target, keydict in targets.items():
+                for key, attrs in keydict.items():
+                    yield _edge_tuple(source, target, key, attrs, data, keys)
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return self(data=False)
+    def __iter__(self) -> Iterator[tuple[str, str, Hashable]]:
+        return self(keys=True)
 
     def __len__(self) -> int:
-        return sum(len(t) for t in self._succ.values())
+        return sum(len(k) for t in self._succ.values() for k in t.values())
 
 
 class ObjectGraph:
-    """Nodes keyed by path, at most one edge per ordered pair (as in a DiGraph)."""
+    """Nodes keyed by path; any number of keyed edges per ordered pair (a MultiDiGraph)."""
 
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, Any]] = {}
-        self._succ: dict[str, dict[str, dict[str, Any]]] = {}
-        self._pred: dict[str, dict[str, dict[str, Any]]] = {}
+        self._succ: dict[str, dict[str, KeyDict]] = {}
+        self._pred: dict[str, dict[str, KeyDict]] = {}
 
     @property
     def nodes(self) -> NodeView:
@@ -89,33 +107,56 @@ class ObjectGraph:
         self._succ[node] = {}
         self._pred[node] = {}
 
-    def add_edge(self, source: str, target: str, **attrs: Any) -> None:
-        for node in (source, target):
-            if node not in self._nodes:
-                self.add_node(node)
-        existing = self._succ[source].get(target)
-        if existing is not None:
+    def add_edge(self, source: str, target: str, key: Hashable = None, **attrs: Any) -> Hashable:
+        """Add an edge (or update the one with ``key``); without a key, the lowest free
+        integer, as networkx does. Returns the key."""
+        if source not in self._nodes:
+            self.add_node(source)
+        if target not in self._nodes:
+            self.add_node(target)
+        targets = self._succ[source]
+        keydict = targets.get(target)
+        if keydict is None:
+            keydict = targets[target] = self._pred[target][source] = {}
+        if key is None:
+            key = len(keydict)
+            while key in keydict:
+                key += 1
+        existing = keydict.get(key)
+        if existing is None:
+            keydict[key] = attrs
+        else:
             existing.update(attrs)
+        return key
+
+    def has_edge(self, source: str, target: str, key: Hashable = None) -> bool:
+        keydict = self._succ.get(source, {}).get(target)
+        return keydict is not None and (key is None or key in keydict)
+
+    def get_edge_data(self, source: str, target: str) -> KeyDict | None:
+        """key -> data of every edge from ``source`` to ``target`` (None if there is none)."""
+        return self._succ.get(source, {}).get(target)
+
+    def out_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
+        if data and not keys:  # what the reader asks of every node while opening: kept lean
+            for target, keydict in self._succ.get(node, {}).items():
+                for attrs in keydict.values():
+                    yield node, target, attrs
             return
-        self._succ[source][target] = attrs
-        self._pred[target][source] = attrs
+        for target, keydict in self._succ.get(node, {}).items():
+            for key, attrs in keydict.items():
+                yield _edge_tuple(node, target, key, attrs, data, keys)
 
-    def has_edge(self, source: str, target: str) -> bool:
-        return target in self._succ.get(source, {})
-
-    def out_edges(self, node: str, data: bool = False) -> Iterator[Any]:
-        for target, attrs in self._succ.get(node, {}).items():
-            yield (node, target, attrs) if data else (node, target)
-
-    def in_edges(self, node: str, data: bool = False) -> Iterator[Any]:
-        for source, attrs in self._pred.get(node, {}).items():
-            yield (source, node, attrs) if data else (source, node)
+    def in_edges(self, node: str, data: bool = False, keys: bool = False) -> Iterator[Any]:
+        for source, keydict in self._pred.get(node, {}).items():
+            for key, attrs in keydict.items():
+                yield _edge_tuple(source, node, key, attrs, data, keys)
 
     def number_of_nodes(self) -> int:
         return len(self._nodes)
 
     def number_of_edges(self) -> int:
-        return sum(len(t) for t in self._succ.values())
+        return len(self.edges)
 
     def __contains__(self, node: object) -> bool:
         return node in self._nodes
@@ -123,15 +164,11 @@ class ObjectGraph:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def to_networkx(self) -> nx.DiGraph[str]:
-        """The same nodes, edges and data as a ``networkx.DiGraph``."""
+    def to_networkx(self) -> nx.MultiDiGraph[str]:
+        """The same nodes, edges, keys and data as a ``networkx.MultiDiGraph``."""
         import networkx as nx
 
-        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         graph.add_nodes_from(self._nodes.items())
-        graph.add_edges_from(
-            (source, target, attrs)
-            for source, targets in self._succ.items()
-            for target, attrs in targets.items()
-        )
+        graph.add_edges_from(self.edges(data=True, keys=True))
         return graph

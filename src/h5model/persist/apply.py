@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from h5model.hdf5.graph import FileIndex
+from h5model.hdf5.kinds import EdgeLabel, NodeKind
 from h5model.hdf5.paths import join as join_path
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Node
@@ -115,13 +116,12 @@ def referrers(index: FileIndex | None, path: str) -> list[Referrer]:
     if index is None or path not in index.graph:
         return []
     out: list[Referrer] = []
-    for source, _, data in index.graph.in_edges(path, data=True):
-        for edge in [data, *data.get("also", [])]:
-            if edge.get("label") != "reference":
-                continue
-            name = str(edge["name"])
-            if name in index.attrs.get(source, {}):
-                out.append((source, name, "attribute"))
-            elif index.graph.nodes[source].get("kind") == "dataset":
-                out.append((source, name, "dataset"))
+    for source, _, edge in index.graph.in_edges(path, data=True):
+        if edge["label"] is not EdgeLabel.REFERENCE:
+            continue
+        name = str(edge["name"])
+        if name in index.attrs.get(source, {}):
+            out.append((source, name, "attribute"))
+        elif index.graph.nodes[source]["kind"] is NodeKind.DATASET:
+            out.append((source, name, "dataset"))
     return out

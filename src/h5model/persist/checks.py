@@ -17,6 +17,7 @@ import pydantic
 
 from h5model.errors import ModelError
 from h5model.hdf5.graph import FileIndex
+from h5model.hdf5.kinds import EdgeLabel, NodeKind
 from h5model.hdf5.paths import join as join_path
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, Group, Node
@@ -334,10 +335,9 @@ def dependents(index: FileIndex | None, path: str) -> list[tuple[str, str, str]]
     prefix = path.rstrip("/") + "/"
     out = []
     for node in [path, *(n for n in graph.nodes if n.startswith(prefix))]:
-        if node not in graph:
-            continue
-        for source, _, data in graph.in_edges(node, data=True):
-            for edge in [data, *data.get("also", [])]:
-                if edge.get("label") in ("reference", "link"):
-                    out.append((source, str(edge.get("name", "")), str(edge["label"])))
+        if node not in graph or graph.nodes[node]["kind"] is NodeKind.MISSING:
+            continue  # a broken link into the subtree stays as broken as it was
+        for source, _, edge in graph.in_edges(node, data=True):
+            if edge["label"] in (EdgeLabel.REFERENCE, EdgeLabel.LINK):
+                out.append((source, str(edge["name"]), edge["label"].value))
     return out

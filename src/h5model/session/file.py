@@ -58,7 +58,7 @@ class File:
         self._spec_arg = spec
         self.external_root = Path(external_root) if external_root else self.path.resolve().parent
         self.modules: dict[str, ModuleType] = {}
-        self._nx_graph: nx.DiGraph[str] | None = None
+        self._nx_graph: nx.MultiDiGraph[str] | None = None
         self._nx_source: FileIndex | None = None
         exists = self.path.exists()
         if self.mode in ("r", "r+") and not exists:
@@ -114,8 +114,9 @@ class File:
         return self._tracker.index
 
     @property
-    def graph(self) -> nx.DiGraph[str]:
-        """The object graph as a ``networkx.DiGraph`` (built on first use)."""
+    def graph(self) -> nx.MultiDiGraph[str]:
+        """The object graph as a ``networkx.MultiDiGraph`` (built on first use): every child,
+        link and reference is its own edge, keyed ``label:name`` between its two nodes."""
         if self.index is None:
             raise H5ModelError("the file has not been saved yet", file=self.label)
         if self._nx_graph is None or self._nx_source is not self.index:

@@ -24,6 +24,7 @@ import pydantic
 
 from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
+from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
 from h5model.models.arrays import ArraySource, H5Array
 from h5model.models.nodes import (
     BrokenLink,
@@ -42,6 +43,13 @@ _PENDING = object()
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
 _GENERIC = frozenset({Group, Dataset})
 """Untyped objects outside any spec: nothing to check, so no validation to pay for."""
+# Bound once: on Python 3.11 reading an Enum class's attribute goes through its
+# metaclass's ``__getattr__`` hook (six times a plain attribute), and the reader reads
+# these per object.
+_GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
+_HARD, _EXTERNAL, _REFERENCE = LinkKind.HARD, LinkKind.EXTERNAL, EdgeLabel.REFERENCE
+_IN_FILE = (LinkKind.HARD, LinkKind.SOFT)
+"""Links to objects of this file (external ones are resolved only when asked)."""
 
 
 class _ClassInfo:
@@ -168,7 +176,7 @@ class Reader:
             cls = self.classes[path]
             info = self.class_info(cls)
             for child in self.index.children.get(path, ()):
-                if child.kind != "hard" or child.target in self.classes:
+                if child.kind is not _HARD or child.target in self.classes:
                     continue
                 typed = self._typed_class(child.target)
                 if typed is not None:
@@ -176,24 +184,24 @@ class Reader:
                 else:
                     named = info.named.get(child.name)
                     kind = self.graph.nodes[child.target]["kind"]
-                    fallback: type[Node] = Dataset if kind == "dataset" else Group
+                    fallback: type[Node] = Dataset if kind is _DATASET else Group
                     chosen = fallback
                     nested = named[2] if named is not None else None
                     if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
                         chosen = nested
                 self.classes[child.target] = chosen
-                if self.graph.nodes[child.target]["kind"] == "group":
+                if self.graph.nodes[child.target]["kind"] is _GROUP:
                     queue.append(child.target)
 
     # -- order -----------------------------------------------------------------------
     def _dependencies(self, path: str) -> list[str]:
         deps = []
         for child in self.index.children.get(path, ()):
-            if child.kind in ("hard", "soft") and child.target in self.classes:
+            if child.kind in _IN_FILE and child.target in self.classes:
                 deps.append(child.target)
         for _, target, data in self.graph.out_edges(path, data=True):
             if (
-                data["label"] == "reference"
+                data["label"] is _REFERENCE
                 and target in self.classes
                 and data["name"] in (self.index.attrs.get(path, {}))
             ):
@@ -279,15 +287,15 @@ class Reader:
         return array
 
     def _child_value(self, path: str, child: Child) -> Any:
-        if child.kind == "external":
+        if child.kind is _EXTERNAL:
             assert child.filename is not None and child.path is not None
             prefix = path if path.endswith("/") else path + "/"
             return ExternalLink(
                 child.filename, child.path, prefix + child.name, self.external_opener, self.folder
             )
-        if child.target.startswith("missing::"):
+        if child.broken:
             prefix = path if path.endswith("/") else path + "/"
-            return BrokenLink(child.target.removeprefix("missing::"), prefix + child.name)
+            return BrokenLink(child.target, prefix + child.name)
         return self._value_of(path, child.target)
 
     # -- instantiation -------------------------------------------------------------------

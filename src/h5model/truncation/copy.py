@@ -25,6 +25,7 @@ from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
 from h5model.hdf5._native import copy_attrs as _native
 from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.paths import join
 from h5model.rules.dtypes import holds_references
 from h5model.truncation.plan import Plan
@@ -109,7 +110,7 @@ class Copier:
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
         for path, children in self.index.children.items():
-            if self.graph.nodes[path].get("kind") == "group":
+            if self.graph.nodes[path]["kind"] is NodeKind.GROUP:
                 self._group_members(path, children)
         for parent, name, target, cset in self._hard_links:
             self.where = join(parent, name)
@@ -133,11 +134,10 @@ class Copier:
             self.where = child_path
             name = _bytes(child.name)
             cset = src_group.links.get_info(name).cset
-            if child.kind == "hard" and child.target != child_path:
+            if child.kind is LinkKind.HARD and child.target != child_path:
                 self._hard_links.append((path, child.name, child.target, cset))
-            elif child.kind == "hard":
-                kind = self.graph.nodes[child_path]["kind"]
-                if kind == "group":
+            elif child.kind is LinkKind.HARD:
+                if self.graph.nodes[child_path]["kind"] is NodeKind.GROUP:
                     source = h5g.open(src_group, name)
                     self._sources[child_path] = source
                     gcpl = creation_properties(source)
@@ -148,11 +148,11 @@ class Copier:
                     source = h5d.open(src_group, name)
                     self._sources[child_path] = source
                     self._dataset(child_path, source, dst_group, name, cset)
-            elif child.kind == "soft":
+            elif child.kind is LinkKind.SOFT:
                 dst_group.links.create_soft(
                     name, src_group.links.get_val(name), lcpl=self._lcpl(cset)
                 )
-            elif child.kind == "external":
+            elif child.kind is LinkKind.EXTERNAL:
                 filename, object_path = src_group.links.get_val(name)
                 dst_group.links.create_external(
                     name, self._external_name(filename), object_path, lcpl=self._lcpl(cset)

@@ -19,6 +19,7 @@ import numpy as np
 
 from h5model.errors import H5ModelError, SpecError
 from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.paths import name_of, parent_of
 from h5model.rules.model import Dim, Kind, Part, Role, TypeRule, plain_dataset
 from h5model.rules.ragged import indexed_name
@@ -91,7 +92,7 @@ class Planner:
         self.spec_path = spec_path
         self.length: dict[str, int] = {}
         for path, data in self.graph.nodes(data=True):
-            if data.get("kind") == "dataset" and data.get("shape"):
+            if data["kind"] is NodeKind.DATASET and data.get("shape"):
                 self.length[path] = int(data["shape"][0])
         self._values: dict[tuple[str, int], int] = {}
         self._region_max: dict[str, tuple[int, int]] = {}
@@ -109,9 +110,9 @@ class Planner:
         out: dict[str, str] = {}
         for child in self.index.children.get(path, ()):
             if (
-                child.kind in ("hard", "soft")
-                and child.target in self.graph
-                and self.graph.nodes[child.target].get("kind") in ("group", "dataset")
+                child.kind in (LinkKind.HARD, LinkKind.SOFT)
+                and not child.broken
+                and self.graph.nodes[child.target]["kind"] in (NodeKind.GROUP, NodeKind.DATASET)
             ):
                 out[child.name] = child.target
         return out
@@ -193,7 +194,7 @@ class Planner:
         """``data``, ``timestamps`` and ``control`` of a TimeSeries keep the same ``n`` rows
         (all of them if one is kept); a linked one is cut once, where it lives."""
         for path, data in self.graph.nodes(data=True):
-            if data.get("kind") != "group" or not self.is_a(path, "TimeSeries"):
+            if data["kind"] is not NodeKind.GROUP or not self.is_a(path, "TimeSeries"):
                 continue
             children = self.children(path)
             members = {n: children[n] for n in SERIES_MEMBERS if children.get(n) in self.length}
@@ -214,11 +215,11 @@ class Planner:
         for i, part in enumerate(parts):
             child = next((c for c in self.index.children.get(current, ()) if c.name == part), None)
             where = "/" + "/".join(parts[: i + 1])
-            if child is None or child.target.startswith("missing::"):
+            if child is None or child.broken:
                 raise H5ModelError(
                     "cannot keep this path: no such object", file=self.label, hdf5_path=where
                 )
-            if child.kind == "external":
+            if child.kind is LinkKind.EXTERNAL:
                 raise H5ModelError(
                     "cannot keep this path: it is an external link into another file",
                     file=self.label,
@@ -241,7 +242,9 @@ class Planner:
         return seen
 
     def _datasets_below(self, roots: Iterable[str]) -> set[str]:
-        return {p for p in self._walk(roots) if self.graph.nodes[p]["kind"] == "dataset"}
+        return {
+            p for p in self._walk(roots) if self.graph.nodes[p]["kind"] is NodeKind.DATASET
+        }
 
     def _ancestors(self, path: str) -> list[str]:
         out = []
@@ -255,7 +258,7 @@ class Planner:
     def _tables(self) -> dict[str, _Table]:
         tables: dict[str, _Table] = {}
         for path, data in self.graph.nodes(data=True):
-            if data.get("kind") != "group" or not self.is_a(path, "DynamicTable"):
+            if data["kind"] is not NodeKind.GROUP or not self.is_a(path, "DynamicTable"):
                 continue
             children = self.children(path)
             datasets = {n: p for n, p in children.items() if p in self.length}

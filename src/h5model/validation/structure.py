@@ -15,6 +15,7 @@ import numpy as np
 
 from h5model.errors import SpecError
 from h5model.hdf5.graph import Child, FileIndex, dereference_path
+from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.paths import join
 from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
 from h5model.rules.model import (
@@ -63,7 +64,7 @@ class StructureChecker:
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
         for path, data in self.graph.nodes(data=True):
-            if data["kind"] not in ("group", "dataset") or self.skip(path):
+            if data["kind"] not in (NodeKind.GROUP, NodeKind.DATASET) or self.skip(path):
                 continue
             if "type" not in data:
                 self.check_type_attributes(path)
@@ -392,7 +393,7 @@ class StructureChecker:
 
     def check_named_child(self, path: str, child: Child, part: Part, owner: TypeRule) -> None:
         where = join(path, child.name)
-        if child.kind == "external":
+        if child.kind is LinkKind.EXTERNAL:
             return
         if self.broken(where, child):
             return
@@ -407,13 +408,13 @@ class StructureChecker:
             )
             return
         if part.type and not self.has_type(target, part.type):
-            rule = "link.target-type" if child.kind == "soft" else "type.mismatch"
+            rule = "link.target-type" if child.kind is LinkKind.SOFT else "type.mismatch"
             self.emit(
                 where, rule, f"expected a {part.type}, found {self.describe(target)}",
                 Severity.ERROR,
             )
             return
-        if child.kind == "soft" or target in self.done:
+        if child.kind is LinkKind.SOFT or target in self.done:
             return  # the target is checked where it lives
         if part.type:
             # the object's own type, with what this part adds or overrides laid over it
@@ -428,7 +429,7 @@ class StructureChecker:
 
     def check_link(self, path: str, child: Child, target_type: str) -> None:
         where = join(path, child.name)
-        if child.kind == "external":
+        if child.kind is LinkKind.EXTERNAL:
             return
         if self.broken(where, child):
             return
@@ -449,7 +450,7 @@ class StructureChecker:
         counts = [0] * len(parts)
         for child in children:
             where = join(path, child.name)
-            if child.kind == "external" or self.skip(child.target):
+            if child.kind is LinkKind.EXTERNAL or self.skip(child.target):
                 continue
             if self.broken(where, child):
                 continue
@@ -457,7 +458,7 @@ class StructureChecker:
             matched = False
             for i, part in enumerate(parts):
                 if part.role is Role.LINK:
-                    if child.kind != "soft":
+                    if child.kind is not LinkKind.SOFT:
                         continue
                 elif data["kind"] != part.kind:
                     continue
@@ -466,7 +467,7 @@ class StructureChecker:
                     matched = True
                     break
             if not matched:
-                what = "soft link" if child.kind == "soft" else data["kind"]
+                what = "soft link" if child.kind is LinkKind.SOFT else data["kind"]
                 self.emit(
                     where,
                     "object.unexpected",
@@ -487,11 +488,10 @@ class StructureChecker:
     # -- helpers ---------------------------------------------------------------------------------
     def broken(self, where: str, child: Child) -> bool:
         """Report a soft link to nothing; True if ``child`` is one."""
-        if not child.target.startswith("missing::"):
+        if not child.broken:
             return False
-        target = child.target.removeprefix("missing::")
-        self.emit(where, "link.broken", f"soft link points at {target}, which does not exist",
-                  Severity.ERROR)
+        self.emit(where, "link.broken",
+                  f"soft link points at {child.target}, which does not exist", Severity.ERROR)
         return True
 
     def has_type(self, path: str, wanted: str) -> bool:

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from h5model.hdf5.graph import FileIndex, dereference_path
+from h5model.hdf5.kinds import NodeKind
 from h5model.rules.dtypes import is_reference
 from h5model.rules.ragged import ragged_chain
 from h5model.rules.ruleset import RuleSet
@@ -82,10 +83,10 @@ class TableChecker:
             except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
                 self.emit(path, "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
 
-    def check(self, path: str, kind: str) -> None:
-        if kind == "group" and self.is_a(path, "DynamicTable"):
+    def check(self, path: str, kind: NodeKind) -> None:
+        if kind is NodeKind.GROUP and self.is_a(path, "DynamicTable"):
             self.check_table(path)
-        elif kind == "dataset":
+        elif kind is NodeKind.DATASET:
             if self.is_a(path, "DynamicTableRegion"):
                 self.check_region(path)
             if self.is_a(path, "TimeSeriesReferenceVectorData"):
@@ -244,7 +245,7 @@ class TableChecker:
 
     def _series_length(self, series: str) -> int | None:
         for child in self.index.children.get(series, ()):
-            if child.name in ("timestamps", "data") and not child.target.startswith("missing::"):
+            if child.name in ("timestamps", "data") and not child.broken:
                 length = _length(self.index, child.target)
                 if child.name == "timestamps" and length is not None:
                     return length

@@ -1,0 +1,108 @@
+"""One version of h5model against another: read, validate, write and truncate, A/B.
+
+Usage::
+
+    python benchmarks/bench_versions.py FILES_DIR --base-python PATH [--rounds 5] [--json OUT]
+
+``PATH`` is the interpreter of an environment where the other version is installed
+(e.g. a virtualenv with ``pip install -e`` of an earlier checkout); this interpreter
+runs the current one. Each round runs every operation once with each interpreter, in
+fresh processes and alternating, so that a busy machine slows both alike; the report
+gives the median of each and current / base (below 1: the current version is faster).
+FILES_DIR is written by ``make_files.py`` (``many_objects.nwb`` and ``big_dataset.nwb``).
+
+Operations (time inside the child, imports excluded):
+
+* read: ``h5model.open`` of many_objects.nwb and every model built;
+* validate: ``h5model.validate`` of many_objects.nwb;
+* write: ``h5model.write`` of the models of many_objects.nwb into a new file;
+* truncate: ``h5model.truncate(..., n=5)`` of many_objects.nwb;
+* open big: ``h5model.open`` of big_dataset.nwb and its data's shape (no data read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = """
+import os, sys, time, tempfile
+t0 = time.perf_counter()
+import h5model
+op, path, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
+t1 = time.perf_counter()
+if op == "read":
+    with h5model.open(path) as f:
+        count = sum(1 for _ in f.models())
+elif op == "validate":
+    h5model.validate(path)
+elif op == "write":
+    with h5model.open(path) as f:
+        h5model.write(f.root, os.path.join(scratch, "written.nwb"), overwrite=True)
+elif op == "truncate":
+    h5model.truncate(path, os.path.join(scratch, "cut.nwb"), n=5, overwrite=True)
+elif op == "open big":
+    with h5model.open(path) as f:
+        f.get("/acquisition/big_timeseries/data").value.shape
+print(time.perf_counter() - t1)
+"""
+
+OPERATIONS = {
+    "read": "many_objects.nwb",
+    "validate": "many_objects.nwb",
+    "write": "many_objects.nwb",
+    "truncate": "many_objects.nwb",
+    "open big": "big_dataset.nwb",
+}
+
+
+def run(python: str, op: str, path: Path, scratch: Path, cache: Path) -> float:
+    env = {"H5MODEL_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([python, "-c", CHILD, op, str(path), str(scratch)],
+                          capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{python} {op}: {done.stderr.strip().splitlines()[-1:]}")
+    return float(done.stdout.split()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files_dir", type=Path)
+    parser.add_argument("--base-python", required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    pythons = {"base": args.base_python, "current": sys.executable}
+    times: dict[str, dict[str, list[float]]] = {op: {v: [] for v in pythons} for op in OPERATIONS}
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        caches = {v: scratch / f"cache-{v}" for v in pythons}
+        for op, name in OPERATIONS.items():  # warm-up: page cache and model caches
+            for version, python in pythons.items():
+                run(python, op, args.files_dir / name, scratch, caches[version])
+        for _ in range(args.rounds):
+            for op, name in OPERATIONS.items():
+                for version, python in pythons.items():
+                    times[op][version].append(
+                        run(python, op, args.files_dir / name, scratch, caches[version])
+                    )
+    print("| operation | base s | current s | current / base |")
+    print("|---|---:|---:|---:|")
+    result = {}
+    for op in OPERATIONS:
+        base, current = (statistics.median(times[op][v]) for v in ("base", "current"))
+        result[op] = {"base_s": base, "current_s": current, "ratio": current / base,
+                      "runs": times[op]}
+        print(f"| {op} | {base:.3f} | {current:.3f} | {current / base:.3f} |")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""The traversal's graph: kinds as enums, broken links and dangling references made explicit,
+every edge kept (a multigraph), and networkx left unimported until ``File.graph``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import networkx as nx
+import numpy as np
+import pytest
+
+import h5model
+from h5model.cli.show import tree_lines
+from h5model.hdf5.graph import FileIndex, build_graph
+from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
+from h5model.hdf5.objectgraph import ObjectGraph
+
+
+def index_of(path: Path) -> FileIndex:
+    with h5py.File(path, "r") as f:
+        return build_graph(f, str(path))
+
+
+def test_kinds_read_and_export_as_their_words() -> None:
+    assert NodeKind.GROUP == "group" and f"{NodeKind.MISSING}" == "missing"
+    assert json.dumps([LinkKind.SOFT, EdgeLabel.REFERENCE]) == '["soft", "reference"]'
+
+
+def test_children_and_nodes_carry_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "kinds.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("group/data", data=np.arange(3))
+        f["hard"] = f["group/data"]
+        f["soft"] = h5py.SoftLink("/group/data")
+        f["outside"] = h5py.ExternalLink("other.h5", "/x")
+    index = index_of(path)
+    # breadth first, /hard is met before /group/data: it is the dataset's canonical path
+    kinds = {c.name: (c.kind, c.target, c.broken) for c in index.children["/"]}
+    assert kinds == {
+        "group": (LinkKind.HARD, "/group", False),
+        "hard": (LinkKind.HARD, "/hard", False),
+        "soft": (LinkKind.SOFT, "/hard", False),
+        "outside": (LinkKind.EXTERNAL, "other.h5::/x", False),
+    }
+    assert [(c.kind, c.target) for c in index.children["/group"]] == [(LinkKind.HARD, "/hard")]
+    nodes = index.graph.nodes
+    assert nodes["/group"]["kind"] is NodeKind.GROUP
+    assert nodes["/hard"]["kind"] is NodeKind.DATASET
+    assert nodes["other.h5::/x"]["kind"] is NodeKind.EXTERNAL
+    assert "/group/data" not in index.graph
+    edges = index.graph.get_edge_data("/", "/hard")
+    assert edges is not None
+    assert {k: d["label"] for k, d in edges.items()} == {
+        "child:hard": EdgeLabel.CHILD,
+        "link:soft": EdgeLabel.LINK,
+    }
+
+
+def test_a_broken_soft_link_is_flagged_and_keeps_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "broken.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("a")
+        f["a/gone"] = h5py.SoftLink("../nowhere/x")
+    index = index_of(path)
+    (child,) = index.children["/a"]
+    assert (child.kind, child.broken, child.target) == (LinkKind.SOFT, True, "/nowhere/x")
+    assert index.graph.nodes["/nowhere/x"] == {"kind": NodeKind.MISSING, "path": "/nowhere/x"}
+    assert index.graph.edges["/a", "/nowhere/x", "link:gone"]["label"] is EdgeLabel.LINK
+
+
+def test_a_dangling_reference_points_at_the_missing_node(tmp_path: Path) -> None:
+    path = tmp_path / "dangling.h5"
+    with h5py.File(path, "w") as f:
+        doomed = f.create_group("doomed")
+        f.attrs["points_at"] = doomed.ref
+        del f["doomed"]
+    index = index_of(path)
+    assert index.graph.nodes[DANGLING] == {"kind": NodeKind.MISSING, "path": None}
+    edge = index.graph.edges["/", DANGLING, "reference:points_at"]
+    assert (edge["label"], edge["name"]) == (EdgeLabel.REFERENCE, "points_at")
+    assert not any(c.broken for c in index.children["/"])
+
+
+def test_each_name_a_reference_is_held_under_is_an_edge(tmp_path: Path) -> None:
+    """Two attributes referring to one object are two edges; every row of a column referring
+    to it, and an attribute of the column's name, are one (the object is held under that
+    name)."""
+    path = tmp_path / "twice.h5"
+    with h5py.File(path, "w") as f:
+        target = f.create_group("target")
+        pair = np.dtype([("ref", h5py.ref_dtype), ("n", "i4")])
+        rows = f.create_dataset("rows", (2,), dtype=pair)
+        rows[0] = (target.ref, 1)
+        rows[1] = (target.ref, 2)
+        rows.attrs["ref"] = target.ref
+        rows.attrs["also"] = target.ref
+    graph = index_of(path).graph
+    edges = graph.get_edge_data("/rows", "/target")
+    assert edges is not None
+    assert {k: (d["label"], d["name"]) for k, d in edges.items()} == {
+        "reference:ref": (EdgeLabel.REFERENCE, "ref"),
+        "reference:also": (EdgeLabel.REFERENCE, "also"),
+    }
+
+
+def test_object_graph_keeps_parallel_edges_like_networkx() -> None:
+    graph = ObjectGraph()
+    graph.add_node("a", kind=NodeKind.GROUP)
+    assert graph.add_edge("a", "b", label="x") == 0
+    assert graph.add_edge("a", "b", label="y") == 1
+    assert graph.add_edge("a", "b", "k", label="z") == "k"
+    graph.add_edge("a", "b", "k", weight=2)  # same key: updated, not added
+    assert graph.number_of_edges() == len(graph.edges) == 3
+    assert graph.has_edge("a", "b") and graph.has_edge("a", "b", "k")
+    assert not graph.has_edge("a", "b", 2) and not graph.has_edge("b", "a")
+    assert graph.edges["a", "b", "k"] == {"label": "z", "weight": 2}
+    assert [d["label"] for _, _, d in graph.out_edges("a", data=True)] == ["x", "y", "z"]
+    assert list(graph.in_edges("b", keys=True)) == [("a", "b", 0), ("a", "b", 1), ("a", "b", "k")]
+    nx_graph = graph.to_networkx()
+    assert isinstance(nx_graph, nx.MultiDiGraph)
+    assert sorted(nx_graph.edges(keys=True, data=True), key=str) == sorted(
+        graph.edges(keys=True, data=True), key=str
+    )
+    assert nx_graph.nodes["a"] == {"kind": "group"}
+
+
+def test_opening_a_file_leaves_networkx_unimported(nwb_files: dict[str, Path]) -> None:
+    script = (
+        "import sys, h5model\n"
+        f"with h5model.open({str(nwb_files['ecephys'])!r}) as f:\n"
+        "    f.root\n"
+        "    assert 'networkx' not in sys.modules\n"
+        "    assert f.graph.number_of_edges() > 0\n"
+        "    assert 'networkx' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_broken_link_reads_shows_and_does_not_hold_up_removals(
+    nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A soft link to nothing, naming a path inside a subtree that is then removed: it is a
+    BrokenLink with that path, ``show`` says so, and removing the subtree is not refused
+    (the link was broken before and stays so)."""
+    path = tmp_path / "broken.nwb"
+    shutil.copyfile(nwb_files["ecephys"], path)
+    gone = "/processing/ecephys/spike_events/gone"
+    with h5py.File(path, "r+") as h5:
+        h5["/general/dangling"] = h5py.SoftLink(gone)
+    with h5model.open(path, "r+") as f:
+        link = f.get("/general")["dangling"]
+        assert (type(link).__name__, link.target) == ("BrokenLink", gone)
+        assert f"  dangling  -> {gone} (soft link) (broken)" in "\n".join(tree_lines(f))
+        assert f.graph.nodes[gone]["kind"] == "missing"
+        f.get("/processing/ecephys").remove("spike_events")
+        f.save()
+    with h5py.File(path, "r") as h5:
+        assert "spike_events" not in h5["/processing/ecephys"]
+        assert h5.get("/general/dangling", getlink=True).path == gone
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".json"])
+def test_export_keeps_parallel_edges_and_their_keys(
+    nwb_files: dict[str, Path], tmp_path: Path, suffix: str
+) -> None:
+    from h5model.cli.graph import write_graph
+
+    out = tmp_path / f"g{suffix}"
+    with h5model.open(nwb_files["ecephys"]) as f:
+        graph = f.graph
+        write_graph(graph, out)
+    if suffix == ".graphml":
+        read = nx.read_graphml(out, force_multigraph=True)
+    else:
+        read = nx.node_link_graph(json.loads(out.read_text()), edges="edges")
+    assert isinstance(read, nx.MultiDiGraph)
+    assert set(read.edges(keys=True)) == set(graph.edges(keys=True))
+    assert set(read["/"]["/specifications"]) == {"child:specifications", "reference:.specloc"}
+    assert read.nodes["/units"]["kind"] == "group"
