@@ -51,6 +51,16 @@ def nested_groups(folder: Path, depth: int = 100) -> Path:
     return _schema_file(folder / "nested_groups.h5", groups, "Deep")
 
 
+def part_chain(folder: Path, depth: int = 1000) -> Path:
+    """Each type holds the next one as a named part."""
+    groups = [
+        {"data_type_def": f"P{i}", "doc": "p",
+         "groups": [{"name": "next", "data_type_inc": f"P{i + 1}", "doc": "n", "quantity": "?"}]}
+        for i in range(depth)
+    ] + [{"data_type_def": f"P{depth}", "doc": "end"}]
+    return _schema_file(folder / "part_chain.h5", groups, "P0")
+
+
 def inheritance_cycle(folder: Path) -> Path:
     groups = [
         {"data_type_def": "A", "data_type_inc": "B", "doc": "a"},
@@ -208,7 +218,7 @@ def unknown_dtype(folder: Path) -> Path:
 CASES: dict[str, Callable[[Path], Path]] = {
     build.__name__: build
     for build in (
-        deep_inheritance, nested_groups, inheritance_cycle, self_inheritance,
+        deep_inheritance, nested_groups, part_chain, inheritance_cycle, self_inheritance,
         namespace_cycle, nan_fixed_value, newline_type_name, colliding_namespaces,
         non_ascii_namespace, attribute_named_self, huge_fixed_value, huge_quantity,
         huge_shape, huge_version, self_linked_source, external_source, external_spec_group,

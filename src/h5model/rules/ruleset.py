@@ -167,11 +167,15 @@ class RuleSet:
     # -- building -----------------------------------------------------------------------------
     def _build_type(self, namespace: str, type_name: str) -> TypeRule:
         key = (namespace, type_name)
-        where = f"{self.specs.namespaces[namespace].origin} type {type_name!r}"
+        where = self.specs.namespaces[namespace].origin
         if key in self._building:
             raise self._error(f"type {type_name!r} of namespace {namespace!r} inherits "
                               "from itself", namespace, rule="type.inheritance-cycle")
-        class_name = class_identifier(type_name, where=where, file=self.specs.label)
+        try:
+            class_name = class_identifier(type_name, where=where, file=self.specs.label)
+        except SpecError as exc:
+            raise self._error(f"namespace {namespace!r}: {exc.message}", namespace,
+                              rule=exc.rule) from None
         own = self.specs.defined(namespace)[type_name]
         parent = own.data_type_inc
         self._building.add(key)

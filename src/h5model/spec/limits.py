@@ -14,13 +14,13 @@ MAX_SPEC_BYTES = 64 * 1024 * 1024
 MAX_DOCUMENT_DEPTH = 256
 """Containers (mappings, lists) nested deeper than this in one spec document are refused."""
 
-MAX_NESTING_DEPTH = 50
+MAX_NESTING_DEPTH = 20
 """Groups and datasets nested deeper than this inside one type's spec are refused."""
 
 MAX_INHERITANCE_DEPTH = 200
 """A type with more ancestors than this is refused (core NWB types have fewer than 10)."""
 
-MAX_BUILD_DEPTH = 120
+MAX_BUILD_DEPTH = 40
 """How deep resolving one type may reach through the types its parts hold and its nested
 parts, before it is refused (keeps the rule builder well inside Python's stack)."""
 
