@@ -47,7 +47,9 @@ ANY = "Any"
 
 
 def schema_name(namespace: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in namespace)
+    """A namespace name folded to ASCII letters, digits and ``_`` (not unique: ``a-b``
+    and ``a_b`` fold alike; module variables and file names are told apart where used)."""
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in namespace)
 
 
 def linkml_schema(rules: NamespaceRules, key: str, dep_keys: dict[str, str]) -> SchemaDefinition:

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from h5model.errors import SpecError
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+"""Matched with ``fullmatch``: ``$`` would also match before a trailing newline."""
 _BUILTINS = frozenset(dir(builtins))
 # Builtins that generated annotations use: a field of that name would shadow them.
 _ANNOTATION_BUILTINS = frozenset({"str", "int", "float", "bool", "dict", "list", "tuple", "type"})
@@ -47,6 +48,10 @@ _RESERVED_FIELDS = frozenset(dir(BaseModel)) | frozenset(
         "columns",
         "resolve",
         "register_field",
+        # the first parameter of the methods a generated class inherits (pydantic's
+        # ``__init__(self, **data)``): a field of that name cannot be passed
+        "self",
+        "cls",
     }
 )
 
@@ -56,19 +61,21 @@ def is_safe_identifier(name: str, *, field: bool = False) -> bool:
     (for fields, no builtin that annotations use)."""
     banned = _ANNOTATION_BUILTINS if field else _BUILTINS
     return (
-        bool(_IDENTIFIER.match(name))
+        bool(_IDENTIFIER.fullmatch(name))
         and not keyword.iskeyword(name)
         and not keyword.issoftkeyword(name)
         and name not in banned
     )
 
 
-def class_identifier(name: str, *, where: str) -> str:
+def class_identifier(name: str, *, where: str, file: str | None = None) -> str:
     """Return ``name`` if it can be a class name in generated code, else raise SpecError."""
     if not is_safe_identifier(name) or name in _RESERVED_FIELDS:
+        shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
         raise SpecError(
-            f"type name {name!r} is not a plain Python identifier (letters, digits, '_', "
-            "not a keyword or builtin); h5model refuses to turn it into code",
+            f"type name {shown} is not a plain Python identifier (ASCII letters, digits, "
+            "'_', not a keyword or builtin); h5model refuses to turn it into code",
+            file=file,
             hdf5_path=where,
         )
     return name

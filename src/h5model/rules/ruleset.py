@@ -29,7 +29,7 @@ from h5model.rules.model import (
     ValueRule,
 )
 from h5model.rules.naming import class_identifier, field_identifier, snake_case
-from h5model.spec import language
+from h5model.spec import language, limits
 from h5model.spec.dtypes import KNOWN, canonical
 from h5model.spec.loader import SpecSet
 from h5model.spec.quantity import quantity
@@ -73,22 +73,43 @@ class RuleSet:
         self._order: dict[str, dict[str, TypeRule]] = {}
         """namespace -> classes in the order they were resolved (nested ones included)."""
         self._building: set[tuple[str, str]] = set()
+        self._depth = 0
+        self._visible: dict[str, set[str]] = {}
+        """How deep the build of the current type reaches (types held by parts, nested
+        parts): bounded by ``MAX_BUILD_DEPTH`` so that no spec can exhaust the stack."""
+
+    def _error(self, message: str, namespace: str | None = None, *,
+               rule: str | None = None) -> SpecError:
+        """A SpecError naming the file and the namespace's place in it."""
+        origin = self.specs.namespaces[namespace].origin if namespace else None
+        return SpecError(message, file=self.specs.label, hdf5_path=origin, rule=rule)
 
     # -- types ------------------------------------------------------------------------------
     def type_rule(self, namespace: str, type_name: str) -> TypeRule:
         """The rules of ``type_name`` as seen from ``namespace`` (dependencies searched)."""
         found = self.specs.find_type(namespace, type_name)
         if found is None:
-            raise SpecError(
+            raise self._error(
                 f"type {type_name!r} is not defined in namespace {namespace!r} "
                 "or the namespaces it depends on",
-                hdf5_path=self.specs.namespaces[namespace].origin,
+                namespace,
+                rule="type.unknown",
             )
         defining, _ = found
         key = (defining, type_name)
         rule = self._types.get(key)
         if rule is None:
-            rule = self._build_type(defining, type_name)
+            # ancestors first, root down, without recursion (resolving checks the chain
+            # for cycles and depth): a long chain costs no stack
+            self.resolver.type_spec(defining, type_name)
+            for ancestor in reversed(self.resolver.lineage(defining, type_name)[1:]):
+                found_ancestor = self.specs.find_type(defining, ancestor)
+                if found_ancestor is None:
+                    break
+                ancestor_key = (found_ancestor[0], ancestor)
+                if ancestor_key not in self._types and ancestor_key not in self._building:
+                    self._build_type(*ancestor_key)
+            rule = self._types.get(key) or self._build_type(defining, type_name)
         return rule
 
     def lineage(self, namespace: str, type_name: str) -> list[str]:
@@ -137,35 +158,68 @@ class RuleSet:
             classes=dict(self._order.get(name, {})),
         )
 
+    def build_all(self) -> None:
+        """Resolve every type of every namespace, as code generation does when a file is
+        opened: a spec that cannot become models fails here, whichever types a file uses."""
+        for name in self.specs.namespaces:
+            self.namespace(name)
+
     # -- building -----------------------------------------------------------------------------
     def _build_type(self, namespace: str, type_name: str) -> TypeRule:
         key = (namespace, type_name)
-        where = f"{self.specs.namespaces[namespace].origin} type {type_name}"
+        where = self.specs.namespaces[namespace].origin
         if key in self._building:
-            raise SpecError(f"type {type_name!r} inherits from itself", hdf5_path=where)
-        class_name = class_identifier(type_name, where=where)
+            raise self._error(f"type {type_name!r} of namespace {namespace!r} inherits "
+                              "from itself", namespace, rule="type.inheritance-cycle")
+        try:
+            class_name = class_identifier(type_name, where=where, file=self.specs.label)
+        except SpecError as exc:
+            raise self._error(f"namespace {namespace!r}: {exc.message}", namespace,
+                              rule=exc.rule) from None
         own = self.specs.defined(namespace)[type_name]
         parent = own.data_type_inc
         self._building.add(key)
+        self._enter(namespace, type_name)
         try:
             if parent is not None:
                 found = self.specs.find_type(namespace, parent)
                 if found is None:
-                    raise SpecError(
-                        f"type {type_name!r} extends unknown type {parent!r}", hdf5_path=where
+                    raise self._error(
+                        f"type {type_name!r} of namespace {namespace!r} extends unknown "
+                        f"type {parent!r}",
+                        namespace,
+                        rule="type.unknown",
                     )
                 if (found[0], parent) not in self._building:
                     self.type_rule(namespace, parent)  # first: nested parts refine theirs
             _, spec = self.resolver.type_spec(namespace, type_name)
             order = self._order.setdefault(namespace, {})
             order.setdefault(class_name, _PLACEHOLDER)  # its place comes before its parts'
-            rule = self._compile(namespace, class_name, spec, parent, register=True,
-                                 type_name=type_name)
+            try:
+                rule = self._compile(namespace, class_name, spec, parent, register=True,
+                                     type_name=type_name)
+            except SpecError as exc:
+                if exc.file is not None:
+                    raise
+                raise self._error(f"type {type_name!r} of namespace {namespace!r}: "
+                                  f"{exc.message}", namespace, rule=exc.rule) from None
         finally:
             self._building.discard(key)
+            self._depth -= 1
         self._types[key] = rule
         self._order[namespace][class_name] = rule
         return rule
+
+    def _enter(self, namespace: str, name: str) -> None:
+        """One level deeper into a build; refused beyond ``MAX_BUILD_DEPTH``."""
+        if self._depth >= limits.MAX_BUILD_DEPTH:
+            raise self._error(
+                f"resolving {name!r} of namespace {namespace!r} reaches more than "
+                f"{limits.MAX_BUILD_DEPTH} types and nested parts deep",
+                namespace,
+                rule="type.too-deep",
+            )
+        self._depth += 1
 
     def _compile(
         self,
@@ -201,7 +255,8 @@ class RuleSet:
         self, namespace: str, owner: str, spec: Spec, parent: str | None, *, register: bool
     ) -> tuple[Part, ...]:
         parts: list[Part] = []
-        taken: set[str] = set()
+        # a field must not take the name of a class its siblings' annotations may name
+        taken: set[str] = set(self._visible_types(namespace))
         if isinstance(spec, language.Dataset):
             taken.add("value")
             value = self._value(namespace, "value", spec.dtype, spec.shapes, spec.value,
@@ -320,15 +375,19 @@ class RuleSet:
                 return existing
             order[class_name] = _PLACEHOLDER
             self._nested[(owner, member.name)] = class_name
-        rule = self._compile(
-            namespace,
-            class_name,
-            member,
-            inherited,
-            register=register,
-            hdf5_name=member.name,
-            nested_in=owner,
-        )
+        self._enter(namespace, class_name)
+        try:
+            rule = self._compile(
+                namespace,
+                class_name,
+                member,
+                inherited,
+                register=register,
+                hdf5_name=member.name,
+                nested_in=owner,
+            )
+        finally:
+            self._depth -= 1
         if register:
             order[class_name] = rule
         return rule
@@ -379,7 +438,8 @@ class RuleSet:
             return Dtype(compound=tuple(fields))
         primitive = canonical(dtype.primitive or "")
         if primitive not in KNOWN:
-            raise SpecError(f"unknown dtype {dtype.primitive!r} for {label!r}")
+            shown = dtype.primitive if dtype.primitive is None else dtype.primitive[:80]
+            raise SpecError(f"unknown dtype {shown!r} for {label!r}")
         return Dtype(primitive=primitive)
 
     def _require_type(self, namespace: str, type_name: str) -> None:
@@ -387,10 +447,21 @@ class RuleSet:
         namespace's classes keep the order code generation has always used)."""
         found = self.specs.find_type(namespace, type_name)
         if found is None:
-            raise SpecError(f"unknown type {type_name!r} (namespace {namespace!r})")
+            raise SpecError(f"a part names unknown type {type_name!r}")
         defining, _ = found
         if defining == namespace and (defining, type_name) not in self._building:
             self.type_rule(namespace, type_name)
+
+
+    def _visible_types(self, namespace: str) -> set[str]:
+        """Every type name ``namespace`` sees (its own and its dependencies')."""
+        cached = self._visible.get(namespace)
+        if cached is None:
+            cached = set()
+            for name in self.specs.search_order(namespace):
+                cached.update(self.specs.defined(name))
+            self._visible[namespace] = cached
+        return cached
 
 
 _PLACEHOLDER: Any = TypeRule(class_name="", kind=Kind.GROUP, parts=())

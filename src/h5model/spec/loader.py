@@ -19,14 +19,14 @@ from typing import Any
 import h5py
 import pydantic
 import yaml
-from h5py import h5o
+from h5py import h5d, h5o
 
 from h5model.errors import NoSpecsError, SpecError, validation_problems
-from h5model.spec import language, normalize
+from h5model.spec import language, limits, normalize
 from h5model.spec.version import newest, version_key
 
-MAX_SPEC_BYTES = 64 * 1024 * 1024
-"""A spec text larger than this is refused (specs are kilobytes; this bounds memory)."""
+MAX_SPEC_BYTES = limits.MAX_SPEC_BYTES
+"""The default bound on one spec text; ``spec.limits.MAX_SPEC_BYTES`` is the one enforced."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,17 @@ class NamespaceSpec:
 def _definitions(
     spec: language.Group | language.Dataset,
 ) -> Iterator[tuple[str, language.Group | language.Dataset]]:
-    if spec.data_type_def:
-        yield spec.data_type_def, spec
-    if isinstance(spec, language.Group):
-        children: list[language.Group | language.Dataset] = [*spec.groups, *spec.datasets]
-        for child in children:
-            yield from _definitions(child)
+    """Every type defined in ``spec`` or its nested parts, depth first, without recursion."""
+    stack: list[language.Group | language.Dataset] = [spec]
+    while stack:
+        current = stack.pop()
+        if current.data_type_def:
+            yield current.data_type_def, current
+        if isinstance(current, language.Group):
+            children: list[language.Group | language.Dataset] = [
+                *current.groups, *current.datasets
+            ]
+            stack.extend(reversed(children))
 
 
 @dataclass
@@ -90,6 +95,8 @@ class SpecSet:
     namespaces: dict[str, NamespaceSpec]
     available: dict[str, list[str]] = field(default_factory=dict)
     """Every version seen per namespace (the chosen one is the newest)."""
+    label: str | None = None
+    """The file the specs were read for (named in errors found later, e.g. by the rules)."""
 
     def __post_init__(self) -> None:
         self._types: dict[str, dict[str, language.Group | language.Dataset]] = {
@@ -101,11 +108,12 @@ class SpecSet:
                     raise SpecError(
                         f"namespace {ns.name!r} {ns.version} depends on namespace {dep!r}, "
                         "which is neither in the file nor supplied (use --spec)",
+                        file=self.label,
                         hdf5_path=ns.origin,
                         rule="spec.namespace-missing",
                     )
-        for ns in self.namespaces.values():
-            self.search_order(ns.name)  # raises on dependency cycles
+        for name in self.namespaces:
+            self.dependency_closure(name)  # raises on dependency cycles
 
     def search_order(self, name: str) -> list[str]:
         """``name`` then its dependencies, breadth first: where its type names are looked up."""
@@ -133,19 +141,39 @@ class SpecSet:
         return None
 
     def dependency_closure(self, namespace: str) -> list[str]:
-        """``namespace``'s dependencies in an order where each comes after its own deps."""
+        """``namespace``'s dependencies in an order where each comes after its own deps
+        (depth first, without recursion: a chain of namespaces may be long)."""
         done: list[str] = []
-
-        def visit(name: str, trail: tuple[str, ...]) -> None:
-            if name in done:
-                return
-            if name in trail:
-                raise SpecError(f"namespaces depend on each other in a cycle: {' -> '.join(trail)}")
-            for dep in self.namespaces[name].depends:
-                visit(dep, (*trail, name))
+        finished: set[str] = set()
+        trail: list[str] = []
+        on_trail: set[str] = set()
+        stack: list[tuple[str, int]] = [(namespace, 0)]
+        while stack:
+            name, next_dep = stack.pop()
+            if next_dep == 0:
+                if name in finished:
+                    continue
+                if name in on_trail:
+                    cycle = [*trail[trail.index(name):], name]
+                    ns = self.namespaces[name]
+                    raise SpecError(
+                        f"namespaces depend on each other in a cycle: {' -> '.join(cycle)}",
+                        file=self.label,
+                        hdf5_path=ns.origin,
+                        rule="spec.namespace-cycle",
+                    )
+                trail.append(name)
+                on_trail.add(name)
+            depends = self.namespaces[name].depends
+            if next_dep < len(depends):
+                stack.append((name, next_dep + 1))
+                if depends[next_dep] in self.namespaces:
+                    stack.append((depends[next_dep], 0))
+                continue
+            trail.pop()
+            on_trail.discard(name)
+            finished.add(name)
             done.append(name)
-
-        visit(namespace, ())
         return done
 
 
@@ -153,17 +181,64 @@ class SpecSet:
 
 
 def _parse_text(text: str, where: str, *, yaml_ok: bool) -> Any:
+    """The document a spec text holds, bounded: no huge integers, no deep nesting."""
+    document = _parse(text, where, yaml_ok=yaml_ok)
+    _check_document(document, where)
+    return document
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("+-")) > limits.MAX_INTEGER_DIGITS:
+        raise _HugeInteger(digits)
+    return int(digits)
+
+
+class _HugeInteger(ValueError):
+    def __str__(self) -> str:
+        return (
+            f"an integer of {len(self.args[0].lstrip('+-'))} digits "
+            f"(at most {limits.MAX_INTEGER_DIGITS} are allowed)"
+        )
+
+
+def _parse(text: str, where: str, *, yaml_ok: bool) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except RecursionError as exc:
         raise SpecError("spec text is nested too deeply", hdf5_path=where) from exc
+    except _HugeInteger as exc:
+        raise SpecError(f"spec text holds {exc}", hdf5_path=where) from None
     except ValueError:
         if not yaml_ok:
             raise SpecError("spec text is not valid JSON", hdf5_path=where) from None
     try:
         return yaml.load(text, Loader=_NoAliasLoader)
-    except (yaml.YAMLError, RecursionError) as exc:
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        # ValueError: YAML integers too long for Python to convert
         raise SpecError(f"spec text is neither JSON nor YAML: {exc}", hdf5_path=where) from None
+
+
+def _check_document(document: Any, where: str) -> None:
+    """Refuse containers nested deeper than ``MAX_DOCUMENT_DEPTH`` and integers longer than
+    ``MAX_INTEGER_DIGITS`` (YAML's ints are not bounded while parsing), without recursion."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= limits.MAX_DOCUMENT_DEPTH:
+                raise SpecError(
+                    f"spec text is nested more than {limits.MAX_DOCUMENT_DEPTH} levels deep",
+                    hdf5_path=where,
+                )
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+            if isinstance(value, dict):
+                stack.extend((key, depth + 1) for key in value)
+        elif isinstance(value, int) and value.bit_length() > 4 * limits.MAX_INTEGER_DIGITS:
+            raise SpecError(
+                f"spec text holds an integer of more than {limits.MAX_INTEGER_DIGITS} digits",
+                hdf5_path=where,
+            )
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -244,9 +319,12 @@ def _build_namespace(
 
 
 def find_spec_group(file: h5py.File, label: str) -> tuple[h5py.Group, str] | None:
-    """(spec group, its path): ``.specloc`` first, ``/specifications`` second."""
+    """(spec group, its path): ``.specloc`` first, ``/specifications`` second.
+
+    ``/specifications`` counts only as a group stored in the file: a soft or external
+    link there is not followed (specs are never read from outside the file)."""
     specloc = file.attrs.get(".specloc")
-    default = file.get("specifications")
+    default = _stored_member(file, "specifications", "/specifications", label)
     if specloc is not None:
         try:
             target = file[specloc]
@@ -267,14 +345,103 @@ def find_spec_group(file: h5py.File, label: str) -> tuple[h5py.Group, str] | Non
     return (default, "/specifications") if isinstance(default, h5py.Group) else None
 
 
+def _stored_member(group: h5py.Group, name: str, where: str, label: str | None) -> Any:
+    """``group[name]`` when it is stored in the file (a hard link), None when absent.
+
+    Soft links may loop or lead anywhere in the file and external links lead out of it:
+    specs are read from what the spec group itself holds, so either is a spec error."""
+    try:
+        link = group.get(name, getlink=True)
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        raise SpecError(f"cannot be read ({exc})", file=label, hdf5_path=where) from None
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        kind = "an external" if isinstance(link, h5py.ExternalLink) else "a soft"
+        raise SpecError(
+            f"is {kind} link; specs are only read from groups and datasets stored in "
+            "the spec group itself",
+            file=label,
+            hdf5_path=where,
+        )
+    try:
+        return group[name]
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        raise SpecError(f"cannot be opened ({exc})", file=label, hdf5_path=where) from None
+
+
+def _check_storage(dataset: h5py.Dataset, where: str) -> None:
+    """Refuse a spec dataset whose bytes live outside the file (external raw storage, a
+    virtual dataset mapping other files)."""
+    plist = dataset.id.get_create_plist()
+    if plist.get_layout() == h5d.VIRTUAL or plist.get_external_count() > 0:
+        raise SpecError(
+            "spec text is stored outside the file (external or virtual storage); "
+            "refusing to read it",
+            hdf5_path=where,
+        )
+
+
+def _text_size(dataset: h5py.Dataset, where: str) -> int:
+    """An upper bound of the bytes reading ``dataset`` brings into memory, learnt
+    without reading it: fixed-size elements from shape and dtype, a variable-length
+    string from the length stored beside it in the file."""
+    count = dataset.size
+    vlen = h5py.check_vlen_dtype(dataset.dtype)
+    string = h5py.check_string_dtype(dataset.dtype)
+    if vlen is None and not (string is not None and string.length is None):
+        return int(count) * int(dataset.dtype.itemsize)
+    if count > 1:
+        raise SpecError(
+            f"expected a scalar text dataset, found {count} variable-length elements",
+            hdf5_path=where,
+        )
+    if count == 0:
+        return 0
+    file_size = int(dataset.file.id.get_filesize())
+    if file_size <= limits.MAX_SPEC_BYTES:
+        return file_size  # a variable-length value is stored in the file: it is no bigger
+    length = _stored_vlen_length(dataset)
+    if length is None:
+        raise SpecError(
+            "the size of this variable-length spec text cannot be learnt before reading "
+            f"it (the file is larger than {limits.MAX_SPEC_BYTES} bytes and the text is "
+            "not stored contiguously); refusing to read it",
+            hdf5_path=where,
+        )
+    return length
+
+
+def _stored_vlen_length(dataset: h5py.Dataset) -> int | None:
+    """The length of a contiguous variable-length element, from its file record (a
+    4-byte little-endian length, then the heap address), or None where it cannot be
+    reached (another storage layout, a file driver without a file descriptor)."""
+    offset = dataset.id.get_offset()
+    if offset is None or dataset.file.driver != "sec2":
+        return None
+    try:
+        handle = dataset.file.id.get_vfd_handle()
+        record = os.pread(int(handle), 4, int(offset))
+    except (OSError, ValueError, TypeError):
+        return None
+    return int.from_bytes(record, "little") if len(record) == 4 else None
+
+
 def _read_text(dataset: Any, where: str) -> str:
     if not isinstance(dataset, h5py.Dataset):
         raise SpecError("expected a text dataset", hdf5_path=where)
-    if dataset.id.get_storage_size() > MAX_SPEC_BYTES or dataset.size > MAX_SPEC_BYTES:
-        raise SpecError(f"spec text is larger than {MAX_SPEC_BYTES} bytes", hdf5_path=where)
+    try:
+        _check_storage(dataset, where)
+        size = _text_size(dataset, where)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise SpecError(f"spec text cannot be read ({exc})", hdf5_path=where) from None
+    if size > limits.MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec text is larger than {limits.MAX_SPEC_BYTES} bytes", hdf5_path=where
+        )
     try:
         value = dataset[()]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:
         raise SpecError(f"spec text cannot be read ({exc})", hdf5_path=where) from None
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -282,7 +449,10 @@ def _read_text(dataset: Any, where: str) -> str:
         return value
     if hasattr(value, "shape") and value.shape == (1,):
         item = value[0]
-        return item.decode("utf-8", errors="replace") if isinstance(item, bytes) else str(item)
+        if isinstance(item, bytes):
+            return item.decode("utf-8", errors="replace")
+        if isinstance(item, str):
+            return item
     raise SpecError("expected a scalar text dataset", hdf5_path=where)
 
 
@@ -297,47 +467,53 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
             hdf5_path="/",
         )
     group, group_path = found
+    base = group_path.rstrip("/")
     versions: dict[str, dict[str, h5py.Group]] = {}
-    for ns_name, ns_group in group.items():
+    for ns_name in group:
+        ns_group = _stored_member(group, ns_name, f"{base}/{ns_name}", label)
         if isinstance(ns_group, h5py.Group):
-            versions[ns_name] = {v: g for v, g in ns_group.items() if isinstance(g, h5py.Group)}
+            versions[ns_name] = {}
+            for v in ns_group:
+                member = _stored_member(ns_group, v, f"{base}/{ns_name}/{v}", label)
+                if isinstance(member, h5py.Group):
+                    versions[ns_name][v] = member
     chosen: dict[str, NamespaceSpec] = {}
     for ns_name, by_version in versions.items():
         if not by_version:
             continue
         version = newest(list(by_version))
         vgroup = by_version[version]
-        where = f"{group_path.rstrip('/')}/{ns_name}/{version}"
+        where = f"{base}/{ns_name}/{version}"
         try:
             spec = _read_version_group(vgroup, where, ns_name)
         except SpecError as exc:
-            exc.file = label
             raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
                             rule=exc.rule) from None
         chosen[spec.name] = spec
     if not chosen:
         raise NoSpecsError("the spec group holds no namespaces", file=label, hdf5_path=group_path)
-    try:
-        return SpecSet(chosen, {k: sorted(v, key=version_key) for k, v in versions.items()})
-    except SpecError as exc:
-        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
-                        rule=exc.rule) from None
+    return SpecSet(chosen, {k: sorted(v, key=version_key) for k, v in versions.items()},
+                   label=label)
 
 
 def _read_version_group(vgroup: h5py.Group, where: str, ns_name: str) -> NamespaceSpec:
-    if "namespace" not in vgroup:
+    namespace = _stored_member(vgroup, "namespace", f"{where}/namespace", None)
+    if namespace is None:
         raise SpecError("missing the 'namespace' dataset", hdf5_path=where)
     raw = normalize.namespaces(
-        _parse_text(_read_text(vgroup["namespace"], f"{where}/namespace"), where, yaml_ok=True),
+        _parse_text(_read_text(namespace, f"{where}/namespace"), where, yaml_ok=True),
         f"{where}/namespace",
     )
     matching = [n for n in raw["namespaces"] if n.get("name") == ns_name] or raw["namespaces"]
 
+    names = set(vgroup)  # the member names only: no link is followed to list them
+
     def read_source(source: str, at: str) -> Any:
-        name = source if source in vgroup else source.removesuffix(".yaml")
-        if "/" in name or name not in vgroup:
+        name = source if source in names else source.removesuffix(".yaml")
+        if "/" in name or name not in names:
             raise SpecError(f"schema source {source!r} is missing", hdf5_path=at)
-        text = _read_text(vgroup[name], f"{where}/{name}")
+        dataset = _stored_member(vgroup, name, f"{where}/{name}", None)
+        text = _read_text(dataset, f"{where}/{name}")
         return _parse_text(text, f"{where}/{name}", yaml_ok=True)
 
     return _build_namespace(matching[0], read_source, where)
@@ -356,8 +532,10 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
             size = path.stat().st_size
         except OSError as exc:
             raise SpecError(f"cannot read namespace file ({exc.strerror})", file=label) from None
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(f"namespace file is larger than {MAX_SPEC_BYTES} bytes", file=label)
+        if size > limits.MAX_SPEC_BYTES:
+            raise SpecError(
+                f"namespace file is larger than {limits.MAX_SPEC_BYTES} bytes", file=label
+            )
         raw = normalize.namespaces(
             _parse_text(path.read_text(encoding="utf-8"), label, yaml_ok=True), label
         )
@@ -376,7 +554,7 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
                 candidate = (folder / source).resolve().with_name(Path(source).name + suffix)
             if not candidate.is_file():
                 raise SpecError(f"schema source {source!r} not found", hdf5_path=at)
-            if candidate.stat().st_size > MAX_SPEC_BYTES:
+            if candidate.stat().st_size > limits.MAX_SPEC_BYTES:
                 raise SpecError("schema source is too large", hdf5_path=at)
             return _parse_text(candidate.read_text(encoding="utf-8"), at, yaml_ok=True)
 
@@ -394,11 +572,7 @@ def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], lab
     namespaces.update(supplied)
     if not namespaces:
         raise NoSpecsError("no specifications to read the file with", file=label)
-    try:
-        return SpecSet(namespaces, dict(embedded.available) if embedded else {})
-    except SpecError as exc:
-        raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
-                        rule=exc.rule) from None
+    return SpecSet(namespaces, dict(embedded.available) if embedded else {}, label=label)
 
 
 PathLike = str | os.PathLike[str]

@@ -11,7 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from h5model.errors import SpecError
+from h5model.spec import limits
 from h5model.spec.dtypes import canonical
+
+MAX_LENGTH = 2**64 - 1
+"""The largest axis length or quantity HDF5 can express (``hsize_t``)."""
 
 _TYPE_KEYS: dict[str, str] = {
     "neurodata_type_def": "data_type_def",
@@ -49,7 +53,7 @@ def schema(raw: Any, where: str) -> dict[str, Any]:
     if unknown:
         raise SpecError(f"unexpected keys {sorted(unknown)} in a schema source", hdf5_path=where)
     return {
-        "groups": [group(g, where) for g in _as_list(raw.get("groups"), where)],
+        "groups": [group(g, where, 0) for g in _as_list(raw.get("groups"), where)],
         "datasets": [dataset(d, where) for d in _as_list(raw.get("datasets"), where)],
     }
 
@@ -68,17 +72,23 @@ def _typed(raw: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         out[_TYPE_KEYS.get(str(key), str(key))] = value
-    _quantity(out)
+    _quantity(out, where)
     if "attributes" in out:
         out["attributes"] = [attribute(a, where) for a in _as_list(out["attributes"], where)]
     return out
 
 
-def group(raw: Any, where: str) -> dict[str, Any]:
+def group(raw: Any, where: str, depth: int = 0) -> dict[str, Any]:
+    """A group spec; its nested groups at most ``MAX_NESTING_DEPTH`` levels deep."""
     out = _typed(raw, where)
     here = f"{where}/{out.get('data_type_def') or out.get('name') or out.get('data_type_inc')}"
+    if depth >= limits.MAX_NESTING_DEPTH:
+        raise SpecError(
+            f"groups are nested more than {limits.MAX_NESTING_DEPTH} levels deep",
+            hdf5_path=here,
+        )
     if "groups" in out:
-        out["groups"] = [group(g, here) for g in _as_list(out["groups"], here)]
+        out["groups"] = [group(g, here, depth + 1) for g in _as_list(out["groups"], here)]
     if "datasets" in out:
         out["datasets"] = [dataset(d, here) for d in _as_list(out["datasets"], here)]
     if "links" in out:
@@ -104,15 +114,18 @@ def link(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError("a link spec is not a mapping", hdf5_path=where)
     out = dict(raw)
-    _quantity(out)
+    _quantity(out, where)
     return out
 
 
-def _quantity(out: dict[str, Any]) -> None:
+def _quantity(out: dict[str, Any], where: str) -> None:
     """Integer quantities become text like the symbolic ones; anything else stays as is
     (and fails validation against the language)."""
     value = out.get("quantity")
     if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_LENGTH:
+            raise SpecError(f"quantity {_short(value)} is negative or larger than HDF5 allows",
+                            hdf5_path=where)
         out["quantity"] = str(value)
 
 
@@ -140,9 +153,14 @@ def shape_options(dims: Any, shape: Any, where: str) -> list[dict[str, Any]]:
         axis = []
         for j in range(ndim):
             length = lengths[j] if lengths is not None else None
-            if length is not None and not isinstance(length, int):
+            if length is not None and (
+                not isinstance(length, int) or isinstance(length, bool)
+                or not 0 <= length <= MAX_LENGTH
+            ):
                 raise SpecError(
-                    f"shape entry {length!r} is not an integer or null", hdf5_path=where
+                    f"shape entry {_short(length)} is not null or a length from 0 to "
+                    f"{MAX_LENGTH}",
+                    hdf5_path=where,
                 )
             name = names[j] if names is not None and j < len(names) else None
             axis.append({"name": None if name is None else str(name), "length": length})
@@ -164,9 +182,11 @@ def dtype(raw: Any, where: str) -> dict[str, Any] | None:
         target = raw.get("target_type") or raw.get("data_type") or raw.get("neurodata_type")
         reftype = _REFTYPES.get(str(raw.get("reftype", "object")).lower())
         if target is None or reftype is None:
-            raise SpecError(f"malformed reference dtype {raw!r}", hdf5_path=where)
+            raise SpecError(f"malformed reference dtype {_short(raw)}", hdf5_path=where)
         return {"reference": {"target_type": str(target), "reftype": reftype}}
     if isinstance(raw, list):
+        if not raw:
+            raise SpecError("a compound dtype has no fields", hdf5_path=where)
         fields = []
         for entry in raw:
             if not isinstance(entry, dict) or "name" not in entry:
@@ -179,4 +199,12 @@ def dtype(raw: Any, where: str) -> dict[str, Any] | None:
                 )
             fields.append({"name": str(entry["name"]), "doc": entry.get("doc"), "dtype": inner})
         return {"compound": fields}
-    raise SpecError(f"unrecognised dtype {raw!r}", hdf5_path=where)
+    raise SpecError(f"unrecognised dtype {_short(raw)}", hdf5_path=where)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` of a spec value, cut short: a message must not carry a whole spec."""
+    if isinstance(value, int) and abs(value).bit_length() > 256:
+        return f"<an integer of about {int(abs(value).bit_length() * 0.30103)} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."

@@ -20,10 +20,10 @@ def quantity(text: str | None) -> tuple[int, int | None]:
         return 0, None
     if value == "one_or_many":
         return 1, None
-    try:
-        count = int(value)
-    except ValueError:
-        raise SpecError(f"quantity {text!r} is not '*', '+', '?' or an integer") from None
-    if count < 0:
-        raise SpecError(f"quantity {text!r} is negative")
+    shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}..."
+    if not (value.isascii() and value.isdigit()) or len(value) > 20:
+        raise SpecError(f"quantity {shown} is not '*', '+', '?' or an integer below 2**64")
+    count = int(value)
+    if count >= 2**64:
+        raise SpecError(f"quantity {shown} is larger than HDF5 allows")
     return count, count

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from h5model.errors import SpecError
-from h5model.spec import language
+from h5model.spec import language, limits
 from h5model.spec.loader import SpecSet
 
 Spec = language.Group | language.Dataset
@@ -77,6 +77,8 @@ class Resolver:
     def __init__(self, specs: SpecSet) -> None:
         self.specs = specs
         self._done: dict[tuple[str, str], Spec] = {}
+        self._depths: dict[tuple[str, str], int] = {}
+        """How many ancestors each resolved type has."""
         self._lineages: dict[tuple[str, str], list[str]] = {}
 
     def type_spec(self, namespace: str, type_name: str) -> tuple[str, Spec]:
@@ -86,50 +88,112 @@ class Resolver:
             raise SpecError(
                 f"type {type_name!r} is not defined in namespace {namespace!r} "
                 "or the namespaces it depends on",
+                file=self.specs.label,
                 hdf5_path=self.specs.namespaces[namespace].origin,
                 rule="type.unknown",
             )
         defining, spec = found
-        return defining, self.resolved(defining, spec, ())
+        return defining, self.resolved(defining, spec)
 
-    def resolved(self, namespace: str, spec: Spec, trail: tuple[str, ...]) -> Spec:
-        key = (namespace, spec.data_type_def or "")
-        if spec.data_type_def and key in self._done:
-            return self._done[key]
-        result = spec
-        if spec.data_type_inc:
-            if spec.data_type_inc in trail:
-                raise SpecError(
-                    f"type {spec.data_type_def!r} inherits from itself through "
-                    f"{' -> '.join((*trail, spec.data_type_inc))}",
-                    hdf5_path=self.specs.namespaces[namespace].origin,
+    def resolved(self, namespace: str, spec: Spec) -> Spec:
+        """``spec`` (of ``namespace``) with everything it inherits merged in.
+
+        The chain of ancestors is walked without recursion, from ``spec`` up to the first
+        ancestor already resolved (or the root), then merged from the top down; a chain
+        longer than ``MAX_INHERITANCE_DEPTH`` or one that comes back on itself is refused.
+        """
+        chain: list[tuple[str, Spec]] = []
+        seen: set[tuple[str, str]] = set()
+        merged: Spec | None = None
+        above = 0  # ancestors of the topmost type of ``chain``
+        ns, current = namespace, spec
+        while True:
+            key = (ns, current.data_type_def or "")
+            if current.data_type_def:
+                done = self._done.get(key)
+                if done is not None:
+                    merged, above = done, self._depths[key] + 1
+                    break
+                if key in seen:
+                    names = [s.data_type_def or s.data_type_inc or "?" for _, s in chain]
+                    raise self._error(
+                        namespace, spec,
+                        f"inherits from itself through {' -> '.join([*names, key[1]])}",
+                        "type.inheritance-cycle",
+                    )
+                seen.add(key)
+            chain.append((ns, current))
+            if not current.data_type_inc:
+                break
+            if len(chain) > limits.MAX_INHERITANCE_DEPTH:  # checked again below
+                raise self._error(
+                    namespace, spec,
+                    f"has more than {limits.MAX_INHERITANCE_DEPTH} ancestors",
+                    "type.inheritance-depth",
                 )
-            parent_ns, parent = self.type_spec(namespace, spec.data_type_inc)
-            parent_resolved = self.resolved(
-                parent_ns, parent, (*trail, spec.data_type_def or spec.data_type_inc)
+            found = self.specs.find_type(ns, current.data_type_inc)
+            if found is None:
+                raise self._error(
+                    ns, current, f"extends unknown type {current.data_type_inc!r}",
+                    "type.unknown",
+                )
+            ns, current = found
+        if len(chain) - 1 + above > limits.MAX_INHERITANCE_DEPTH:
+            raise self._error(
+                namespace, spec,
+                f"has more than {limits.MAX_INHERITANCE_DEPTH} ancestors",
+                "type.inheritance-depth",
             )
-            result = merge(parent_resolved, spec)
-        if spec.data_type_def:
-            self._done[key] = result
-        return result
+        for ns, current in reversed(chain):
+            try:
+                merged = current if merged is None else merge(merged, current)
+            except SpecError as exc:
+                raise self._error(ns, current, exc.message, exc.rule or "spec.malformed") from None
+            if current.data_type_def:
+                self._done[(ns, current.data_type_def)] = merged
+                self._depths[(ns, current.data_type_def)] = above
+            above += 1
+        assert merged is not None
+        return merged
+
+    def _error(self, namespace: str, spec: Spec, problem: str, rule: str) -> SpecError:
+        name = spec.data_type_def or spec.data_type_inc
+        return SpecError(
+            f"type {name!r} of namespace {namespace!r} {problem}",
+            file=self.specs.label,
+            hdf5_path=self.specs.namespaces[namespace].origin,
+            rule=rule,
+        )
 
     def lineage(self, namespace: str, type_name: str) -> list[str]:
-        """``type_name`` and every type it inherits from, nearest first."""
+        """``type_name`` and every type it inherits from, nearest first (a cycle ends it;
+        at most ``MAX_INHERITANCE_DEPTH`` ancestors are followed)."""
         cached = self._lineages.get((namespace, type_name))
         if cached is not None:
             return cached
-        out: list[str] = []
+        walked: list[tuple[tuple[str, str], str]] = []
+        seen: set[str] = set()
+        tail: list[str] = []
         current: str | None = type_name
         ns = namespace
-        while current is not None and current not in out:
+        while current is not None and current not in seen:
+            if len(walked) > limits.MAX_INHERITANCE_DEPTH:
+                break
+            known = self._lineages.get((ns, current))
+            if known is not None:
+                tail = [name for name in known if name not in seen]
+                break
             found = self.specs.find_type(ns, current)
             if found is None:
                 break
-            out.append(current)
+            walked.append(((ns, current), current))
+            seen.add(current)
             ns, spec = found
             current = spec.data_type_inc
-        self._lineages[(namespace, type_name)] = out
-        return out
+        names = [name for _, name in walked] + tail
+        for i, (key, _) in enumerate(walked):
+            self._lineages.setdefault(key, names[i:])
+        return names
 
     def is_a(self, namespace: str, type_name: str, wanted: str) -> bool:
         """True when ``type_name`` (seen from ``namespace``) is ``wanted`` or a subtype of it."""

@@ -12,6 +12,7 @@ import h5py
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
 from h5model.hdf5.graph import build_graph
 from h5model.hdf5.open import open_hdf5
+from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.validation.report import FileReport, Issue, Report, Severity
@@ -86,6 +87,7 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
     with file:
         try:
             specs = load_specs(file, str(path), spec)
+            RuleSet(specs).build_all()  # what opening the file refuses, reported here
         except SpecError as exc:
             where, message = _spec_where(file, exc)
             emit(where, exc.rule or "spec.malformed", message, Severity.ERROR)
