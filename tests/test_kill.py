@@ -12,6 +12,7 @@ complete new state.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -19,7 +20,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import warnings
 from datetime import UTC, datetime
@@ -74,6 +74,21 @@ SAVER = textwrap.dedent(
         print("saved", flush=True)
     """
 ).format(n=N_SERIES, big=BIG, rows=BIG_ROWS)
+
+POLLER = textwrap.dedent(
+    """
+    import json, os, sys
+    import h5model
+
+    path, stop, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print("polling", flush=True)
+    while not os.path.exists(stop):
+        with h5model.open(path) as f:
+            seen = sorted({{f.get(f"/acquisition/ts{{i:02d}}").description
+                           for i in range(count)}})
+        print(json.dumps(seen), flush=True)
+    """
+)
 
 HOLDER = textwrap.dedent(
     """
@@ -289,22 +304,17 @@ def test_second_writer_is_refused(states: dict[str, Any], tmp_path: Path,
 
 def test_reader_waits_for_a_save_and_sees_the_new_state(states: dict[str, Any],
                                                         tmp_path: Path) -> None:
+    """Readers in other processes, opening over and over before, during and after a save,
+    see the old state or the new one, never a mix; one that opens while the save writes
+    waits for it and sees the new state. (Within one process HDF5 shares one view of a
+    file among the handles open at once, so the readers run in processes of their own.)"""
     path = tmp_path / "busy.nwb"
     shutil.copyfile(states["source"], path)
     journal = journal_path(path)
-    seen: list[set[str]] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        # readers opening over and over, before, during and after the save
-        while not stop.is_set():
-            with h5model.open(path) as f:
-                seen.append({f.get(f"/acquisition/ts{i:02d}").description
-                             for i in range(N_SERIES)})
-
+    stop = tmp_path / "stop"
+    poller = start(POLLER.format(), path, str(stop), str(N_SERIES), env=states["env"])
+    wait_for(poller, "polling")
     saver = start(SAVER, path, "0.3", env=states["env"])
-    poller = threading.Thread(target=poll)
-    poller.start()
     try:
         wait_for(saver, "saving")
         deadline = time.monotonic() + 30
@@ -321,10 +331,12 @@ def test_reader_waits_for_a_save_and_sees_the_new_state(states: dict[str, Any],
         wait_for(saver, "saved")
         assert saver.wait(timeout=60) == 0
     finally:
-        stop.set()
-        poller.join(timeout=120)
+        stop.touch()
+        out, err = poller.communicate(timeout=120)
+    assert poller.returncode == 0, err
     assert waited > 0.0
     assert fingerprint(path) == states["new"]
+    seen = [set(json.loads(line)) for line in out.splitlines() if line.strip()]
     old = {f"series {i}" for i in range(N_SERIES)}
     new = {f"edited {i}" for i in range(N_SERIES)}
     assert seen and all(state in (old, new) for state in seen)
