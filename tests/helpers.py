@@ -4,8 +4,10 @@ a file's bytes as a digest."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -22,3 +24,22 @@ def run_h5model(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def sha256(path: Path) -> str:
     """The digest of a file's bytes (to prove a command left them alone)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+NOBODY = 65534
+"""The uid (and gid) of the unprivileged user tests become, where they run as root."""
+
+
+def in_child(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked process that then dies at once (no cleanup, no atexit:
+    a crash, as far as a journal can tell); it must not raise."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            work()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

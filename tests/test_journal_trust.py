@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import NOBODY, in_child
 from nwbfiles import BUILDERS
 
 import h5model
@@ -32,7 +33,6 @@ from h5model.storage.journal import (
     journal_path,
 )
 
-NOBODY = 65534
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0,
     reason="giving a file to another user, or becoming one, needs root",
@@ -45,21 +45,6 @@ def state(path: Path) -> tuple[str, int, int, int, int, int]:
     data = b"" if stat.S_ISLNK(info.st_mode) else path.read_bytes()
     return (hashlib.sha256(data).hexdigest(), info.st_mode, info.st_uid, info.st_gid,
             info.st_size, info.st_mtime_ns)
-
-
-def in_child(work: Callable[[], None]) -> None:
-    """Run ``work`` in a forked process that then dies at once (no cleanup, no atexit):
-    a crash, as far as the journal can tell."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 0
-        try:
-            work()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def crash_mid_save(path: Path, grow: int = 0) -> None:

@@ -342,11 +342,9 @@ def test_reader_waits_for_a_save_and_sees_the_new_state(states: dict[str, Any],
     assert seen and all(state in (old, new) for state in seen)
 
 
-def test_stale_journal_is_rolled_back_by_the_next_writer(states: dict[str, Any],
-                                                         tmp_path: Path) -> None:
-    path = tmp_path / "stale.nwb"
-    shutil.copyfile(states["source"], path)
-    child = start(SAVER, path, "0", env=states["env"])
+def kill_mid_save(path: Path, env: dict[str, str]) -> None:
+    """Start a save of ``path`` and SIGKILL it once it has begun writing its journal."""
+    child = start(SAVER, path, "0", env=env)
     wait_for(child, "saving")
     deadline = time.monotonic() + 30
     while not journal_path(path).exists():
@@ -355,6 +353,13 @@ def test_stale_journal_is_rolled_back_by_the_next_writer(states: dict[str, Any],
     time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.communicate(timeout=60)
+
+
+def test_stale_journal_is_rolled_back_by_the_next_writer(states: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "stale.nwb"
+    shutil.copyfile(states["source"], path)
+    kill_mid_save(path, states["env"])
     assert journal_path(path).exists()  # killed mid-save
     started = time.perf_counter()
     with h5model.open(path, "r+") as f:  # the writer rolls back at once, without waiting
@@ -368,15 +373,7 @@ def test_read_only_commands_refuse_a_killed_save_and_recover_rolls_it_back(
         states: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "killed.nwb"
     shutil.copyfile(states["source"], path)
-    child = start(SAVER, path, "0", env=states["env"])
-    wait_for(child, "saving")
-    deadline = time.monotonic() + 30
-    while not journal_path(path).exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.communicate(timeout=60)
+    kill_mid_save(path, states["env"])
     journal = journal_path(path)
     before = disk_state(path), disk_state(journal)
     for argv in (["validate", str(path)], ["show", str(path)],

@@ -14,10 +14,11 @@ import stat
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import NOBODY, in_child
 from nwbfiles import BUILDERS
 
 import h5model
@@ -27,7 +28,6 @@ from h5model.storage import locking
 from h5model.storage.journal import JournaledFile, journal_path
 from h5model.storage.oslock import lock, unlock
 
-NOBODY = 65534
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0,
     reason="giving a file to another user, or becoming one, needs root",
@@ -127,19 +127,6 @@ def test_lock_file_of_another_user_is_refused(nwb: Path, lock_dir: Path) -> None
     with pytest.raises(H5ModelError, match="not a plain file of yours"):
         h5model.open(nwb)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-def in_child(work: Callable[[], None]) -> None:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 0
-        try:
-            work()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.fixture
