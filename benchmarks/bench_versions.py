@@ -8,7 +8,8 @@ Usage::
 (e.g. a virtualenv with ``pip install -e`` of an earlier checkout); this interpreter
 runs the current one. Each round runs every operation once with each interpreter, in
 fresh processes and alternating, so that a busy machine slows both alike; the report
-gives the median of each and current / base (below 1: the current version is faster).
+gives the median wall and CPU time of each and current / base (below 1: the current
+version is faster). CPU time is the steadier figure on a shared machine.
 FILES_DIR is written by ``make_files.py`` (``many_objects.nwb`` and ``big_dataset.nwb``).
 
 Operations (time inside the child, imports excluded):
@@ -36,6 +37,7 @@ t0 = time.perf_counter()
 import h5model
 op, path, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
 t1 = time.perf_counter()
+c1 = time.process_time()
 if op == "read":
     with h5model.open(path) as f:
         count = sum(1 for _ in f.models())
@@ -49,7 +51,7 @@ elif op == "truncate":
 elif op == "open big":
     with h5model.open(path) as f:
         f.get("/acquisition/big_timeseries/data").value.shape
-print(time.perf_counter() - t1)
+print(time.perf_counter() - t1, time.process_time() - c1)
 """
 
 OPERATIONS = {
@@ -61,13 +63,15 @@ OPERATIONS = {
 }
 
 
-def run(python: str, op: str, path: Path, scratch: Path, cache: Path) -> float:
+def run(python: str, op: str, path: Path, scratch: Path, cache: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one operation in a fresh interpreter."""
     env = {"H5MODEL_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([python, "-c", CHILD, op, str(path), str(scratch)],
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{python} {op}: {done.stderr.strip().splitlines()[-1:]}")
-    return float(done.stdout.split()[-1])
+    wall, cpu = done.stdout.split()[-2:]
+    return float(wall), float(cpu)
 
 
 def main() -> int:
@@ -78,7 +82,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     pythons = {"base": args.base_python, "current": sys.executable}
-    times: dict[str, dict[str, list[float]]] = {op: {v: [] for v in pythons} for op in OPERATIONS}
+    times: dict[str, dict[str, list[tuple[float, float]]]] = {
+        op: {v: [] for v in pythons} for op in OPERATIONS
+    }
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         caches = {v: scratch / f"cache-{v}" for v in pythons}
@@ -91,14 +97,18 @@ def main() -> int:
                     times[op][version].append(
                         run(python, op, args.files_dir / name, scratch, caches[version])
                     )
-    print("| operation | base s | current s | current / base |")
-    print("|---|---:|---:|---:|")
+    print("| operation | base wall s | current wall s | wall ratio | base CPU s | current CPU s "
+          "| CPU ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     result = {}
     for op in OPERATIONS:
-        base, current = (statistics.median(times[op][v]) for v in ("base", "current"))
-        result[op] = {"base_s": base, "current_s": current, "ratio": current / base,
-                      "runs": times[op]}
-        print(f"| {op} | {base:.3f} | {current:.3f} | {current / base:.3f} |")
+        wall = {v: statistics.median(r[0] for r in times[op][v]) for v in pythons}
+        cpu = {v: statistics.median(r[1] for r in times[op][v]) for v in pythons}
+        result[op] = {"wall": wall, "cpu": cpu, "wall_ratio": wall["current"] / wall["base"],
+                      "cpu_ratio": cpu["current"] / cpu["base"], "runs": times[op]}
+        print(f"| {op} | {wall['base']:.3f} | {wall['current']:.3f} | "
+              f"{wall['current'] / wall['base']:.3f} | {cpu['base']:.3f} | {cpu['current']:.3f} | "
+              f"{cpu['current'] / cpu['base']:.3f} |")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
