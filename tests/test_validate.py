@@ -380,9 +380,9 @@ def long_ragged_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_last_entry_of_a_long_index_is_checked(
     long_ragged_table: Path, tmp_path: Path, value: int, rule: str
 ) -> None:
-    from h5model.validation import table_checks
+    from h5model.hdf5 import stored
 
-    assert LONG > 2 * table_checks.CHUNK  # the last entry is in the third block read
+    assert LONG > 2 * stored.BLOCK_ELEMENTS  # the last entry is in the third block read
     assert validate(long_ragged_table).exit_code() == 0
     path = tmp_path / "long_table.h5"
     shutil.copy(long_ragged_table, path)
@@ -401,9 +401,9 @@ def test_memory_does_not_grow_with_the_index(
     """With blocks of 2^16 rows, the peak stays well below the index's own size."""
     import tracemalloc
 
-    from h5model.validation import table_checks
+    from h5model.hdf5 import stored
 
-    monkeypatch.setattr(table_checks, "CHUNK", 1 << 16)
+    monkeypatch.setattr(stored, "BLOCK_ELEMENTS", 1 << 16)
     path = tmp_path / "long_table.h5"
     shutil.copy(long_ragged_table, path)
     with h5py.File(path, "r+") as f:

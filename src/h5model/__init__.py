@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error, SpecError
+from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
 from h5model.persist.whole_file import write
@@ -25,6 +26,8 @@ __all__ = [
     "H5Array",
     "H5ModelError",
     "Issue",
+    "LimitError",
+    "Limits",
     "ModelError",
     "NoSpecsError",
     "Node",
@@ -33,6 +36,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "open",
+    "set_limits",
     "truncate",
     "validate",
     "write",

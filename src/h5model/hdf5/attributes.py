@@ -11,6 +11,7 @@ to resolve), whichever path reads them: the compiled or ctypes scalar reader of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,10 @@ import h5py
 import numpy as np
 from h5py import h5a, h5t
 
+from h5model.hdf5 import limits as _limits
 from h5model.hdf5._native import read_attrs as _native
 from h5model.hdf5._native.library import LOCK
+from h5model.hdf5.limits import attribute_too_large
 
 _VLEN_TEXT = h5t.py_create(h5py.string_dtype())
 _OBJECT = np.dtype(object)
@@ -89,18 +92,33 @@ read_attributes: AttributeReader = READERS[_native.ACTIVE]
 
 
 def read_attribute(aid: Any) -> Any:
-    """One attribute's value: ``str`` for text, numpy scalars unwrapped to numpy scalars."""
+    """One attribute's value: ``str`` for text, numpy scalars unwrapped to numpy scalars.
+
+    Refuses (``LimitError``) a value over the attribute limit: one of fixed size before it
+    is read, from its element count and type size; one of variable length (text, sequences)
+    once the library has read it, before any copy is made here: the library cannot say its
+    size beforehand, but each element lies in the file's global heap, whose collections
+    HDF5 refuses to read past the file's end, so each is at most the file's size."""
     shape = aid.shape
     if shape is None:  # a null dataspace
         return None
+    limit = _limits.LIMITS.attribute_bytes
+    count = math.prod(shape)
     htype = aid.get_type()
+    if count * htype.get_size() > limit:  # for variable length: the size of its handles
+        raise attribute_too_large(_name(aid), count * htype.get_size())
     if htype.get_class() == h5t.STRING and htype.is_variable_str():
         # the common case (most NWB attributes): skip building a numpy dtype
         arr = np.empty(shape, dtype=_OBJECT)
-        if 0 not in shape:
+        if count:
             aid.read(arr, mtype=_VLEN_TEXT)
         if arr.ndim == 0:
-            return _text(arr[()])
+            item = arr[()]
+            if isinstance(item, bytes) and len(item) > limit:
+                raise attribute_too_large(_name(aid), len(item))
+            return _text(item)
+        if sum(len(item) for item in arr.flat if isinstance(item, bytes)) > limit:
+            raise attribute_too_large(_name(aid))
         out = np.empty(arr.shape, dtype=object)
         for index, item in np.ndenumerate(arr):
             out[index] = _text(item)
@@ -113,6 +131,8 @@ def read_attribute(aid: Any) -> Any:
         arr = np.empty(shape, dtype=dtype)
     if 0 not in arr.shape:
         aid.read(arr, mtype=h5t.py_create(dtype))
+    if arr.dtype.hasobject and _held_bytes(arr) > limit:
+        raise attribute_too_large(_name(aid))
     string_info = h5py.check_string_dtype(dtype)
     if string_info is not None:  # fixed-length strings
         decoded = np.char.decode(arr, string_info.encoding, "surrogateescape")
@@ -120,6 +140,47 @@ def read_attribute(aid: Any) -> Any:
     if arr.ndim == 0:
         return arr[()]
     return arr
+
+
+def text_over_limit(attrs: dict[str, Any]) -> str | None:
+    """The name of the first text value in ``attrs`` over the attribute limit, if any.
+
+    For values read by the scalar readers of ``_native``, which cannot stop before reading:
+    only called for files larger than the limit, as no text in a smaller file can exceed it.
+    """
+    limit = _limits.LIMITS.attribute_bytes
+    for name, value in attrs.items():
+        # a str of n characters is n to 4n bytes of UTF-8: count bytes only when unclear
+        if (
+            type(value) is str
+            and len(value) * 4 > limit
+            and len(value.encode("utf-8", "surrogateescape")) > limit
+        ):
+            return name
+    return None
+
+
+def _held_bytes(arr: np.ndarray) -> int:
+    """Bytes held by the variable-length items of an object array (text, sequences)."""
+    total = 0
+    for item in arr.reshape(-1):
+        total += _item_bytes(item)
+    return total
+
+
+def _item_bytes(item: Any) -> int:
+    if isinstance(item, (bytes, str)):
+        return len(item)
+    if isinstance(item, np.ndarray):
+        return _held_bytes(item) if item.dtype.hasobject else item.nbytes
+    if isinstance(item, np.void):  # a compound's fields
+        fields = tuple(item[name] for name in item.dtype.names or ())
+        return sum(_item_bytes(value) for value in fields)
+    return 0
+
+
+def _name(aid: Any) -> str:
+    return str(aid.name.decode("utf-8", "surrogateescape"))
 
 
 def _text(item: Any) -> Any:

@@ -25,14 +25,16 @@ import numpy as np
 from h5py import h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.errors import H5ModelError
-from h5model.hdf5.attributes import read_attributes
+from h5model.hdf5 import limits as _limits
+from h5model.hdf5 import stored
+from h5model.hdf5.attributes import read_attributes, text_over_limit
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
+from h5model.hdf5.limits import LimitError, attribute_too_large
 from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.hdf5.paths import normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
 
-_REF_CHUNK = 65536
 # Bound once: on Python 3.11 an Enum class's attributes are read through its metaclass's
 # ``__getattr__`` hook, six times slower than a plain class's, and these are read for
 # every object of the file while it opens.
@@ -80,6 +82,10 @@ class _Walker:
         self.addr_to_path: dict[int, str] = {}
         self.pending_refs: list[tuple[str, str, Any, bool]] = []
         self.soft: list[tuple[str, Child]] = []
+        # a text attribute is stored in the file: in a file no larger than the attribute
+        # limit, none can exceed it, and the texts read by the scalar readers (which cannot
+        # stop before reading) need no measuring
+        self.texts_unbounded = file.id.get_filesize() > _limits.LIMITS.attribute_bytes
 
     def walk(self) -> FileIndex:
         root = h5g.open(self.fid, b"/")
@@ -98,7 +104,14 @@ class _Walker:
         if address is None:
             address = h5o.get_info(oid).addr
         self.addr_to_path[address] = path
-        attrs = read_attributes(oid)
+        try:
+            attrs = read_attributes(oid)
+        except LimitError as exc:
+            raise exc.at(self.label, path) from None
+        if self.texts_unbounded:
+            name = text_over_limit(attrs)
+            if name is not None:
+                raise attribute_too_large(name).at(self.label, path)
         self.index.attrs[path] = attrs
         self.index.children[path] = []
         data: dict[str, Any] = {}
@@ -220,18 +233,16 @@ class _Walker:
         if not fields or oid.shape is None:
             return
         dataset = h5py.Dataset(oid)
-        length = dataset.shape[0] if dataset.shape else 1
         for name in fields:
-            for start in range(0, max(length, 1), _REF_CHUNK):
-                if dataset.shape:
-                    source = dataset.fields(name) if name else dataset
-                    block = source[start : start + _REF_CHUNK]
-                else:
-                    block = dataset.fields(name)[()] if name else dataset[()]
-                for ref in np.asarray(block, dtype=object).flat:
-                    if ref:
-                        region = isinstance(ref, h5py.RegionReference)
-                        self.pending_refs.append((path, name or "", ref, region))
+            try:
+                # stored elements only, in bounded blocks: unwritten ones are the fill value
+                for _, block in stored.blocks(dataset, name):
+                    for ref in np.asarray(block, dtype=object).flat:
+                        if ref:
+                            region = isinstance(ref, h5py.RegionReference)
+                            self.pending_refs.append((path, name or "", ref, region))
+            except LimitError as exc:
+                raise exc.at(self.label, path) from None
 
     def _resolve_references(self) -> None:
         done: set[tuple[str, str, str]] = set()

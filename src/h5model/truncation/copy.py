@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,11 @@ import h5py
 import numpy as np
 from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
+from h5model.hdf5 import stored
 from h5model.hdf5._native import copy_attrs as _native
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
+from h5model.hdf5.limits import LimitError, check_references
 from h5model.hdf5.paths import join
 from h5model.rules.dtypes import holds_references
 from h5model.truncation.plan import Plan
@@ -109,6 +111,12 @@ class Copier:
 
     # -- entry ------------------------------------------------------------------------------
     def run(self) -> None:
+        try:
+            self._run()
+        except LimitError as exc:
+            raise exc.at(self.src.filename, self.where) from None
+
+    def _run(self) -> None:
         for path, children in self.index.children.items():
             if self.graph.nodes[path]["kind"] is NodeKind.GROUP:
                 self._group_members(path, children)
@@ -236,6 +244,12 @@ class Copier:
             self.report(value.nbytes)
             return
         rows = job.rows
+        found = stored.storage(h5py.Dataset(job.source), rows)
+        if not found.boxes:
+            return  # nothing of the kept rows was ever written: the copy's fill value holds
+        if holds_references(dtype):
+            self._copy_references(job, memory, clamp)
+            return
         start = 0
         if job.same_chunks and job.chunk is not None and not dtype.hasobject:
             start = self._copy_chunks(job.source, job.target, shape, rows, job.chunk)
@@ -265,21 +279,28 @@ class Copier:
             job.target.write(h5s.create_simple(count), selection, block, mtype=memory)
             self.report(block.nbytes)
 
+    def _copy_references(self, job: _Job, memory: Any, clamp: bool) -> None:
+        """Copy what a dataset holding references stores of its kept rows, in bounded
+        blocks, each reference pointed at the copy's object (unwritten elements keep the
+        copy's fill value)."""
+        dataset = h5py.Dataset(job.source)
+        for offset, block in stored.blocks(dataset, stop=job.rows, fill=False):
+            values = self._remap(np.ascontiguousarray(block, dtype=job.dtype), clamp)
+            selection = job.target.get_space()
+            selection.select_hyperslab(offset, values.shape)
+            job.target.write(h5s.create_simple(values.shape), selection, values, mtype=memory)
+            self.report(values.nbytes)
+
     def _copy_chunks(
         self, source: Any, target: Any, shape: tuple[int, ...], rows: int, chunk: tuple[int, ...]
     ) -> int:
-        """Copy, as stored, the chunks that lie wholly within the kept rows; return the first
-        row left to copy by value (the rows of a partly kept chunk)."""
-        if rows == shape[0]:
-            stored: list[tuple[int, ...]] = []
-            source.chunk_iter(lambda info: stored.append(tuple(info.chunk_offset)))
-            for offset in stored:
-                self._copy_chunk(source, target, offset, shape, chunk)
-            return rows
-        full = rows // chunk[0] * chunk[0]
-        for offset in _grid((full, *shape[1:]), chunk):
-            info = source.get_chunk_info_by_coord(offset)
-            if info.byte_offset is not None:
+        """Copy, as stored, the stored chunks that lie wholly within the kept rows; return the
+        first row left to copy by value (the rows of a partly kept chunk)."""
+        full = rows if rows == shape[0] else rows // chunk[0] * chunk[0]
+        offsets: list[tuple[int, ...]] = []
+        source.chunk_iter(lambda info: offsets.append(tuple(info.chunk_offset)))
+        for offset in offsets:
+            if offset[0] < full:
                 self._copy_chunk(source, target, offset, shape, chunk)
         return full
 
@@ -351,6 +372,10 @@ class Copier:
         shape = target.shape
         space = h5s.create_simple(shape)
         kind = selection.get_select_type()
+        if kind == h5s.SEL_POINTS:
+            check_references(selection.get_select_elem_npoints(), "points of a region reference")
+        elif kind == h5s.SEL_HYPERSLABS:
+            check_references(selection.get_select_hyper_nblocks(), "blocks of a region reference")
         if kind == h5s.SEL_ALL:
             space.select_all()
         elif kind == h5s.SEL_POINTS:
@@ -436,12 +461,3 @@ def _order(plist: Any) -> int:
     """Attributes in creation order where the source tracks it, else in name order."""
     tracked = plist.get_attr_creation_order()
     return int(h5.INDEX_CRT_ORDER if tracked & h5p.CRT_ORDER_TRACKED else h5.INDEX_NAME)
-
-
-def _grid(extent: tuple[int, ...], chunk: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    """Offsets of the chunks covering ``extent``, in row-major order."""
-    counts = [math.ceil(e / c) for e, c in zip(extent, chunk, strict=True)]
-    if 0 in counts:
-        return
-    for index in np.ndindex(*counts):
-        yield tuple(i * c for i, c in zip(index, chunk, strict=True))

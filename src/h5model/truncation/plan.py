@@ -18,16 +18,15 @@ import h5py
 import numpy as np
 
 from h5model.errors import H5ModelError, SpecError
+from h5model.hdf5 import stored
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
+from h5model.hdf5.limits import LimitError
 from h5model.hdf5.paths import name_of, parent_of
 from h5model.rules.model import Dim, Kind, Part, Role, TypeRule, plain_dataset
 from h5model.rules.ragged import indexed_name
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import SpecSet
-
-READ_ROWS = 1 << 20
-"""Rows of a region dataset read at a time (memory stays bounded)."""
 
 SERIES_MEMBERS = ("data", "timestamps", "control")
 """Datasets of a TimeSeries that run along its time axis."""
@@ -327,10 +326,13 @@ class Planner:
         done, best = self._region_max.get(path, (0, -1))
         if rows > done:
             dataset = self.file[path]
-            for start in range(done, rows, READ_ROWS):
-                block = np.asarray(dataset[start : min(rows, start + READ_ROWS)])
-                if block.size:
-                    best = max(best, int(block.max()))
+            try:
+                # what is stored, in bounded blocks; rows never written count as their fill
+                for start, block in stored.rows(dataset, stop=rows):
+                    if block.size and start + len(block) > done:
+                        best = max(best, int(block[max(0, done - start) :].max()))
+            except LimitError as exc:
+                raise exc.at(self.file.filename, path) from None
             self._region_max[path] = (rows, best)
         return best
 

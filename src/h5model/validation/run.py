@@ -11,6 +11,7 @@ import h5py
 
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
 from h5model.hdf5.graph import build_graph
+from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import load_specs, read_namespace_files
@@ -100,6 +101,10 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
             return report
         try:
             index = build_graph(file, str(path))
+        except LimitError as exc:  # a value too large to read: where it is, what limit
+            emit(exc.hdf5_path or "/", exc.rule or "file.limit-exceeded", exc.message,
+                 Severity.ERROR)
+            return report
         except H5ModelError as exc:
             emit("/", "file.unreadable", exc.message, Severity.ERROR)
             return report

@@ -2,7 +2,7 @@
 references, quantities, and objects the spec does not define.
 
 Works on what the graph pass already read (attributes, shapes, dtypes), so only
-datasets of references are read here, in bounded chunks.
+datasets of references are read here: what they store, in bounded blocks.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import h5py
 import numpy as np
 
 from h5model.errors import SpecError
+from h5model.hdf5 import stored
 from h5model.hdf5.graph import Child, FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
+from h5model.hdf5.limits import LimitError
 from h5model.hdf5.paths import join
 from h5model.rules.dtypes import is_reference, stored_kind, widening_problem
 from h5model.rules.model import (
@@ -34,8 +36,6 @@ from h5model.rules.values import isodatetime_problem, same_value
 from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 from h5model.validation.report import Severity
-
-REF_CHUNK = 65536
 
 Emit = Callable[[str, str, str, Severity], None]
 
@@ -73,6 +73,8 @@ class StructureChecker:
                 continue
             try:
                 self.check_typed(path, data)
+            except LimitError as exc:
+                self.emit(path, exc.rule or "file.limit-exceeded", exc.message, Severity.ERROR)
             except (OSError, RuntimeError, KeyError, ValueError, TypeError, SpecError) as exc:
                 self.emit(path, "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
 
@@ -308,23 +310,19 @@ class StructureChecker:
                     )
 
     def _dataset_text(self, path: str) -> Iterator[Any]:
-        """A text dataset's values as ``str``, in bounded chunks."""
+        """A text dataset's values as ``str``: what it stores, in bounded blocks."""
         dataset = self.file[path]
         if not dataset.shape:
             yield self.index.scalars.get(path, dataset.asstr()[()])
             return
-        text = dataset.asstr()
-        for start in range(0, dataset.shape[0], REF_CHUNK):
-            yield from np.asarray(text[start : start + REF_CHUNK], dtype=object).ravel()
+        for _, block in stored.blocks(dataset):
+            for item in np.asarray(block, dtype=object).ravel():
+                yield item.decode("utf-8", "surrogateescape") if isinstance(item, bytes) else item
 
     def _dataset_refs(self, path: str, field: str | None) -> Iterator[Any]:
-        dataset = self.file[path]
-        source = dataset.fields(field) if field else dataset
-        if not dataset.shape:
-            yield source[()]
-            return
-        for start in range(0, dataset.shape[0], REF_CHUNK):
-            block = source[start : start + REF_CHUNK]
+        """A dataset's references: what it stores, in bounded blocks (unwritten elements
+        are its fill value, a null reference unless the file says otherwise)."""
+        for _, block in stored.blocks(self.file[path], field):
             yield from np.asarray(block, dtype=object).ravel()
 
     def check_references(self, path: str, label: str, refs: Any, target: Reference) -> None:

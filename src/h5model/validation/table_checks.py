@@ -1,4 +1,5 @@
-"""Table invariants, checked by reading only index and region data, in bounded chunks.
+"""Table invariants, checked by reading only the stored index and region data, in bounded
+blocks.
 
 Every column as long as ``id`` (a ragged column counted by its outermost
 index); every index non-decreasing, non-negative and within its data; every
@@ -15,30 +16,29 @@ from typing import Any
 import h5py
 import numpy as np
 
+from h5model.hdf5 import stored
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import NodeKind
+from h5model.hdf5.limits import LimitError
 from h5model.rules.dtypes import is_reference
 from h5model.rules.ragged import ragged_chain
 from h5model.rules.ruleset import RuleSet
 from h5model.validation.report import Severity
 
-CHUNK = 1 << 20
-"""Rows read at a time: memory stays bounded whatever the dataset size."""
-
 Emit = Callable[[str, str, str, Severity], None]
 
 
-def _blocks(dataset: h5py.Dataset, field: str | None = None) -> Iterator[np.ndarray]:
+def _blocks(dataset: h5py.Dataset) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, values) of a one-dimensional dataset, in row order: what it stores, in
+    bounded blocks, and one row of fill value for each run of rows never written."""
     length = dataset.shape[0] if dataset.shape else 0
-    if field is None and 0 < length <= CHUNK and dataset.dtype.kind in "iuf":
+    if 0 < length <= stored.BLOCK_ELEMENTS and dataset.dtype.kind in "iuf":
         # most index and region datasets are small: one low-level read, no slicing machinery
         out = np.empty(dataset.shape, dtype=dataset.dtype)
         dataset.id.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-        yield out
+        yield 0, out
         return
-    source = dataset.fields(field) if field else dataset
-    for start in range(0, length, CHUNK):
-        yield np.asarray(source[start : start + CHUNK])
+    yield from stored.rows(dataset)
 
 
 def _integers(dataset: h5py.Dataset) -> bool:
@@ -80,6 +80,8 @@ class TableChecker:
                 continue
             try:
                 self.check(path, data["kind"])
+            except LimitError as exc:
+                self.emit(path, exc.rule or "file.limit-exceeded", exc.message, Severity.ERROR)
             except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
                 self.emit(path, "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
 
@@ -133,8 +135,7 @@ class TableChecker:
             return  # a wrong shape or dtype is reported by the structure checks
         target_length = _length(self.index, data_path) or 0
         previous = 0
-        position = 0
-        for block in _blocks(dataset):
+        for position, block in _blocks(dataset):
             if block.size == 0:
                 continue
             values = block.astype(np.int64, copy=False)
@@ -168,7 +169,6 @@ class TableChecker:
                 )
                 return
             previous = int(values[-1])
-            position += values.size
 
     # -- regions -------------------------------------------------------------------------------
     def _table_rows(self, region_path: str) -> tuple[str, int] | None:
@@ -190,8 +190,7 @@ class TableChecker:
         dataset = self.file[path]
         if not _integers(dataset):
             return  # a wrong dtype is reported by the structure checks
-        position = 0
-        for block in _blocks(dataset):
+        for position, block in _blocks(dataset):
             if block.size == 0:
                 continue
             values = block.astype(np.int64, copy=False).ravel()
@@ -206,7 +205,6 @@ class TableChecker:
                     Severity.ERROR,
                 )
                 return
-            position += values.size
 
     # -- TimeSeriesReference ------------------------------------------------------------------
     def check_timeseries_references(self, path: str) -> None:
@@ -219,8 +217,7 @@ class TableChecker:
         if not is_reference(dataset.dtype["timeseries"]):
             return
         lengths: dict[Any, int | None] = {}
-        position = 0
-        for block in _blocks(dataset):
+        for position, block in _blocks(dataset):
             for offset, row in enumerate(block):
                 start, count, ref = int(row["idx_start"]), int(row["count"]), row["timeseries"]
                 if start < 0 and count < 0:
@@ -241,7 +238,6 @@ class TableChecker:
                         Severity.ERROR,
                     )
                     return
-            position += len(block)
 
     def _series_length(self, series: str) -> int | None:
         for child in self.index.children.get(series, ()):
