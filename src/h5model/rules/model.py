@@ -87,11 +87,12 @@ class ValueRule:
     fixed: Any = None
     """The value the spec fixes (``value:``), or None."""
     default: Any = None
+    lengths: tuple[Shape, ...] = dataclasses.field(init=False, compare=False, repr=False)
+    """The allowed shapes as axis lengths (None: any length); derived, kept for speed."""
 
-    @property
-    def lengths(self) -> tuple[Shape, ...]:
-        """The allowed shapes as axis lengths (None: any length)."""
-        return tuple(tuple(d.length for d in option) for option in self.shapes)
+    def __post_init__(self) -> None:
+        lengths = tuple(tuple(d.length for d in option) for option in self.shapes)
+        object.__setattr__(self, "lengths", lengths)
 
     @property
     def reference(self) -> Reference | None:
@@ -176,21 +177,21 @@ class TypeRule:
     """The namespace the type names of its parts are looked up from, when it is not
     ``namespace`` (a type refined by a part another namespace wrote)."""
 
+    value: Part | None = dataclasses.field(init=False, compare=False, repr=False)
+    """A dataset's own value (derived from ``parts``, kept: validation asks per object)."""
+    attributes: tuple[Part, ...] = dataclasses.field(init=False, compare=False, repr=False)
+    """Its attribute parts (derived from ``parts``)."""
+
+    def __post_init__(self) -> None:
+        value = next((p for p in self.parts if p.role is Role.VALUE), None)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(
+            self, "attributes", tuple(p for p in self.parts if p.role is Role.ATTRIBUTE)
+        )
+
     @property
     def lookup_namespace(self) -> str | None:
         return self.scope or self.namespace
-
-    @property
-    def value(self) -> Part | None:
-        """A dataset's own value."""
-        for part in self.parts:
-            if part.role is Role.VALUE:
-                return part
-        return None
-
-    @property
-    def attributes(self) -> tuple[Part, ...]:
-        return tuple(p for p in self.parts if p.role is Role.ATTRIBUTE)
 
     def named(self, hdf5_name: str) -> Part | None:
         """The named dataset, group or link called ``hdf5_name``."""

@@ -73,6 +73,8 @@ class RuleSet:
         self._order: dict[str, dict[str, TypeRule]] = {}
         """namespace -> classes in the order they were resolved (nested ones included)."""
         self._building: set[tuple[str, str]] = set()
+        self._refined: dict[tuple[str, str, str, int], tuple[object, TypeRule]] = {}
+        """Refined rules by (lookup namespace, namespace, type, the part's spec)."""
         self._depth = 0
         self._visible: dict[str, set[str]] = {}
         """How deep the build of the current type reaches (types held by parts, nested
@@ -136,12 +138,18 @@ class RuleSet:
         base = self.type_rule(namespace, type_name)
         if part.spec is None or not _adds_anything(part.spec):
             return base
+        lookup = owner.lookup_namespace or namespace
+        key = (lookup, namespace, type_name, id(part.spec))
+        cached = self._refined.get(key)
+        if cached is not None:
+            return cached[1]
         _, own = self.resolver.type_spec(namespace, type_name)
         merged = merge(own, part.spec.model_copy(update={"data_type_inc": None}))
-        lookup = owner.lookup_namespace or namespace
         rule = self._compile(lookup, base.class_name, merged, base.parent, register=False,
                              type_name=type_name)
-        return dataclasses.replace(rule, namespace=base.namespace, mixin=base.mixin, scope=lookup)
+        rule = dataclasses.replace(rule, namespace=base.namespace, mixin=base.mixin, scope=lookup)
+        self._refined[key] = (part.spec, rule)  # the spec kept alive: its id stays its own
+        return rule
 
     # -- namespaces ---------------------------------------------------------------------------
     def namespace(self, name: str) -> NamespaceRules:

@@ -200,9 +200,10 @@ class StructureChecker:
                 elif rule.primitive == "isodatetime":
                     items = np.asarray(value, dtype=object).ravel()
                     self.check_isodatetimes(path, "attribute.value", label, items)
-        problem = shape_problem(tuple(np.shape(value)), rule.lengths)
-        if problem is not None:
-            self.emit(path, "attribute.shape", f"{label}: {problem}", Severity.ERROR)
+        if rule.lengths:
+            problem = shape_problem(tuple(np.shape(value)), rule.lengths)
+            if problem is not None:
+                self.emit(path, "attribute.shape", f"{label}: {problem}", Severity.ERROR)
         if rule.fixed is not None and not same_value(value, rule.fixed):
             self.emit(
                 path,
