@@ -244,10 +244,14 @@ class Copier:
             self.report(value.nbytes)
             return
         rows = job.rows
-        found = stored.storage(h5py.Dataset(job.source), rows)
-        if not found.boxes:
-            return  # nothing of the kept rows was ever written: the copy's fill value holds
-        if holds_references(dtype):
+        references = holds_references(dtype)
+        if references or rows * math.prod(shape[1:]) > stored.BLOCK_ELEMENTS:
+            # large or referring: ask the library what is stored (small plain datasets are
+            # read at once, cheaper than asking)
+            found = stored.storage(h5py.Dataset(job.source), rows)
+            if not found.boxes:
+                return  # nothing of the kept rows was ever written: the fill value holds
+        if references:
             self._copy_references(job, memory, clamp)
             return
         start = 0
