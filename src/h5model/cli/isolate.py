@@ -95,10 +95,9 @@ class Outcome:
         if number == getattr(signal, "SIGXCPU", None):
             return f"reading the file used more than {self.limits.cpu()} s of CPU time; stopped"
         if number == signal.SIGKILL:
-            return (
-                f"reading the file was killed ({name}), e.g. for running out of memory "
-                f"(limit {self.limits.memory_mib} MiB)"
-            )
+            limit = self.limits.memory_mib
+            within = f" (limit {limit} MiB)" if limit is not None else ""
+            return f"reading the file was killed ({name}), e.g. for running out of memory{within}"
         return f"reading the file crashed the HDF5 library ({name})"
 
     def message(self, files: Sequence[str | os.PathLike[str]]) -> str | None:
