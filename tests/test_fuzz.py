@@ -116,7 +116,8 @@ def test_crashes_and_hangs_are_contained(suite: Suite) -> None:
 
 
 def test_the_suite_stays_fast(suite: Suite) -> None:
-    assert suite.seconds < 150, f"the fuzz suite took {suite.seconds:.0f} s"
+    # about 90 s on two cores; the margin is for a loaded CI machine
+    assert suite.seconds < 240, f"the fuzz suite took {suite.seconds:.0f} s"
 
 
 # -- regression tests ------------------------------------------------------------------------
