@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import h5py
 import hostile_specs
 import pytest
+from helpers import run_h5model
 from hostile_specs import CASES
 from specfiles import TEXT, namespace_doc, simple_namespace, write_simple, write_spec_file
 
@@ -450,3 +452,14 @@ def test_hostile_names_and_docs_never_execute(slot: str, tmp_path: Path) -> None
         with contextlib.suppress(h5model.H5ModelError):  # needs its dependencies' keys
             spec.loader.exec_module(importlib.util.module_from_spec(spec))
         assert not marker.exists()
+
+
+def test_a_refused_fixed_value_says_what_was_expected(nwb_files: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    """Regression: ``h5model set .../data/unit furlongs`` printed the literal text
+    ``expected the fixed value {expected!r}``."""
+    path = Path(shutil.copy(nwb_files["ecephys"], tmp_path / "fixed.nwb"))
+    done = run_h5model("set", path, "/acquisition/raw_voltage/data/unit", "furlongs")
+    assert done.returncode == 1, done.stderr
+    assert "expected the fixed value 'volts'" in done.stderr
+    assert "{expected" not in done.stderr and "Traceback" not in done.stderr

@@ -3,16 +3,19 @@
 Errors name the file and the HDF5 path and exit non-zero, without a traceback:
 1 for a file or spec h5model cannot read as asked, 2 for bad usage, and 2 when a
 read-only command finds the journal of an interrupted save (it changes nothing;
-``h5model recover FILE`` rolls the save back).
+``h5model recover FILE`` rolls the save back). With ``--isolate`` the command runs in
+a child process under time and memory limits (``cli.isolate``): a file that crashes
+libhdf5, or makes it run or allocate without end, is an exit 2 naming the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from h5model.cli.isolate import DEFAULT_MEMORY_MIB, DEFAULT_SECONDS
 from h5model.errors import H5ModelError
 from h5model.storage.journal import JournalError
 
@@ -26,6 +29,28 @@ def _parser() -> argparse.ArgumentParser:
         description="Read self-describing HDF5 files (NWB, HDMF) as typed pydantic models.",
     )
     parser.add_argument("--version", action="version", version=f"h5model {_version()}")
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the command in a child process under time and memory limits, so that a "
+        "file that crashes the HDF5 library is an error (exit 2) naming it",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=_positive(float),
+        default=None,
+        metavar="SECONDS",
+        help=f"wall-clock limit of an isolated command (default {DEFAULT_SECONDS:g}); "
+        "implies --isolate",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=_positive(int),
+        default=None,
+        metavar="MIB",
+        help=f"address-space limit of an isolated command in MiB (default "
+        f"{DEFAULT_MEMORY_MIB}); implies --isolate",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_file(p: argparse.ArgumentParser) -> None:
@@ -127,6 +152,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
+        return value
+
+    return parse
+
+
 def _rows(text: str) -> int:
     try:
         value = int(text)
@@ -147,17 +185,24 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "validate":
-        return _validate(args)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(arguments)
+    if args.isolate or args.time_limit is not None or args.memory_limit is not None:
+        return _isolated(args, arguments)
+    # validate's 1 means "invalid": a file it cannot read at all is a 2
+    unreadable = 2 if args.command == "validate" else 1
     try:
+        if args.command == "validate":
+            return _validate(args)
         return _run(args)
     except JournalError as exc:
         print(f"h5model: error: {exc}", file=sys.stderr)
-        return 2 if args.command in READ_ONLY else 1
+        return 2 if args.command in READ_ONLY else unreadable
     except H5ModelError as exc:
-        print(f"h5model: error: {exc}", file=sys.stderr)
-        return 1
+        # an error raised where the file is not known still names it
+        where = "" if exc.file is not None else f"{_named(args)}: "
+        print(f"h5model: error: {where}{exc}", file=sys.stderr)
+        return unreadable
     except BrokenPipeError:
         # the reader of our output went away (e.g. `| head`): not an error of ours
         import os
@@ -166,9 +211,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         print(f"h5model: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return unreadable
+    except MemoryError:
+        print(f"h5model: error: {_named(args)}: out of memory reading the file",
+              file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"h5model: error: {_named(args)}: the file is nested too deeply to read",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a defect of ours: say so plainly, and where
+        print(
+            f"h5model: internal error: {_named(args)}: {type(exc).__name__}: {exc} "
+            "(please report this, with the file if you can)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _files(args: argparse.Namespace) -> list[Path]:
+    """The input files a command reads."""
+    if args.command == "validate":
+        return list(args.files)
+    if args.command == "truncate":
+        return [args.src]
+    return [args.file]
+
+
+def _named(args: argparse.Namespace) -> str:
+    return ", ".join(str(f) for f in _files(args))
+
+
+def _global_options(arguments: list[str]) -> int:
+    """How many leading arguments are the global options (the command's come after)."""
+    takes_value = {"--time-limit", "--memory-limit"}
+    i = 0
+    while i < len(arguments) and arguments[i].startswith("-"):
+        i += 2 if arguments[i] in takes_value else 1
+    return i
+
+
+def _isolated(args: argparse.Namespace, arguments: list[str]) -> int:
+    """Run the command in a child under limits; an abnormal end is exit 2 naming the file."""
+    from h5model.cli.isolate import Limits, run_isolated
+
+    limits = Limits(
+        seconds=args.time_limit if args.time_limit is not None else DEFAULT_SECONDS,
+        memory_mib=args.memory_limit if args.memory_limit is not None else DEFAULT_MEMORY_MIB,
+    )
+    try:
+        outcome = run_isolated(arguments[_global_options(arguments):], limits=limits,
+                               capture=False)
+    except KeyboardInterrupt:
+        return 130
+    message = outcome.message(_files(args))
+    if message is not None:
+        sys.stdout.flush()
+        print(message, file=sys.stderr)
+    return outcome.exit_code
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ interrupted is reported (``h5model recover`` rolls it back), not undone here."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 import h5py
@@ -21,13 +23,10 @@ def open_hdf5(path: Path) -> h5py.File:
     ``InterruptedSave`` (so that ``validate``, ``truncate``, ``generate`` never read half a
     save, and never change the file)."""
     label = str(path)
-    if not path.exists():
-        raise NotHDF5Error("no such file", file=label)
+    check_regular_file(path)
     if os.path.lexists(journal_path(path)):
         with reading(path):
             pass
-    if path.is_dir():
-        raise NotHDF5Error("is a folder, not an HDF5 file", file=label)
     try:
         if not h5py.is_hdf5(path):
             raise NotHDF5Error("not an HDF5 file (no HDF5 signature)", file=label)
@@ -36,3 +35,22 @@ def open_hdf5(path: Path) -> h5py.File:
         raise
     except (OSError, ValueError) as exc:
         raise NotHDF5Error(f"cannot be opened as HDF5 ({exc})", file=label) from None
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse, before opening, what is not a regular file: reading a FIFO or a device
+    blocks or never ends, and a symbolic-link loop has no file behind it."""
+    label = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotHDF5Error("a loop of symbolic links, not a file", file=label) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise NotHDF5Error("no such file", file=label) from None
+        raise NotHDF5Error(f"cannot be read ({exc.strerror})", file=label) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise NotHDF5Error("is a folder, not an HDF5 file", file=label)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotHDF5Error("not a regular file (a FIFO, socket or device is never read)",
+                           file=label)

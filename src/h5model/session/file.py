@@ -9,6 +9,7 @@ handle and lazy arrays are ``FileSource``'s, and edits go to the file's ``Tracke
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import h5py
 
 from h5model.codegen import registry
-from h5model.errors import H5ModelError, NotHDF5Error
+from h5model.errors import H5ModelError
 from h5model.hdf5.graph import FileIndex, build_graph
+from h5model.hdf5.open import check_regular_file
 from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import save_changes, save_new
 from h5model.persist.tracker import Tracker
@@ -56,13 +58,16 @@ class File:
         self._tracker = Tracker(self.label, writable=self.writable)
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
         self._spec_arg = spec
-        self.external_root = Path(external_root) if external_root else self.path.resolve().parent
+        # realpath, unlike Path.resolve, does not raise on a loop of symbolic links
+        self.external_root = (
+            Path(external_root) if external_root else Path(os.path.realpath(self.path)).parent
+        )
         self.modules: dict[str, ModuleType] = {}
         self._nx_graph: nx.MultiDiGraph[str] | None = None
         self._nx_source: FileIndex | None = None
         exists = self.path.exists()
-        if self.mode in ("r", "r+") and not exists:
-            raise NotHDF5Error("no such file", file=self.label)
+        if self.mode in ("r", "r+"):
+            check_regular_file(self.path)  # no such file, a FIFO, a symbolic-link loop...
         if self.mode == "w-" and exists:
             raise H5ModelError("the file exists; use mode='w' to replace it", file=self.label)
         try:
@@ -189,8 +194,9 @@ class File:
 
     # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:
-        target = (self.path.resolve().parent / link.filename).resolve()
-        root = self.external_root.resolve()
+        target = Path(os.path.realpath(Path(os.path.realpath(self.path)).parent
+                                       / link.filename))
+        root = Path(os.path.realpath(self.external_root))
         if not target.is_relative_to(root):
             raise H5ModelError(
                 f"external link to {link.filename!r} leads outside {root}; pass "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,6 +490,9 @@ def read_embedded(file: h5py.File, label: str) -> SpecSet:
         except SpecError as exc:
             raise SpecError(exc.message, file=label, hdf5_path=exc.hdf5_path,
                             rule=exc.rule) from None
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # a damaged file
+            raise SpecError(f"the specification cannot be read ({exc})", file=label,
+                            hdf5_path=where) from None
         chosen[spec.name] = spec
     if not chosen:
         raise NoSpecsError("the spec group holds no namespaces", file=label, hdf5_path=group_path)
@@ -528,16 +532,8 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
     for path in paths:
         path = Path(path)
         label = str(path)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise SpecError(f"cannot read namespace file ({exc.strerror})", file=label) from None
-        if size > limits.MAX_SPEC_BYTES:
-            raise SpecError(
-                f"namespace file is larger than {limits.MAX_SPEC_BYTES} bytes", file=label
-            )
         raw = normalize.namespaces(
-            _parse_text(path.read_text(encoding="utf-8"), label, yaml_ok=True), label
+            _parse_text(_spec_file_text(path, label), label, yaml_ok=True), label
         )
         folder = path.resolve().parent
 
@@ -552,11 +548,9 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
                 if candidate.exists():
                     break
                 candidate = (folder / source).resolve().with_name(Path(source).name + suffix)
-            if not candidate.is_file():
+            if not candidate.exists():
                 raise SpecError(f"schema source {source!r} not found", hdf5_path=at)
-            if candidate.stat().st_size > limits.MAX_SPEC_BYTES:
-                raise SpecError("schema source is too large", hdf5_path=at)
-            return _parse_text(candidate.read_text(encoding="utf-8"), at, yaml_ok=True)
+            return _parse_text(_spec_file_text(candidate, str(candidate)), at, yaml_ok=True)
 
         for entry in raw["namespaces"]:
             spec = _build_namespace(entry, read_source, label)
@@ -564,6 +558,27 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
             if current is None or version_key(spec.version) > version_key(current.version):
                 out[spec.name] = spec
     return out
+
+
+def _spec_file_text(path: Path, label: str) -> str:
+    """A spec file's text; only a regular file is opened (a FIFO or a device would block)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise SpecError(f"cannot read namespace file ({exc.strerror})", file=label) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError("not a regular file", file=label)
+    if info.st_size > limits.MAX_SPEC_BYTES:
+        raise SpecError(f"spec file is larger than {limits.MAX_SPEC_BYTES} bytes", file=label)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read namespace file ({exc.strerror})", file=label) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (invalid byte at offset {exc.start})",
+                        file=label) from None
 
 
 def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], label: str) -> SpecSet:
@@ -587,6 +602,9 @@ def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] 
         if not supplied:
             raise
         embedded = None
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # a damaged spec group
+        raise SpecError(f"the embedded specifications cannot be read ({exc})", file=label,
+                        hdf5_path="/specifications") from None
     return combine(embedded, supplied, label) if supplied else embedded  # type: ignore[return-value]
 
 
