@@ -88,7 +88,8 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
     with file:
         try:
             specs = load_specs(file, str(path), spec)
-            RuleSet(specs).build_all()  # what opening the file refuses, reported here
+            rules = RuleSet(specs)
+            rules.build_all()  # what opening the file refuses, reported here
         except SpecError as exc:
             where, message = _spec_where(file, exc)
             emit(where, exc.rule or "spec.malformed", message, Severity.ERROR)
@@ -113,7 +114,7 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
         def skip(hdf5_path: str) -> bool:
             return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
 
-        structure = StructureChecker(file, index, specs, emit, skip)
+        structure = StructureChecker(file, index, rules, emit, skip)
         tables = TableChecker(file, index, structure.rules, emit, skip)
         for check in (structure.run, tables.run):
             try:

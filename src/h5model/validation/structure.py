@@ -33,7 +33,6 @@ from h5model.rules.model import (
 from h5model.rules.ruleset import RuleSet
 from h5model.rules.shapes import shape_problem
 from h5model.rules.values import isodatetime_problem, same_value
-from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 from h5model.validation.report import Severity
 
@@ -47,15 +46,15 @@ class StructureChecker:
         self,
         file: h5py.File,
         index: FileIndex,
-        specs: SpecSet,
+        rules: RuleSet,
         emit: Emit,
         skip: Callable[[str], bool],
     ) -> None:
         self.file = file
         self.index = index
         self.graph = index.graph
-        self.specs = specs
-        self.rules = RuleSet(specs)
+        self.specs = rules.specs
+        self.rules = rules
         self.emit = emit
         self.skip = skip
         self.done: set[str] = set()
