@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +49,11 @@ def nwb_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             raise FileNotFoundError(f"missing committed fixture {path}")
         files[name] = path
     return files
+
+
+@pytest.fixture(scope="module")
+def nwb(nwb_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the minimal pynwb file for one test module to open, lock and edit."""
+    path = tmp_path_factory.mktemp("minimal") / "minimal.nwb"
+    shutil.copyfile(nwb_files["minimal"], path)
+    return path

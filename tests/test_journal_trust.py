@@ -16,13 +16,11 @@ import shutil
 import stat
 import struct
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from helpers import NOBODY, in_child
-from nwbfiles import BUILDERS
 
 import h5model
 from h5model.cli.app import main
@@ -83,13 +81,6 @@ def crash_at_commit(path: Path) -> None:
 
     in_child(save)
     assert journal_path(path).exists()
-
-
-@pytest.fixture(scope="module")
-def nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return BUILDERS["minimal"](tmp_path_factory.mktemp("trust"))
 
 
 @pytest.fixture

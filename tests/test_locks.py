@@ -13,13 +13,11 @@ import shutil
 import stat
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import NOBODY, in_child
-from nwbfiles import BUILDERS
 
 import h5model
 from h5model.cli.app import main
@@ -37,13 +35,6 @@ needs_root = pytest.mark.skipif(
 def state(path: Path) -> tuple[bytes, int, int, int]:
     info = path.stat()
     return path.read_bytes(), info.st_mode, info.st_uid, info.st_gid
-
-
-@pytest.fixture(scope="module")
-def nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return BUILDERS["minimal"](tmp_path_factory.mktemp("locks-data"))
 
 
 @pytest.fixture
