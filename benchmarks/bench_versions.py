@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_versions.py FILES_DIR --base-python PATH [--rounds 5] [--json OUT]
+    python benchmarks/bench_versions.py FILES_DIR --base-python PATH --instructions
 
 ``PATH`` is the interpreter of an environment where the other version is installed
 (e.g. a virtualenv with ``pip install -e`` of an earlier checkout); this interpreter
@@ -10,6 +11,12 @@ runs the current one. Each round runs every operation once with each interpreter
 fresh processes and alternating, so that a busy machine slows both alike; the report
 gives the median wall and CPU time of each and current / base (below 1: the current
 version is faster). CPU time is the steadier figure on a shared machine.
+
+``--instructions`` counts instead the machine instructions each operation executes, under
+valgrind's cachegrind (``valgrind`` must be installed; about 50 times slower, one run
+each): the count of a child that only imports is subtracted. On a virtual machine, where
+CPU time of the same run varies by a third, this is the figure that can tell a change of a
+few percent; it counts work, not cache misses or waits on disk.
 FILES_DIR is written by ``make_files.py`` (``many_objects.nwb`` and ``big_dataset.nwb``).
 
 Operations (time inside the child, imports excluded):
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -51,6 +59,8 @@ elif op == "truncate":
 elif op == "open big":
     with h5model.open(path) as f:
         f.get("/acquisition/big_timeseries/data").value.shape
+elif op != "import":
+    raise SystemExit(f"unknown operation {op}")
 print(time.perf_counter() - t1, time.process_time() - c1)
 """
 
@@ -74,14 +84,59 @@ def run(python: str, op: str, path: Path, scratch: Path, cache: Path) -> tuple[f
     return float(wall), float(cpu)
 
 
+def instructions(python: str, op: str, path: Path, scratch: Path, cache: Path) -> int:
+    """Instructions one fresh interpreter executes for ``op``, imports included."""
+    env = {"H5MODEL_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         python, "-c", CHILD, op, str(path), str(scratch)],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{python} {op}: {done.stderr.strip().splitlines()[-1:]}")
+    match = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"valgrind printed no instruction count for {op}")
+    return int(match.group(1).replace(",", ""))
+
+
+def count_instructions(args: argparse.Namespace, pythons: dict[str, str]) -> int:
+    """Print current / base instruction counts of every operation, imports subtracted."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        counts: dict[str, dict[str, int]] = {}
+        for version, python in pythons.items():
+            cache = scratch / f"cache-{version}"
+            for op, name in OPERATIONS.items():  # fill the model cache first
+                run(python, op, args.files_dir / name, scratch, cache)
+            imports = instructions(python, "import", args.files_dir / "many_objects.nwb",
+                                   scratch, cache)
+            counts[version] = {
+                op: instructions(python, op, args.files_dir / name, scratch, cache) - imports
+                for op, name in OPERATIONS.items()
+            }
+    print("| operation | base instructions | current instructions | ratio |")
+    print("|---|---:|---:|---:|")
+    for op in OPERATIONS:
+        base, current = counts["base"][op], counts["current"][op]
+        print(f"| {op} | {base:,} | {current:,} | {current / base:.3f} |")
+    if args.json:
+        args.json.write_text(json.dumps(counts, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files_dir", type=Path)
     parser.add_argument("--base-python", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind instead of timing")
     args = parser.parse_args()
     pythons = {"base": args.base_python, "current": sys.executable}
+    if args.instructions:
+        return count_instructions(args, pythons)
     times: dict[str, dict[str, list[tuple[float, float]]]] = {
         op: {v: [] for v in pythons} for op in OPERATIONS
     }

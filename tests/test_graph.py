@@ -73,6 +73,42 @@ def test_a_broken_soft_link_is_flagged_and_keeps_its_path(tmp_path: Path) -> Non
     assert index.graph.edges["/a", "/nowhere/x", "link:gone"]["label"] is EdgeLabel.LINK
 
 
+def test_soft_links_are_followed_through_the_index_never_into_other_files(
+    tmp_path: Path,
+) -> None:
+    """A soft link that passes through an external link is that external link; the file it
+    names is never opened while the file is scanned (here a FIFO: opening it would hang)."""
+    import os
+
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    path = tmp_path / "links.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("group/data", data=np.arange(3))
+        f["ext"] = h5py.ExternalLink(str(fifo), "/x")
+        f["via_ext"] = h5py.SoftLink("/ext/inner")
+        f["to_group"] = h5py.SoftLink("/group")
+        f["through_soft"] = h5py.SoftLink("/to_group/data")
+        f["loop_a"] = h5py.SoftLink("/loop_b")
+        f["loop_b"] = h5py.SoftLink("/loop_a")
+        f["into_dataset"] = h5py.SoftLink("/group/data/deeper")
+    done = subprocess.run(
+        [sys.executable, "-c", f"import h5py; from h5model.hdf5.graph import build_graph\n"
+         f"with h5py.File({str(path)!r}, 'r') as f: build_graph(f, 'x')"],
+        timeout=60, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    index = index_of(path)
+    kinds = {c.name: (c.kind, c.target, c.broken) for c in index.children["/"]}
+    assert kinds["via_ext"] == (LinkKind.EXTERNAL, f"{fifo}::/x/inner", False)
+    (via,) = [c for c in index.children["/"] if c.name == "via_ext"]
+    assert (via.filename, via.path) == (str(fifo), "/x/inner")
+    assert kinds["through_soft"] == (LinkKind.SOFT, "/group/data", False)
+    assert kinds["to_group"] == (LinkKind.SOFT, "/group", False)
+    assert kinds["loop_a"][2] and kinds["loop_b"][2]
+    assert kinds["into_dataset"][2]
+
+
 def test_a_dangling_reference_points_at_the_missing_node(tmp_path: Path) -> None:
     path = tmp_path / "dangling.h5"
     with h5py.File(path, "w") as f:

@@ -352,6 +352,31 @@ def test_output_writes_the_text_report(every_damage: dict[str, Path], tmp_path: 
 LONG = 3_000_000
 
 
+def test_external_links_are_reported_without_opening_their_files(
+    nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A link to a system file (directly or through a soft link) and a link to a file that
+    is not there are warnings; a link to a file beside this one is not; none is opened."""
+    beside = tmp_path / "other.h5"
+    with h5py.File(beside, "w") as f:
+        f.create_group("x")
+    path = tmp_path / "links.nwb"
+    shutil.copyfile(nwb_files["minimal"], path)
+    with h5py.File(path, "a") as f:
+        f["acquisition/system"] = h5py.ExternalLink("/etc/passwd", "/")
+        f["general/via"] = h5py.SoftLink("/acquisition/system")
+        f["acquisition/gone"] = h5py.ExternalLink("gone.h5", "/x")
+        f["acquisition/beside"] = h5py.ExternalLink("other.h5", "/x")
+    (report,) = validate(path).files
+    found = {(i.hdf5_path, i.rule, i.severity) for i in report.issues}
+    assert found == {
+        ("/acquisition/system", "link.external-outside", Severity.WARNING),
+        ("/general/via", "link.external-outside", Severity.WARNING),
+        ("/acquisition/gone", "link.external-missing", Severity.WARNING),
+    }
+    assert report.status() == "valid" and report.status(strict=True) == "invalid"
+
+
 @pytest.fixture(scope="module")
 def long_ragged_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DynamicTable, written by hdmf, whose ragged column has LONG index entries."""

@@ -31,7 +31,7 @@ from h5model.hdf5.attributes import read_attributes, text_over_limit
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
 from h5model.hdf5.objectgraph import ObjectGraph
-from h5model.hdf5.paths import normalise
+from h5model.hdf5.paths import join, normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
 
@@ -40,6 +40,11 @@ from h5model.spec.storage import TYPE_KEYS
 # every object of the file while it opens.
 _GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
 _HARD, _CHILD = LinkKind.HARD, EdgeLabel.CHILD
+
+
+MAX_SOFT_HOPS = 16
+"""Soft links followed in a row before a path counts as leading nowhere (libhdf5's own
+default limit on link traversals)."""
 
 
 @dataclass(slots=True)
@@ -57,6 +62,8 @@ class Child:
     """External links: the object's path in the other file."""
     broken: bool = False
     """A soft link whose path leads to no object."""
+    # A soft link whose path passes through an external link is kept as the external
+    # link it amounts to (kind EXTERNAL, filename and path of the object it reaches).
 
 
 @dataclass
@@ -82,6 +89,7 @@ class _Walker:
         self.addr_to_path: dict[int, str] = {}
         self.pending_refs: list[tuple[str, str, Any, bool]] = []
         self.soft: list[tuple[str, Child]] = []
+        self.by_name: dict[str, dict[str, Child]] = {}
         # a text attribute is stored in the file: in a file no larger than the attribute
         # limit, none can exceed it, and the texts read by the scalar readers (which cannot
         # stop before reading) need no measuring
@@ -175,9 +183,7 @@ class _Walker:
                 filename, objpath = gid.links.get_val(raw_name)
                 fname = filename.decode("utf-8", "surrogateescape")
                 opath = objpath.decode("utf-8", "surrogateescape")
-                key = f"{fname}::{opath}"
-                if key not in self.graph:
-                    self.graph.add_node(key, kind=NodeKind.EXTERNAL, filename=fname, path=opath)
+                key = self._external_node(fname, opath)
                 self._edge(path, key, EdgeLabel.LINK, name)
                 self.index.children[path].append(
                     Child(name, LinkKind.EXTERNAL, key, fname, opath)
@@ -193,25 +199,64 @@ class _Walker:
     def _resolve_soft_links(self) -> None:
         for parent, child in self.soft:
             target = normalise(child.target)
-            canonical = self._canonical(target)
-            if canonical is None:
+            found = self._lookup(target)
+            if isinstance(found, tuple):
+                # a soft link that passes through an external link amounts to that
+                # external link (and is resolved, like it, only when asked, confined)
+                child.kind = LinkKind.EXTERNAL
+                child.filename, child.path = found
+                child.target = self._external_node(*found)
+            elif found is None:
                 if target not in self.graph:
                     self.graph.add_node(target, kind=NodeKind.MISSING, path=target)
                 child.target = target
                 child.broken = True
             else:
-                child.target = canonical
+                child.target = found
             self._edge(parent, child.target, EdgeLabel.LINK, child.name)
 
-    def _canonical(self, path: str) -> str | None:
-        """Canonical path of whatever ``path`` leads to, following soft links on the way."""
-        if path in self.index.children:
-            return path
-        try:
-            oid = h5o.open(self.fid, path.encode("utf-8", "surrogateescape"))
-        except (KeyError, ValueError, RuntimeError, OSError):
-            return None
-        return self.addr_to_path.get(h5o.get_info(oid).addr)
+    def _external_node(self, filename: str, path: str) -> str:
+        key = f"{filename}::{path}"
+        if key not in self.graph:
+            self.graph.add_node(key, kind=NodeKind.EXTERNAL, filename=filename, path=path)
+        return key
+
+    def _lookup(self, path: str, hops: int = 0) -> str | tuple[str, str] | None:
+        """Where ``path`` leads, found in what the traversal saw: a canonical path, the
+        (file, path) an external link on the way leads to, or None for nothing there
+        (or more than ``MAX_SOFT_HOPS`` soft links in a row). The library is not asked:
+        it would follow external links on the way into other files."""
+        current = "/"
+        parts = [part for part in path.split("/") if part]
+        for i, name in enumerate(parts):
+            child = self._named(current).get(name)
+            if child is None:
+                return None
+            rest = "/".join(parts[i + 1 :])
+            if child.kind is LinkKind.EXTERNAL:
+                assert child.filename is not None and child.path is not None
+                return child.filename, join(child.path, rest) if rest else child.path
+            if child.kind is LinkKind.SOFT:
+                if child.broken or hops >= MAX_SOFT_HOPS:
+                    return None
+                found = self._lookup(normalise(child.target), hops + 1)
+                if isinstance(found, str):
+                    current = found
+                    continue
+                if found is None:
+                    return None
+                filename, inner = found
+                return filename, join(inner, rest) if rest else inner
+            current = child.target
+        return current
+
+    def _named(self, path: str) -> dict[str, Child]:
+        """The entries of the group at ``path`` by name (empty for anything else)."""
+        named = self.by_name.get(path)
+        if named is None:
+            named = {child.name: child for child in self.index.children.get(path, ())}
+            self.by_name[path] = named
+        return named
 
     def _collect_refs(self, path: str, name: str, value: Any) -> None:
         if isinstance(value, (h5py.Reference, h5py.RegionReference)):

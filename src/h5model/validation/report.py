@@ -37,6 +37,8 @@ RULES: dict[str, str] = {
     "group.missing": "a required group is absent",
     "link.missing": "a required link is absent",
     "link.broken": "a soft link points at nothing",
+    "link.external-outside": "an external link leads outside the file's folder (warning)",
+    "link.external-missing": "an external link names a file that is not there (warning)",
     "link.target-type": "a link or linked object is not of the type the spec wants",
     "quantity.count": "fewer or more objects of a type than the spec's quantity",
     "object.unexpected": "an object or attribute the spec does not define (error with --strict)",

@@ -16,6 +16,7 @@ from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
+from h5model.validation.external import check_external_links
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
 from h5model.validation.table_checks import TableChecker
@@ -114,6 +115,7 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
         def skip(hdf5_path: str) -> bool:
             return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
 
+        check_external_links(path, index, emit, skip)
         structure = StructureChecker(file, index, rules, emit, skip)
         tables = TableChecker(file, index, structure.rules, emit, skip)
         for check in (structure.run, tables.run):
