@@ -21,14 +21,17 @@ from h5py import h5a, h5t
 
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5._native import read_attrs as _native
+from h5model.hdf5._native.lengths import STORED_LENGTHS
 from h5model.hdf5._native.library import LOCK
 from h5model.hdf5.limits import attribute_too_large
 
 _VLEN_TEXT = h5t.py_create(h5py.string_dtype())
 _OBJECT = np.dtype(object)
 
-AttributeReader = Callable[[Any], dict[str, Any]]
-"""An object's h5py identifier -> name -> value for each of its attributes, in name order."""
+AttributeReader = Callable[[Any, bool], dict[str, Any]]
+"""(an object's h5py identifier, guard) -> name -> value for each of its attributes, in name
+order. ``guard``: measure every text before reading it (where the library lets us, see
+``_native/lengths.py``), as in a file larger than the attribute limit."""
 
 
 MANY_ATTRIBUTES = 32
@@ -36,8 +39,9 @@ MANY_ATTRIBUTES = 32
 its index sorts them all again: such objects are read by one pass over their names."""
 
 
-def read_through_h5py(oid: Any) -> dict[str, Any]:
-    """name -> value for every attribute of the object ``oid``, in name order, all through h5py."""
+def read_through_h5py(oid: Any, guard: bool = False) -> dict[str, Any]:
+    """name -> value for every attribute of the object ``oid``, in name order, all through h5py
+    (every text is measured before it is read: ``guard`` changes nothing here)."""
     if h5a.get_num_attrs(oid) > MANY_ATTRIBUTES:
         return read_by_names(oid)
     out: dict[str, Any] = {}
@@ -65,7 +69,7 @@ def native_reader(scan: _native.ScalarReader) -> AttributeReader:
     under h5py's lock, and through h5py for the rest."""
     assert LOCK is not None  # no native reader exists without the lock
 
-    def read_attributes(oid: Any) -> dict[str, Any]:
+    def read_attributes(oid: Any, guard: bool = False) -> dict[str, Any]:
         """name -> value for every attribute of the object ``oid``, in name order."""
         count = h5a.get_num_attrs(oid)
         if not count:
@@ -73,7 +77,7 @@ def native_reader(scan: _native.ScalarReader) -> AttributeReader:
         if count > MANY_ATTRIBUTES:
             return read_by_names(oid)
         with LOCK:
-            values, rest = scan(oid.id, count)
+            values, rest = scan(oid.id, count, _limits.LIMITS.attribute_bytes if guard else 0)
         for name in rest:  # each keeps its place, held by None
             values[name] = read_attribute(h5a.open(oid, name.encode("utf-8", "surrogateescape")))
         return values
@@ -95,9 +99,10 @@ def read_attribute(aid: Any) -> Any:
     """One attribute's value: ``str`` for text, numpy scalars unwrapped to numpy scalars.
 
     Refuses (``LimitError``) a value over the attribute limit: one of fixed size before it
-    is read, from its element count and type size; one of variable length (text, sequences)
-    once the library has read it, before any copy is made here: the library cannot say its
-    size beforehand, but each element lies in the file's global heap, whose collections
+    is read, from its element count and type size; text of variable length from its stored
+    lengths, unread (``_native/lengths.py``), where the library is bound; other values of
+    variable length (and all text on the h5py path) once the library has read them, before
+    any copy is made here: each element lies in the file's global heap, whose collections
     HDF5 refuses to read past the file's end, so each is at most the file's size."""
     shape = aid.shape
     if shape is None:  # a null dataspace
@@ -109,6 +114,10 @@ def read_attribute(aid: Any) -> Any:
         raise attribute_too_large(_name(aid), count * htype.get_size())
     if htype.get_class() == h5t.STRING and htype.is_variable_str():
         # the common case (most NWB attributes): skip building a numpy dtype
+        if count and STORED_LENGTHS is not None:  # measured before HDF5 reads them
+            lengths = STORED_LENGTHS.of(aid, count)
+            if lengths is not None and int(lengths.sum(dtype=np.uint64)) > limit:
+                raise attribute_too_large(_name(aid), int(lengths.sum(dtype=np.uint64)))
         arr = np.empty(shape, dtype=_OBJECT)
         if count:
             aid.read(arr, mtype=_VLEN_TEXT)

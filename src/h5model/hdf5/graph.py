@@ -113,7 +113,7 @@ class _Walker:
             address = h5o.get_info(oid).addr
         self.addr_to_path[address] = path
         try:
-            attrs = read_attributes(oid)
+            attrs = read_attributes(oid, self.texts_unbounded)
         except LimitError as exc:
             raise exc.at(self.label, path) from None
         if self.texts_unbounded:

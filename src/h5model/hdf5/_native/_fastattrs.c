@@ -32,8 +32,10 @@ static herr_t (*p_close_type)(hid_t);
 static herr_t (*p_close_space)(hid_t);
 static herr_t (*p_close_attr)(hid_t);
 static herr_t (*p_free)(void *);
+static char *(*p_get_tag)(hid_t);
 
 static hid_t t_double, t_int64, t_uint64, t_text;
+static hid_t t_lengths = -1; /* the probe of stored_lengths below; -1 until registered */
 static long c_string, c_float, c_integer, c_unsigned, c_space_scalar, c_index_name, c_iter_inc;
 static PyObject *numpy_types = NULL; /* dict: (kind, size, signed) -> numpy scalar type */
 static int ready = 0;
@@ -113,6 +115,61 @@ static PyObject *init(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/*
+ * A conversion from variable-length text as stored to its lengths in bytes (uint32), for
+ * HDF5 to run when an attribute is read with the opaque memory type tagged LENGTHS_TAG.
+ * HDF5 hands a conversion the stored form of each element: a 4-byte little-endian length
+ * followed by where the text lies in the file's global heap. So the length of a text is
+ * known without reading the text (which HDF5 would otherwise read, and copy, whole).
+ * Registered by h5model.hdf5._native.lengths; the arguments are those of H5T_conv_t.
+ */
+#define LENGTHS_TAG "h5model: stored lengths of variable-length text"
+
+static herr_t stored_lengths(hid_t src, hid_t dst, void *cdata, size_t count, size_t stride,
+                             size_t background_stride, void *buffer, void *background,
+                             hid_t transfer) {
+    (void)background_stride;
+    (void)background;
+    (void)transfer;
+    int command = *(int *)cdata; /* H5T_cdata_t starts with its H5T_cmd_t command */
+    if (command == 0) {          /* H5T_CONV_INIT: only text to this probe */
+        char *tag = p_get_tag(dst);
+        int ours = tag != NULL && strcmp(tag, LENGTHS_TAG) == 0;
+        if (tag != NULL) {
+            p_free(tag);
+        }
+        return ours && p_is_variable_str(src) > 0 ? 0 : -1;
+    }
+    if (command == 1) { /* H5T_CONV_CONV: in place, each length over its element's start */
+        size_t size = stride ? stride : p_get_size(src);
+        unsigned char *bytes = buffer;
+        if (size < 4) {
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++) {
+            const unsigned char *element = bytes + i * size;
+            uint32_t length = (uint32_t)element[0] | (uint32_t)element[1] << 8 |
+                              (uint32_t)element[2] << 16 | (uint32_t)element[3] << 24;
+            memcpy(bytes + i * 4, &length, 4);
+        }
+    }
+    return 0; /* H5T_CONV_FREE: nothing held */
+}
+
+static PyObject *lengths_conversion(PyObject *self, PyObject *args) {
+    PyObject *functions;
+    long long probe;
+    if (!PyArg_ParseTuple(args, "O!L", &PyDict_Type, &functions, &probe)) {
+        return NULL;
+    }
+    BIND(p_get_tag, "H5Tget_tag");
+    BIND(p_free, "H5free_memory");
+    BIND(p_is_variable_str, "H5Tis_variable_str");
+    BIND(p_get_size, "H5Tget_size");
+    t_lengths = (hid_t)probe;
+    return PyLong_FromVoidPtr((void *)(intptr_t)&stored_lengths);
+}
+
 /* A new reference to the numpy scalar type for (kind, size, signed), or NULL. */
 static PyObject *scalar_type(int kind, size_t size, int is_signed) {
     PyObject *key = Py_BuildValue("(inI)", kind, (Py_ssize_t)size, (unsigned)is_signed);
@@ -126,7 +183,7 @@ static PyObject *scalar_type(int kind, size_t size, int is_signed) {
 }
 
 /* The value of one scalar attribute, Py_None (borrowed marker) to fall back, NULL on error. */
-static PyObject *read_scalar(hid_t attr) {
+static PyObject *read_scalar(hid_t attr, long long limit) {
     hid_t space = p_get_space(attr);
     if (space < 0) {
         Py_RETURN_NONE;
@@ -144,7 +201,11 @@ static PyObject *read_scalar(hid_t attr) {
     int kind = p_get_class(type);
     if (kind == c_string && p_is_variable_str(type) > 0) {
         char *text = NULL;
-        if (p_read(attr, t_text, &text) >= 0) {
+        uint32_t stored = 0;
+        if (limit > 0 && t_lengths >= 0 && p_read(attr, t_lengths, &stored) >= 0 &&
+            (long long)stored > limit) {
+            /* left to h5model.hdf5.attributes, which refuses it unread */
+        } else if (p_read(attr, t_text, &text) >= 0) {
             result = text ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "surrogateescape")
                           : PyUnicode_FromString("");
             if (text) {
@@ -198,9 +259,9 @@ static PyObject *read_scalar(hid_t attr) {
 }
 
 static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
-    long long object;
+    long long object, limit = 0;
     Py_ssize_t count;
-    if (!PyArg_ParseTuple(args, "Ln", &object, &count)) {
+    if (!PyArg_ParseTuple(args, "Ln|L", &object, &count, &limit)) {
         return NULL;
     }
     if (!ready) {
@@ -241,7 +302,7 @@ static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
         if (name != buffer) {
             PyMem_Free(name);
         }
-        PyObject *value = key ? read_scalar(attr) : NULL;
+        PyObject *value = key ? read_scalar(attr, limit) : NULL;
         p_close_attr(attr);
         if (value == NULL) {
             Py_XDECREF(key);
@@ -269,7 +330,10 @@ static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
     {"read_scalar_attributes", read_scalar_attributes, METH_VARARGS,
-     "(values in name order, None for those left to h5py; their names)."},
+     "(object, count[, limit]) -> (values in name order, None for those left to h5py "
+     "(and text longer than limit bytes, when given); their names)."},
+    {"lengths_conversion", lengths_conversion, METH_VARARGS,
+     "(function addresses, probe type) -> address of the stored-lengths conversion."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -76,6 +76,9 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     "H5Aget_create_plist": (HID, HID),
     "H5Pclose": (c_int, HID),
     "H5free_memory": (c_int, c_void_p),
+    "H5Tget_tag": (c_void_p, HID),
+    "H5Tregister": (c_int, c_int, c_char_p, HID, HID, c_void_p),
+    "H5Tunregister": (c_int, c_int, c_char_p, HID, HID, c_void_p),
 }
 
 READER_FUNCTIONS = (

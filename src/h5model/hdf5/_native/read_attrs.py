@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from h5model.hdf5._native import lengths as _lengths
 from h5model.hdf5._native import library as _library
 from h5model.hdf5._native.library import (
     FLOAT,
@@ -32,9 +33,11 @@ from h5model.hdf5._native.library import (
     Library,
 )
 
-ScalarReader = Callable[[int, int], tuple[dict[str, Any], list[str]]]
-"""(object identifier, attribute count) -> (name -> value in name order, with ``None``
-standing for each attribute left to h5py; the names left to h5py)."""
+ScalarReader = Callable[[int, int, int], tuple[dict[str, Any], list[str]]]
+"""(object identifier, attribute count, text limit) -> (name -> value in name order, with
+``None`` standing for each attribute left to h5py; the names left to h5py). A text limit
+above 0 leaves to h5py, unread, each text stored longer than that many bytes (for
+``attributes.read_attribute`` to refuse): see ``lengths.py``."""
 
 _NAME_BUFFER = 1024
 _INT_TYPES: dict[tuple[int, bool], type[np.integer[Any]]] = {
@@ -67,6 +70,9 @@ def ctypes_reader(lib: Library) -> ScalarReader:
     name_buffer = ctypes.create_string_buffer(_NAME_BUFFER)
     text, double = ctypes.c_char_p(), ctypes.c_double()
     int64, uint64 = ctypes.c_int64(), ctypes.c_uint64()
+    probe = _lengths.STORED_LENGTHS.probe.id if _lengths.STORED_LENGTHS is not None else -1
+    stored = ctypes.c_uint32()
+    stored_ref = byref(stored)
     text_ref, double_ref, int64_ref, uint64_ref = (
         byref(text),
         byref(double),
@@ -74,7 +80,7 @@ def ctypes_reader(lib: Library) -> ScalarReader:
         byref(uint64),
     )
 
-    def read_scalar(aid: int) -> Any:
+    def read_scalar(aid: int, limit: int) -> Any:
         sid = get_space(aid)
         if sid < 0:
             return _FALLBACK
@@ -88,6 +94,9 @@ def ctypes_reader(lib: Library) -> ScalarReader:
         try:
             klass = get_class(tid)
             if klass == STRING and is_variable_str(tid) > 0:
+                measured = limit > 0 and probe >= 0 and read(aid, probe, stored_ref) >= 0
+                if measured and stored.value > limit:
+                    return _FALLBACK  # for attributes.read_attribute to refuse, unread
                 if read(aid, text_type, text_ref) < 0:
                     return _FALLBACK
                 raw = text.value
@@ -112,7 +121,9 @@ def ctypes_reader(lib: Library) -> ScalarReader:
         finally:
             close_type(tid)
 
-    def read_scalar_attributes(object_id: int, count: int) -> tuple[dict[str, Any], list[str]]:
+    def read_scalar_attributes(
+        object_id: int, count: int, limit: int = 0
+    ) -> tuple[dict[str, Any], list[str]]:
         values: dict[str, Any] = {}
         rest: list[str] = []
         for i in range(count):
@@ -124,7 +135,7 @@ def ctypes_reader(lib: Library) -> ScalarReader:
                 if length < 0:
                     raise OSError(f"HDF5 could not read the name of attribute {i}")
                 raw = name_buffer.value if length < _NAME_BUFFER else _long_name(get_name, aid)
-                value = read_scalar(aid)
+                value = read_scalar(aid, limit)
             finally:
                 close(aid)
             name = raw.decode("utf-8", "surrogateescape")
