@@ -221,25 +221,40 @@ def _parse(text: str, where: str, *, yaml_ok: bool) -> Any:
 
 def _check_document(document: Any, where: str) -> None:
     """Refuse containers nested deeper than ``MAX_DOCUMENT_DEPTH`` and integers longer than
-    ``MAX_INTEGER_DIGITS`` (YAML's ints are not bounded while parsing), without recursion."""
+    ``MAX_INTEGER_DIGITS`` (YAML's ints are not bounded while parsing), without recursion.
+    Only containers are stacked: a spec is thousands of short texts."""
+    max_bits = 4 * limits.MAX_INTEGER_DIGITS
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth >= limits.MAX_DOCUMENT_DEPTH:
-                raise SpecError(
-                    f"spec text is nested more than {limits.MAX_DOCUMENT_DEPTH} levels deep",
-                    hdf5_path=where,
-                )
-            items = value.values() if isinstance(value, dict) else value
-            stack.extend((item, depth + 1) for item in items)
-            if isinstance(value, dict):
-                stack.extend((key, depth + 1) for key in value)
-        elif isinstance(value, int) and value.bit_length() > 4 * limits.MAX_INTEGER_DIGITS:
+        if type(value) is dict:
+            items: Any = (*value, *value.values())
+        elif type(value) is list:
+            items = value
+        else:
+            _check_scalar(value, max_bits, where)
+            continue
+        if depth >= limits.MAX_DOCUMENT_DEPTH:
             raise SpecError(
-                f"spec text holds an integer of more than {limits.MAX_INTEGER_DIGITS} digits",
+                f"spec text is nested more than {limits.MAX_DOCUMENT_DEPTH} levels deep",
                 hdf5_path=where,
             )
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is not str:
+                _check_scalar(item, max_bits, where)
+
+
+def _check_scalar(value: Any, max_bits: int, where: str) -> None:
+    if isinstance(value, dict | list):  # subclasses, which YAML and JSON never make
+        _check_document(value, where)
+    elif isinstance(value, int) and value.bit_length() > max_bits:
+        raise SpecError(
+            f"spec text holds an integer of more than {limits.MAX_INTEGER_DIGITS} digits",
+            hdf5_path=where,
+        )
 
 
 class _NoAliasLoader(yaml.SafeLoader):
