@@ -23,8 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"errors", "spec", "rules", "codegen", "hdf5"},
     "persist": {"errors", "storage", "spec", "rules", "codegen", "hdf5", "models"},
     "session": BELOW_SESSION,
-    # validation and truncation read the file and the rules, never the session or its edits
-    "validation": {"errors", "storage", "spec", "rules", "hdf5"},
+    # validation and truncation read the file and the rules, never the session or its edits;
+    # validation asks the model registry whether these very specs were already resolved
+    "validation": {"errors", "storage", "spec", "rules", "codegen", "hdf5"},
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
     "cli": BELOW_SESSION | {"session", "validation", "truncation"},
 }

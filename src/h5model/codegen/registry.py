@@ -115,6 +115,12 @@ def _available(key: str) -> bool:
     return key in _loaded or key in committed_index() or (cache_dir() / f"m_{key}.py").exists()
 
 
+def generated(specs: SpecSet) -> bool:
+    """Whether models exist for every namespace of ``specs`` (committed or cached): then
+    every type of these exact specs was resolved into rules once, without error."""
+    return all(_available(key) for key in namespace_keys(specs).values())
+
+
 def modules_for(specs: SpecSet) -> dict[str, ModuleType]:
     """namespace -> generated module, generating and caching what is missing."""
     keys = namespace_keys(specs)
