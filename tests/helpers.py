@@ -43,3 +43,18 @@ def in_child(work: Callable[[], None]) -> None:
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def reflink_works(folder: Path) -> bool:
+    """Whether ``folder``'s file system makes copy-on-write clones (then a save never
+    takes the journal path only because of the copy limit)."""
+    from h5model.storage.replace import clone_into
+
+    source, target = folder / ".reflink-probe-a", folder / ".reflink-probe-b"
+    source.write_bytes(b"probe" * 1000)
+    try:
+        with open(source, "rb") as a, open(target, "wb") as b:
+            return clone_into(a.fileno(), b.fileno())
+    finally:
+        source.unlink()
+        target.unlink(missing_ok=True)

@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="object path and attribute name, e.g. /units/description")
     setter.add_argument("value", metavar="VALUE",
                         help="the new value; arrays as JSON lists, e.g. '[1, 2]'")
+    setter.add_argument("-v", "--verbose", action="store_true",
+                        help="also say how the save reached the disk (reflink, copy or "
+                        "journal) and why")
 
     truncate = sub.add_parser(
         "truncate",
@@ -344,8 +347,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "set":
         from h5model.cli.set_value import set_value
 
-        old, new = set_value(args.file, args.target, args.value)
+        old, new, report = set_value(args.file, args.target, args.value)
         print(f"{args.file}: {args.target}: {old!r} -> {new!r}")
+        if args.verbose and report is not None:
+            print(f"{args.file}: saved by {report.method}: {report.reason}")
         return 0
     if args.command == "recover":
         return _recover(args.file)

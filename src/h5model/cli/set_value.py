@@ -17,6 +17,7 @@ import pydantic
 from h5model.errors import H5ModelError, ModelError, validation_problems
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import H5Field, Node
+from h5model.persist.save import SaveReport
 from h5model.session.file import File
 from h5model.spec import dtypes
 
@@ -59,8 +60,8 @@ def _locate(file: File, target: str) -> tuple[Node, str, H5Field]:
     )
 
 
-def set_value(path: Path, target: str, text: str) -> tuple[Any, Any]:
-    """Set one value and save; returns (old, new)."""
+def set_value(path: Path, target: str, text: str) -> tuple[Any, Any, SaveReport | None]:
+    """Set one value and save; returns (old, new, how the save reached the disk)."""
     with File(path, "r+") as file:
         owner, field_name, spec = _locate(file, target)
         old = getattr(owner, field_name)
@@ -78,8 +79,8 @@ def set_value(path: Path, target: str, text: str) -> tuple[Any, Any]:
         except ValueError as exc:
             raise ModelError(f"invalid value {text!r}: {exc}", file=file.label,
                              hdf5_path=target) from None
-        file.save()
-        return _shown(old), _shown(getattr(owner, field_name))
+        report = file.save()
+        return _shown(old), _shown(getattr(owner, field_name)), report
 
 
 def _shown(value: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 
 from h5model.errors import NotHDF5Error
-from h5model.storage.journal import journal_path
+from h5model.storage.journal import MarkedFile, journal_path, marked_by_a_save
 from h5model.storage.locking import reading
 
 
@@ -29,9 +29,11 @@ def open_hdf5(path: Path) -> h5py.File:
             pass
     try:
         if not h5py.is_hdf5(path):
+            if marked_by_a_save(path):
+                raise MarkedFile(path)
             raise NotHDF5Error("not an HDF5 file (no HDF5 signature)", file=label)
         return h5py.File(path, "r")
-    except NotHDF5Error:
+    except (NotHDF5Error, MarkedFile):
         raise
     except (OSError, ValueError) as exc:
         raise NotHDF5Error(f"cannot be opened as HDF5 ({exc})", file=label) from None

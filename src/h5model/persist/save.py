@@ -1,17 +1,22 @@
-"""One save of an open file: check every change, write them through an undo journal,
-commit, and let the models see what the save did.
+"""One save of an open file: check every change, write them where every reader sees
+the old file or the new one, and let the models see what the save did.
 
-The file's own HDF5 handle is let go while the journaled handle writes (its lazy
-arrays read through the journaled one meanwhile) and opened again afterwards, also
-when the save fails. Nothing is written when a check fails; a save interrupted at any
-moment leaves the journal that puts the old bytes back.
+The edits go into a clone or copy of the file that then replaces it with one rename
+(``storage.replace``); where neither is possible (a large file without clones, a file
+with hard links) into the file itself through the undo journal, which marks the file
+unreadable to other HDF5 readers meanwhile (``storage.journal``). The file's own HDF5
+handle is let go while the save's handle writes (its lazy arrays read through that
+one meanwhile) and opened again afterwards, also when the save fails. Nothing is
+written when a check fails.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import h5py
 
@@ -24,8 +29,10 @@ from h5model.persist.tracker import Tracker
 from h5model.persist.whole_file import specs_of, write_file
 from h5model.persist.writer import Writer, type_key
 from h5model.spec.loader import SpecSet
+from h5model.storage import replace
 from h5model.storage.journal import JournaledFile
 from h5model.storage.locking import saving
+from h5model.storage.replace import SaveMethod
 
 
 class SaveTarget(ArraySource, Protocol):
@@ -49,41 +56,95 @@ class SaveTarget(ArraySource, Protocol):
         ...
 
 
-def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], path: Path) -> None:
-    """Check every change recorded by ``tracker``, then write exactly those, atomically.
+@dataclass(frozen=True)
+class SaveReport:
+    """How a save reached the disk, and why that way (``File.last_save``)."""
+
+    method: SaveMethod | Literal["new"]
+    """``reflink`` or ``copy``: a new file edited and moved over the old one; ``journal``:
+    edited in place through the undo journal; ``new``: a new file written whole."""
+    reason: str
+
+
+def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], path: Path,
+                 *, copy_limit: int | None = None) -> SaveReport | None:
+    """Check every change recorded by ``tracker``, then write exactly those, atomically;
+    None when there was nothing to save.
 
     ``models`` (hdf5_path -> model) learns what the save did: new models their paths,
-    removed ones are forgotten."""
+    removed ones are forgotten. ``copy_limit`` (bytes) overrides the largest file copied
+    when the file system cannot clone it (see ``storage.replace``)."""
     changes = tracker.changes
     if not changes:
-        return
+        return None
     check(changes, tracker)
     key = type_key(models.get("/"), tracker.specs)
     before = tracker.index  # what refers to what, as the file holds it now
+    limit = replace.copy_limit(copy_limit)
+
+    def write(h5: h5py.File) -> tuple[Writer, set[str]]:
+        with target.through(h5):
+            writer = Writer(h5, key, tracker.label, home=tracker,
+                            folder=str(path.resolve().parent))
+            touched = apply(changes, h5, writer, lambda p: referrers(before, p))
+            writer.finish()
+        return writer, touched
+
     with saving(path):
+        replace.remove_stale(path)
         target.release()
         try:
-            journal = JournaledFile(path)  # removes a journal it half made
+            try:
+                new = replace.NewFile.beside(path, limit)
+            except replace.NoReplace as why:
+                report = SaveReport("journal", why.reason)
+                writer, touched = _in_place(path, write)
+            else:
+                report = SaveReport(new.method, new.reason)
+                writer, touched = _replacing(new, write)
         except BaseException:
-            target.reopen()
-            raise
-        try:
-            with h5py.File(journal, "r+") as h5, target.through(h5):
-                writer = Writer(h5, key, tracker.label, home=tracker,
-                                folder=str(path.resolve().parent))
-                touched = apply(changes, h5, writer, lambda p: referrers(before, p))
-                writer.finish()
-            journal.commit()
-        except BaseException:
-            if not journal.closed:
-                journal.abort()
             target.reopen()
             raise
         target.reopen()
     _settle(tracker, target, models, writer, touched)
+    return report
 
 
-def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -> None:
+_Write = Callable[[h5py.File], tuple[Writer, set[str]]]
+
+
+def _replacing(new: replace.NewFile, write: _Write) -> tuple[Writer, set[str]]:
+    """Edit the clone or copy, then move it over the file: readers of every kind see the
+    old file or the new one."""
+    try:
+        with h5py.File(new.path, "r+") as h5:
+            handle = h5.id.get_vfd_handle()
+            if not isinstance(handle, int) or not new.is_opened_by(handle):
+                raise H5ModelError(f"{new.path} is not the file this save created; nothing "
+                                   "was changed", file=new.original)
+            done = write(h5)
+        new.commit()
+    except BaseException:
+        new.discard()
+        raise
+    return done
+
+
+def _in_place(path: Path, write: _Write) -> tuple[Writer, set[str]]:
+    """Edit the file itself through the undo journal (other readers refuse it meanwhile)."""
+    journal = JournaledFile(path)
+    try:
+        with h5py.File(journal, "r+") as h5:
+            done = write(h5)
+        journal.commit()
+    except BaseException:
+        if not journal.closed:
+            journal.abort()
+        raise
+    return done
+
+
+def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -> SaveReport:
     """The first save of a new file: ``root`` written whole, with its specs embedded."""
     if root is None:
         raise H5ModelError("nothing to save: set f.root first", file=label)
@@ -92,6 +153,7 @@ def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -
         raise H5ModelError("no specs to embed: open with spec=... or use models read from "
                            "a file", file=label)
     write_file(root, path, specs, overwrite=True)
+    return SaveReport("new", "a new file, written whole and moved into place")
 
 
 def _settle(tracker: Tracker, target: SaveTarget, models: dict[str, Any], writer: Writer,

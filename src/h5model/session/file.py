@@ -22,7 +22,7 @@ from h5model.errors import H5ModelError
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import check_regular_file
 from h5model.models.nodes import ExternalLink, Group, Node
-from h5model.persist.save import save_changes, save_new
+from h5model.persist.save import SaveReport, save_changes, save_new
 from h5model.persist.tracker import Tracker
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
@@ -53,6 +53,8 @@ class File:
         self.mode = "w-" if mode == "x" else mode
         self.writable = self.mode != "r"
         self._lock: WriterLock | None = None
+        self.last_save: SaveReport | None = None
+        """How the last save of this handle reached the disk (``method``, ``reason``)."""
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
         self._tracker = Tracker(self.label, writable=self.writable)
@@ -177,20 +179,29 @@ class File:
         """True when there are edits not saved yet."""
         return bool(self._tracker.changes)
 
-    def save(self) -> None:
-        """Check every edit, then write exactly what changed; atomically (see ``journal``)."""
+    def save(self, *, copy_limit: int | None = None) -> SaveReport | None:
+        """Check every edit, then write exactly what changed, so that every reader sees the
+        old file or the new one; returns how (also ``last_save``), None if nothing changed.
+
+        ``copy_limit`` (bytes) overrides ``H5MODEL_SAVE_COPY_LIMIT``: the largest file
+        copied when the file system cannot clone it (larger ones use the journal)."""
         if not self.writable:
             raise H5ModelError("the file is open read-only; open it with mode='r+' to save",
                                file=self.label)
         if self._fresh:
-            save_new(self._models.get("/"), self.specs, self.path, self.label)
+            report: SaveReport | None = save_new(self._models.get("/"), self.specs,
+                                                 self.path, self.label)
             self._fresh = False
             self._tracker.changes.clear()
             # the file's own models from now on (the ones given may belong to another file,
             # whose edit log would swallow later edits): f.root is the saved root
             self._load()
-            return
-        save_changes(self._tracker, self._source, self._models, self.path)
+        else:
+            report = save_changes(self._tracker, self._source, self._models, self.path,
+                                  copy_limit=copy_limit)
+        if report is not None:
+            self.last_save = report
+        return report
 
     # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:

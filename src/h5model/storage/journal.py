@@ -11,6 +11,13 @@ that, ``h5model recover`` (or the next writer) puts every recorded byte back and
 the old length: the old state, exactly. A torn last record is ignored, because
 its write never started.
 
+Only h5model knows the journal, so other readers (pynwb, h5py, MATLAB) must not read
+the file while it may be half written: the save first journals the 8-byte HDF5
+signature and overwrites it with ``MARKER`` (libhdf5 then refuses the file as not
+HDF5), and puts it back as its last write before the commit record; a rollback puts
+it back last too (its record is the first). Saves use this journal only where the
+file cannot be replaced whole (see ``replace``).
+
 A journal is applied only when it proves it belongs to the file as it is now,
 because applying one writes into the file: it must be a regular file (never
 followed through a symbolic link) owned by the file's owner (or by whoever
@@ -53,6 +60,11 @@ _HEADROOM = 16 << 20
 """A save that grows the file records a new largest size with this much room to spare,
 so that a save appending gigabytes syncs a bounds record now and then, not per write."""
 
+SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MARKER = b"\x89H5Msave"
+"""Stands in for the HDF5 signature while a journaled save writes in place: no HDF5
+reader opens the file then, so none can read half old, half new bytes."""
+
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -75,6 +87,18 @@ class InterruptedSave(JournalError):
             f"`h5model recover {file}` (or open the file for writing) to roll the file back "
             "to its state before that save. Read-only commands change nothing and stop here",
             file=file, journal=journal,
+        )
+
+
+class MarkedFile(JournalError):
+    """The file's HDF5 signature is replaced by a save in place that did not finish."""
+
+    def __init__(self, file: Path) -> None:
+        super().__init__(
+            "a save of this file in place was interrupted and left it marked unreadable (its "
+            "HDF5 signature replaced, so that no reader sees half a save); run "
+            f"`h5model recover {file}` to roll it back",
+            file=file, journal=journal_path(file),
         )
 
 
@@ -149,6 +173,9 @@ class JournaledFile:
         except BaseException:
             self._file.close()
             raise
+        self._covered: list[tuple[int, int]] = []  # journaled [start, end) ranges, merged
+        self._mark: tuple[int, bytearray] | None = None
+        """(offset, the signature as HDF5 sees it) while the file on disk is marked."""
         try:
             with contextlib.suppress(OSError):
                 lock(fd, shared=False, wait=False)
@@ -163,8 +190,12 @@ class JournaledFile:
             self._journal_path.unlink(missing_ok=True)  # created just now: nothing written
             self._file.close()
             raise
-        self._covered: list[tuple[int, int]] = []  # journaled [start, end) ranges, merged
         self.closed = False
+        try:
+            self._mark_unreadable()
+        except BaseException:
+            self.abort()
+            raise
 
     # -- the file-object protocol h5py's fileobj driver uses -------------------------------
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -177,12 +208,19 @@ class JournaledFile:
     def read(self, size: int = -1) -> bytes:
         self._file.seek(self._position)
         data = self._file.read(size)
+        start = self._position
         self._position += len(data)
-        return data
+        if self._mark is None:
+            return data
+        buffer = bytearray(data)
+        self._unmask(start, buffer)
+        return bytes(buffer)
 
     def readinto(self, buffer: Any) -> int:
         self._file.seek(self._position)
         count: int = self._file.readinto(buffer)  # type: ignore[attr-defined]
+        if self._mark is not None:
+            self._unmask(self._position, memoryview(buffer).cast("B")[:count])
         self._position += count
         return count
 
@@ -192,10 +230,55 @@ class JournaledFile:
         self._protect(start, min(end, self.original_size))
         if end > self._high:
             self._bounds(self._low, max(end, self._high + max(self._high // 4, _HEADROOM)))
-        self._file.seek(start)
-        written = self._file.write(view)
+        if self._mark is None:
+            self._file.seek(start)
+            written = self._file.write(view)
+        else:
+            written = self._write_around_mark(start, view)
         self._position += written
         return written
+
+    # -- the mark: other HDF5 readers refuse the file while it may be half written ---------
+    def _mark_unreadable(self) -> None:
+        """Journal the HDF5 signature, then overwrite it with ``MARKER`` (synced before
+        any other byte changes): libhdf5, hence every other reader, refuses the file
+        until the commit or a rollback puts the signature back. HDF5 still sees the
+        signature through this object."""
+        offset = signature_offset(self._file, self.original_size)
+        if offset is None:
+            return  # not an HDF5 file: nothing another reader could open anyway
+        self._protect(offset, offset + len(SIGNATURE))
+        self._file.seek(offset)
+        self._file.write(MARKER)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._mark = (offset, bytearray(SIGNATURE))
+
+    def _unmask(self, start: int, buffer: Any) -> None:
+        """Show the bytes HDF5 wrote (or found) at the marked place."""
+        assert self._mark is not None
+        offset, true = self._mark
+        low, high = max(start, offset), min(start + len(buffer), offset + len(true))
+        if low < high:
+            buffer[low - start : high - start] = true[low - offset : high - offset]
+
+    def _write_around_mark(self, start: int, view: memoryview) -> int:
+        """Write ``view`` at ``start``, keeping what falls on the marked bytes in memory."""
+        assert self._mark is not None
+        offset, true = self._mark
+        end = start + len(view)
+        low, high = max(start, offset), min(end, offset + len(true))
+        if low >= high:
+            self._file.seek(start)
+            return self._file.write(view)
+        true[low - offset : high - offset] = view[low - start : high - start]
+        if start < low:
+            self._file.seek(start)
+            self._file.write(view[: low - start])
+        if high < end:
+            self._file.seek(high)
+            self._file.write(view[high - start :])
+        return len(view)
 
     def truncate(self, size: int | None = None) -> int:
         size = self._position if size is None else size
@@ -275,6 +358,13 @@ class JournaledFile:
         is never applied), then drop it."""
         self._file.flush()
         os.fsync(self._file.fileno())
+        if self._mark is not None:  # the last write of the save: readable again
+            offset, true = self._mark
+            self._file.seek(offset)
+            self._file.write(true)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._mark = None
         final_size = os.fstat(self._file.fileno()).st_size
         self._file.close()
         self._journal.write(_record(COMMIT, final_size, 0))
@@ -299,6 +389,29 @@ class JournaledFile:
     def close(self) -> None:
         """Called by h5py when it closes the file; commit/abort decide the journal's fate."""
         self._file.flush()
+
+
+def signature_offset(handle: BinaryIO, size: int, signature: bytes = SIGNATURE) -> int | None:
+    """Where ``signature`` starts: HDF5 looks at 0, 512, 1024, 2048... (after a user
+    block), as libhdf5 does."""
+    offset = 0
+    while offset + len(signature) <= size:
+        handle.seek(offset)
+        if handle.read(len(signature)) == signature:
+            return offset
+        offset = 512 if offset == 0 else offset * 2
+    return None
+
+
+def marked_by_a_save(path: Path) -> bool:
+    """True when a journaled save of ``path`` has replaced its HDF5 signature with
+    ``MARKER`` (it died before putting it back, or is still running)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            return signature_offset(handle, size, MARKER) is not None
+    except OSError:
+        return False
 
 
 def _own_like(fd: int, info: os.stat_result) -> None:

@@ -38,9 +38,11 @@ from h5model.storage.journal import (
     Recovery,
     examine,
     journal_path,
+    marked_by_a_save,
     roll_back,
 )
 from h5model.storage.oslock import lock, unlock
+from h5model.storage.replace import remove_stale
 
 WAIT_SECONDS = 60.0
 _TORN_GRACE = 1.0
@@ -230,11 +232,23 @@ def _journal_there(path: Path) -> bool:
 
 
 def recover(path: Path) -> Recovery | None:
-    """Roll back an interrupted save of ``path``, if one was left behind; None if not.
+    """Roll back an interrupted save of ``path``, if one was left behind, and remove the
+    new files that killed saves left beside it; None if there was nothing to do.
 
     The caller holds the ``WriterLock``: no save of this user is under way, so a journal
     is a crash (or a save of another user, which ``roll_back`` refuses to disturb)."""
-    if not _journal_there(path):
-        return None
     with _held(path, shared=False):
-        return roll_back(path)
+        removed = remove_stale(path)
+        outcome = roll_back(path) if _journal_there(path) else None
+        if outcome is None and marked_by_a_save(path):
+            raise H5ModelError(
+                f"the file is marked as being saved in place (its HDF5 signature is "
+                f"replaced), but the journal {journal_path(path)} that rolls that save back "
+                "is gone: the file may mix two states, and h5model does not unmark it",
+                file=path,
+            )
+    if removed:
+        names = ", ".join(p.name for p in removed)
+        left = f"removed what an interrupted save left beside the file: {names}"
+        return Recovery(f"{outcome.done}; {left}" if outcome else left)
+    return outcome
