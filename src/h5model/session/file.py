@@ -3,6 +3,7 @@
 Modes follow h5py: ``r`` read-only, ``r+`` read/write (must exist), ``a`` read/write
 (created if missing), ``w`` create (replacing an existing file, at save), ``w-``/``x``
 create (refused if the file exists). Nothing is overwritten without being asked.
+A new file given no specs is built with the committed ones (``new``).
 The handle opens, gives the models and closes; a save is ``persist.save``'s, the HDF5
 handle and lazy arrays are ``FileSource``'s, and edits go to the file's ``Tracker``.
 """
