@@ -25,6 +25,7 @@ def test_python_examples_run(
     out = capsys.readouterr().out
     assert "NWBFile" in out
     assert "True" in out  # the region's table is the electrodes model itself
+    assert "NWBFile True\n0\n" in out  # a file from scratch, filled in as pynwb would, valid
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
 from h5model.persist.whole_file import write
-from h5model.session.file import File, open
+from h5model.session.file import File, new, open
 from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
 
@@ -35,6 +35,7 @@ __all__ = [
     "Report",
     "SpecError",
     "__version__",
+    "new",
     "open",
     "set_limits",
     "truncate",

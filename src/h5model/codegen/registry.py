@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from h5model.codegen.keys import module_key
 from h5model.errors import SpecError
 from h5model.rules.ruleset import NamespaceRules, RuleSet
-from h5model.spec.loader import SpecSet
+from h5model.spec.loader import NamespaceSpec, SpecSet, namespace_from_documents
 
 if TYPE_CHECKING:  # translation imports linkml-runtime: only when something must be generated
     from linkml_runtime.linkml_model.meta import SchemaDefinition
@@ -47,17 +47,77 @@ def cache_dir() -> Path:
     return Path(base) / "h5model"
 
 
-def committed_index() -> dict[str, str]:
-    """module key -> module name of the committed modules."""
+def _committed_entries() -> tuple[Path, dict[str, dict[str, str]]]:
+    """(folder of the committed modules, module key -> its index.json entry)."""
     try:
         package = importlib.import_module(GENERATED_PACKAGE)
     except ImportError:
-        return {}
-    index = Path(package.__file__ or "").parent / "index.json"
+        return Path(), {}
+    folder = Path(package.__file__ or "").parent
+    index = folder / "index.json"
     if not index.exists():
-        return {}
+        return folder, {}
     data = json.loads(index.read_text())
-    return {str(k): str(v["module"]) for k, v in data.items()}
+    return folder, {str(k): {str(f): str(v) for f, v in entry.items()} for k, entry in data.items()}
+
+
+def committed_index() -> dict[str, str]:
+    """module key -> module name of the committed modules."""
+    return {key: entry["module"] for key, entry in _committed_entries()[1].items()}
+
+
+_committed_specs: dict[str, NamespaceSpec] = {}
+
+
+def committed_namespaces() -> dict[str, NamespaceSpec]:
+    """namespace -> its spec, for every committed module that carries its spec documents
+    (what current pynwb writes): files can be written from scratch without a spec on disk.
+    Read once per process; each rebuilt spec must hash to its module's key."""
+    with _lock:
+        if _committed_specs:
+            return dict(_committed_specs)
+        folder, entries = _committed_entries()
+        read: dict[str, NamespaceSpec] = {}
+        for entry in entries.values():
+            if "specs" not in entry:
+                continue
+            path = folder / entry["specs"]
+            try:
+                documents = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SpecError(f"the committed specs cannot be read ({exc})",
+                                file=str(path)) from None
+            read[entry["namespace"]] = namespace_from_documents(documents, entry["specs"])
+        specs = SpecSet(read, label=str(folder))
+        keys = namespace_keys(specs)
+        for key, entry in entries.items():
+            ns = entry["namespace"]
+            if ns in keys and keys[ns] != key:
+                raise SpecError(f"the specs of namespace {ns!r} do not match the committed "
+                                f"module {entry['module']} (regenerate it)", file=str(folder))
+        _committed_specs.update(read)
+        return dict(read)
+
+
+def committed_specs(namespaces: str | Sequence[str] | None = None,
+                    label: str | None = None) -> SpecSet:
+    """The committed specs of ``namespaces`` and everything they depend on (None: every
+    committed namespace), for a new file named ``label``."""
+    available = committed_namespaces()
+    wanted = list(available) if namespaces is None else (
+        [namespaces] if isinstance(namespaces, str) else list(namespaces)
+    )
+    unknown = [ns for ns in wanted if ns not in available]
+    if unknown:
+        raise SpecError(
+            f"no committed specs for namespace(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(sorted(available))} (pass spec=... for others)", file=label)
+    everything = SpecSet(available, label=label)
+    chosen: dict[str, NamespaceSpec] = {}
+    for ns in wanted:
+        for dep in everything.dependency_closure(ns):
+            chosen[dep] = available[dep]
+    return SpecSet(chosen, label=label)
 
 
 def namespace_keys(specs: SpecSet) -> dict[str, str]:
@@ -292,18 +352,27 @@ def write_models(specs: SpecSet, folder: Path) -> dict[str, tuple[str, list[Path
     return written
 
 
+SPEC_SUFFIX = ".spec.json"
+"""Beside each committed module: the spec documents it was generated from, as JSON."""
+
+
 def write_committed(specs: SpecSet, folder: Path) -> list[Path]:
-    """Write modules, LinkML YAML and index.json for every namespace of ``specs``."""
+    """Write modules, LinkML YAML, their spec documents and index.json for every
+    namespace of ``specs``."""
     index: dict[str, Mapping[str, str]] = {}
     paths: list[Path] = []
     stems = module_file_stems(specs)
     for ns, (key, files) in write_models(specs, folder).items():
+        spec_path = folder / f"{stems[ns]}{SPEC_SUFFIX}"
+        documents = json.dumps(specs.namespaces[ns].documents, indent=1, ensure_ascii=True)
+        spec_path.write_text(documents + "\n", encoding="utf-8")
         index[key] = {
             "module": stems[ns],
             "namespace": ns,
+            "specs": spec_path.name,
             "version": specs.namespaces[ns].version,
         }
-        paths += files
+        paths += [*files, spec_path]
     index_path = folder / "index.json"
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     paths.append(index_path)

@@ -70,6 +70,10 @@ class Changes:
         """Rows added to ``table`` and not saved yet."""
         return sum(1 for t, _ in self.rows if t is table)
 
+    def pending_slices(self, array: H5Array) -> list[tuple[Any, np.ndarray]]:
+        """(key, value) of every slice assigned to ``array`` and not saved yet, in order."""
+        return [(key, value) for a, key, value in self.slices if a is array]
+
     def removed_paths(self) -> list[str]:
         return [join_path(parent, name) for parent, name in self.removed]
 

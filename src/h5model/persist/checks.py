@@ -9,6 +9,7 @@ is raised as a ``ModelError`` naming the file and the path.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -205,8 +206,10 @@ def _check_slice(array: H5Array, key: Any, value: np.ndarray, label: str) -> Non
 def _values_problem(dtype: np.dtype, value: np.ndarray) -> str | None:
     """Why ``value`` cannot be written into a dataset of ``dtype`` (None when it can)."""
     if is_text(dtype):
-        if value.dtype.kind in "USO" and all(isinstance(v, str | bytes) for v in value.flat):
-            return None
+        if value.dtype.kind == "M" or (value.dtype.kind in "USO" and all(
+            isinstance(v, str | bytes | dt.date | np.datetime64) for v in value.flat
+        )):
+            return None  # times are written as ISO 8601 text
         return f"cannot write {value.dtype} values into a text dataset"
     if dtype.kind not in "biuf":
         return None

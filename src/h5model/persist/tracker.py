@@ -59,6 +59,10 @@ class Tracker:
     def pending_rows(self, table: Node) -> int:
         return self.changes.pending_rows(table)
 
+    def pending_slices(self, array: H5Array) -> list[tuple[Any, Any]]:
+        """Slices assigned to ``array`` and not saved yet: a copy of it must carry them."""
+        return self.changes.pending_slices(array)
+
     def __repr__(self) -> str:
         mode = "writable" if self.writable else "read-only"
         return f"<Tracker {self.label!r} ({mode}, {'changed' if self.changes else 'unchanged'})>"

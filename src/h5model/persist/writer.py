@@ -29,8 +29,9 @@ from h5model.models.nodes import (
     Owner,
     owner_of,
 )
-from h5model.rules.dtypes import holds_references
-from h5model.rules.values import as_text
+from h5model.persist.tracker import Tracker
+from h5model.rules.dtypes import holds_references, is_text
+from h5model.rules.values import as_text, isodatetime_stored
 from h5model.spec import dtypes
 from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
@@ -63,18 +64,20 @@ def plain_value(value: Any, dtype_name: str | None) -> Any:
     A spec dtype is a minimum (HDMF's rule): Python floats stay float64 even where the
     spec says ``float32``, and a Python int too large for the spec's integer type is
     stored wider; numpy values keep the dtype they have."""
-    if isinstance(value, _dt.date):
+    if dtypes.canonical(dtype_name or "") == "isodatetime":
+        value = _isodatetimes(value)
+    if isinstance(value, _dt.date | np.datetime64):
         return as_text(value)
     if isinstance(value, np.ndarray | np.generic):
-        if value.dtype.kind in "OU" and (
+        if value.dtype.kind == "M" or (value.dtype.kind in "OU" and (
             value.dtype.kind == "U" or dtypes.canonical(dtype_name or "") in dtypes.TEXT
             or _all_text(value)
-        ):
+        )):
             return text_array(value)
         return value  # the dtype it was read with, or one the user chose
     if isinstance(value, list | tuple):
         array = np.asarray(
-            [as_text(v) if isinstance(v, _dt.date) else v for v in value]
+            [as_text(v) if isinstance(v, _dt.date | np.datetime64) else v for v in value]
         )
         if array.dtype.kind in "OU":
             return text_array(array)
@@ -89,6 +92,19 @@ def plain_value(value: Any, dtype_name: str | None) -> Any:
     return value
 
 
+def _isodatetimes(value: Any) -> Any:
+    """Every time in an ``isodatetime`` value (one, a list, an array) as ISO 8601 text
+    with ``T`` (``isodatetime_stored``); other values as they are."""
+    if isinstance(value, list | tuple):
+        return [_isodatetimes(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUM":
+        out = np.empty(value.shape, dtype=object)
+        for index, item in np.ndenumerate(value):
+            out[index] = isodatetime_stored(item)
+        return out
+    return isodatetime_stored(value)
+
+
 def _text_dtype(dtype_name: str | None, text: str) -> Any:
     """Variable-length text: ASCII where the spec says ascii or isodatetime (as HDMF
     stores them) and the text is ASCII, else UTF-8."""
@@ -97,8 +113,23 @@ def _text_dtype(dtype_name: str | None, text: str) -> Any:
     return h5py.string_dtype()
 
 
+def _array_text_dtype(dtype_name: str | None, array: np.ndarray) -> Any:
+    """An array of text is stored as ASCII where a scalar would be (``_text_dtype``);
+    None (the array's own dtype) for anything else."""
+    if array.dtype.kind != "O" or h5py.check_string_dtype(array.dtype) is None:
+        return None
+    if dtypes.canonical(dtype_name or "") in ("ascii", "isodatetime") and all(
+        isinstance(v, str) and v.isascii() for v in array.flat
+    ):
+        return h5py.string_dtype("ascii")
+    return None
+
+
 def _all_text(array: Any) -> bool:
-    return array.size > 0 and all(isinstance(v, str) for v in np.asarray(array).flat)
+    """True for a non-empty array of text, dates and times (all stored as text)."""
+    return array.size > 0 and all(
+        isinstance(v, str | _dt.date | np.datetime64) for v in np.asarray(array).flat
+    )
 
 
 def text_array(array: Any) -> np.ndarray:
@@ -332,7 +363,8 @@ class Writer:
                 return parent.create_dataset(name, data=stored,
                                              dtype=_text_dtype(dtype_name, stored))
             stored = np.asarray(stored)
-            return parent.create_dataset(name, data=stored, **layout(like, stored.shape))
+            return parent.create_dataset(name, data=stored, dtype=_array_text_dtype(
+                dtype_name, stored), **layout(like, stored.shape))
         except (TypeError, ValueError) as exc:
             raise H5ModelError(f"dataset {name!r} cannot be stored ({exc})", file=self.label,
                                hdf5_path=join_path(parent.name, name)) from None
@@ -343,6 +375,29 @@ class Writer:
         HDF5 copies it (``H5Ocopy``: chunks as stored, compressed ones never decompressed;
         its attributes are left behind, the model writes its own). Datasets of references
         are created here and filled last, re-pointed; block by block if HDF5 cannot copy."""
+        dataset = self._copy_stored(parent, name, array)
+        if not holds_references(dataset.dtype):
+            self.write_slices(dataset, array)
+        return dataset
+
+    def write_slices(self, dataset: h5py.Dataset, array: H5Array) -> None:
+        """Slices assigned to ``array`` and not saved yet, written into its copy: a model
+        written elsewhere carries its pending edits (its own file stays as it was until
+        it is saved)."""
+        owner = array.source.owner
+        if not isinstance(owner, Tracker):
+            return
+        for key, value in owner.pending_slices(array):
+            try:
+                if holds_references(dataset.dtype):
+                    dataset[key] = self._refs(object_array(value), dataset.name)
+                else:
+                    dataset[key] = text_array(value) if is_text(dataset.dtype) else value
+            except (TypeError, ValueError, OSError) as exc:
+                raise H5ModelError(f"an assigned slice cannot be written ({exc})",
+                                   file=self.label, hdf5_path=dataset.name) from None
+
+    def _copy_stored(self, parent: h5py.Group, name: str, array: H5Array) -> h5py.Dataset:
         source = array.dataset
         refs = holds_references(source.dtype)
         if not refs:
@@ -396,6 +451,7 @@ class Writer:
                 obj[...] = self._refs(value, path)
             else:
                 self._copy_refs(obj, value, path)
+                self.write_slices(obj, value)
         self.pending_refs.clear()
 
     def _ref(self, model: Any, where: str) -> Any:

@@ -72,16 +72,39 @@ def isodatetime_problem(value: Any) -> str | None:
     return None
 
 
-def isodatetime_text(value: dt.datetime | dt.date) -> str:
-    """How an ``isodatetime`` is written: ISO 8601 with ``T``, as pynwb writes it."""
+def isodatetime_text(value: dt.datetime | dt.date | np.datetime64) -> str:
+    """How an ``isodatetime`` is written: ISO 8601 with ``T``, as pynwb writes it, its
+    timezone kept; a date alone is its midnight, a numpy datetime64 (which has no
+    timezone) its microsecond."""
+    if isinstance(value, np.datetime64):
+        moment = value.astype("datetime64[us]").item()
+        if not isinstance(moment, dt.datetime):
+            raise ValueError(f"{value!r} is not a date and time")
+        value = moment
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
     return value.isoformat()
+
+
+def isodatetime_stored(value: Any) -> Any:
+    """An ``isodatetime`` value as the text to store: dates and times in ISO 8601 with
+    ``T``; text that a reader parses but written without ``T`` (``2020-01-01 10:00``)
+    rewritten so; anything else (not a time at all) as it is, for validation to report."""
+    if isinstance(value, dt.date | np.datetime64):
+        return isodatetime_text(value)
+    if isinstance(value, str) and (_ISO_8601.fullmatch(value) is None or "T" not in value):
+        try:
+            return isodatetime_text(parse_isodatetime(value))
+        except ValueError:
+            return value
+    return value
 
 
 def as_text(value: Any) -> str:
     """A value as the text stored for it: bytes decoded, dates and times in ISO 8601."""
     if isinstance(value, bytes | np.bytes_):
         return value.decode("utf-8")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date | np.datetime64):
         return isodatetime_text(value)
     return str(value)
 

@@ -3,6 +3,7 @@
 Modes follow h5py: ``r`` read-only, ``r+`` read/write (must exist), ``a`` read/write
 (created if missing), ``w`` create (replacing an existing file, at save), ``w-``/``x``
 create (refused if the file exists). Nothing is overwritten without being asked.
+A new file given no specs is built with the committed ones (``new``).
 The handle opens, gives the models and closes; a save is ``persist.save``'s, the HDF5
 handle and lazy arrays are ``FileSource``'s, and edits go to the file's ``Tracker``.
 """
@@ -24,6 +25,8 @@ from h5model.hdf5.open import check_regular_file
 from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import SaveReport, save_changes, save_new
 from h5model.persist.tracker import Tracker
+from h5model.persist.whole_file import specs_of
+from h5model.session.builders import Builders
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
@@ -45,6 +48,7 @@ class File:
         *,
         spec: PathLike | Sequence[PathLike] | None = None,
         external_root: PathLike | None = None,
+        namespace: str | Sequence[str] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -60,6 +64,9 @@ class File:
         self._tracker = Tracker(self.label, writable=self.writable)
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
         self._spec_arg = spec
+        self._default_specs = False
+        """True for a new file given no specs: the committed ones, unless the root comes
+        from another file (whose specs it is written with)."""
         # realpath, unlike Path.resolve, does not raise on a loop of symbolic links
         self.external_root = (
             Path(external_root) if external_root else Path(os.path.realpath(self.path)).parent
@@ -84,6 +91,10 @@ class File:
             if self._fresh:
                 if spec is not None:
                     self._tracker.specs = combine(None, supplied_specs(spec), self.label)
+                else:
+                    self._tracker.specs = registry.committed_specs(namespace, label=self.label)
+                    self._default_specs = True
+                self.modules = registry.modules_for(self._tracker.specs)
             else:
                 self._load()
         except BaseException:
@@ -130,6 +141,13 @@ class File:
             self._nx_graph = self.index.graph.to_networkx()
             self._nx_source = self.index
         return self._nx_graph
+
+    @property
+    def types(self) -> Builders:
+        """Every type of the file's namespaces by name, built as pynwb builds it: required
+        parts pynwb fills in itself are filled in unless given (``f.types.NWBFile(...)``;
+        see ``session.builders``). ``f.modules`` has the classes themselves."""
+        return Builders(self.modules)
 
     @property
     def root(self) -> Any:
@@ -189,8 +207,11 @@ class File:
             raise H5ModelError("the file is open read-only; open it with mode='r+' to save",
                                file=self.label)
         if self._fresh:
-            report: SaveReport | None = save_new(self._models.get("/"), self.specs,
-                                                 self.path, self.label)
+            root = self._models.get("/")
+            specs = self.specs
+            if self._default_specs and root is not None and specs_of(root) is not None:
+                specs = specs_of(root)  # a root read from another file keeps its specs
+            report: SaveReport | None = save_new(root, specs, self.path, self.label)
             self._fresh = False
             self._tracker.changes.clear()
             # the file's own models from now on (the ones given may belong to another file,
@@ -254,5 +275,26 @@ def open(
     external_root: PathLike | None = None,
 ) -> File:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
-    files on disk."""
+    files on disk. A new file (``w``, ``w-``/``x``, ``a`` of a missing file) given no
+    ``spec`` gets the namespaces current pynwb writes, as ``new`` does."""
     return File(path, mode, spec=spec, external_root=external_root)
+
+
+def new(
+    path: PathLike,
+    namespace: str | Sequence[str] | None = None,
+    *,
+    overwrite: bool = False,
+    spec: PathLike | Sequence[PathLike] | None = None,
+) -> File:
+    """A new file to build from scratch: ``f.types`` builds its models, ``f.root = ...``
+    and ``f.save()`` write it with its specs embedded (``/specifications``, ``.specloc``).
+
+    The specs are those the committed models were generated from (what current pynwb
+    writes: core, hdmf-common, hdmf-experimental), no files on disk needed; ``namespace``
+    keeps one of them (or several) with what it depends on; ``spec`` takes namespace
+    files on disk instead. An existing file is refused unless ``overwrite`` (it is
+    replaced at the save)."""
+    if namespace is not None and spec is not None:
+        raise ValueError("pass namespace= (committed specs) or spec= (files on disk), not both")
+    return File(path, "w" if overwrite else "w-", spec=spec, namespace=namespace)

@@ -538,6 +538,25 @@ def _read_version_group(vgroup: h5py.Group, where: str, ns_name: str) -> Namespa
     return _build_namespace(matching[0], read_source, where)
 
 
+def namespace_from_documents(documents: Mapping[str, Any], origin: str) -> NamespaceSpec:
+    """One namespace rebuilt from the documents it was read from (``NamespaceSpec.documents``:
+    ``namespace`` plus each source by name), e.g. specs kept as data beside generated models.
+    The content hash comes out as when the documents were first read."""
+    raw = normalize.namespaces(documents.get("namespace"), f"{origin}/namespace")
+    if len(raw["namespaces"]) != 1:
+        raise SpecError(
+            f"expected one namespace entry, found {len(raw['namespaces'])}",
+            hdf5_path=f"{origin}/namespace",
+        )
+
+    def read_source(source: str, at: str) -> Any:
+        if source == "namespace" or source not in documents:
+            raise SpecError(f"schema source {source!r} is missing", hdf5_path=at)
+        return documents[source]
+
+    return _build_namespace(raw["namespaces"][0], read_source, origin)
+
+
 # -- specs on disk ------------------------------------------------------------------
 
 
