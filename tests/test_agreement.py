@@ -96,7 +96,8 @@ def test_times_are_written_in_iso_8601_with_a_t(nwb_files: dict[str, Path],
                                                 tmp_path: Path) -> None:
     target = tmp_path / "written.nwb"
     when = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
-    with h5model.open(nwb_files["minimal"]) as f:
+    source = shutil.copyfile(nwb_files["minimal"], tmp_path / "source.nwb")
+    with h5model.open(source, "r+") as f:  # edits need a writable file, even unsaved
         root = f.root
         root.file_create_date = [when]
         root.session_start_time = when

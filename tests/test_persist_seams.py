@@ -18,7 +18,13 @@ import pydantic
 import pytest
 
 import h5model
-from h5model.errors import H5ModelError, NoSpecsError, SpecError, validation_problems
+from h5model.errors import (
+    H5ModelError,
+    NoSpecsError,
+    ReadOnlyError,
+    SpecError,
+    validation_problems,
+)
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, Group, H5Field, Node, adopt, owner_of
 from h5model.models.problems import model_problems
@@ -68,16 +74,18 @@ def test_models_of_another_file_are_not_owned() -> None:
     assert theirs.owns(model) and not mine.owns(model)
 
 
-def test_a_read_only_tracker_drops_edits_and_refuses_slices_and_rows() -> None:
+def test_a_read_only_tracker_refuses_edits_slices_and_rows() -> None:
     tracker = Tracker("f.h5", writable=False)
     group = Group(hdf5_path="/g")
     adopt(group, tracker)
-    group.object_id = "x"
-    assert not tracker.changes
-    with pytest.raises(H5ModelError, match="read-only") as caught:
+    with pytest.raises(ReadOnlyError, match="read-only") as refused:
+        group.object_id = "x"
+    assert group.object_id is None and not tracker.changes
+    assert refused.value.file == "f.h5" and refused.value.hdf5_path == "/g"
+    with pytest.raises(ReadOnlyError, match="read-only") as caught:
         tracker.row_added(group, {"id": 0})
     assert caught.value.file == "f.h5" and caught.value.hdf5_path == "/g"
-    with pytest.raises(H5ModelError, match="read-only"):
+    with pytest.raises(ReadOnlyError, match="read-only"):
         tracker.slice_written(H5Array(_MemorySource(), "/data", (3,), np.dtype("i4")), 0, 1)
 
 

@@ -316,24 +316,48 @@ def test_junit_report(
     out = tmp_path / "junit.xml"
     assert main(["validate", *map(str, paths), "--format", "junit", "--output", str(out)]) == 2
     root = ElementTree.parse(out).getroot()
-    cases = root.findall(".//testcase")
-    assert [c.get("name") for c in cases] == [str(p) for p in paths]
-    (suite,) = root.findall("testsuite")
-    assert suite.get("tests") == "4"
-    assert suite.get("failures") == "1"
-    assert suite.get("errors") == "1"
-    by_name = {c.get("name"): c for c in cases}
-    valid, invalid, warned, unreadable = (by_name[str(p)] for p in paths)
-    assert valid.find("failure") is None and valid.find("error") is None
-    failure = invalid.find("failure")
-    assert failure is not None
-    assert failure.get("type") == "table.index-out-of-range"
-    assert "/units/spike_times_index" in (failure.text or "")
-    assert warned.find("failure") is None
-    system_out = warned.find("system-out")
+    report = validate_many(paths)
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [str(p) for p in paths]
+    # the counts are the issues listed: a case per issue (one passing case for a clean
+    # file), a failure per error, an error per issue that made a file unreadable
+    for suite, file_report in zip(suites, report.files, strict=True):
+        cases = suite.findall("testcase")
+        assert suite.get("tests") == str(len(cases)) == str(max(1, len(file_report.issues)))
+        assert suite.get("failures") == str(len(suite.findall("testcase/failure")))
+        assert suite.get("errors") == str(len(suite.findall("testcase/error")))
+        assert [c.get("name") for c in cases] == (
+            [f"{i.rule} {i.hdf5_path}" for i in file_report.issues] or ["valid"])
+    assert root.get("tests") == str(len(root.findall(".//testcase")))
+    assert root.get("failures") == str(len(root.findall(".//failure")))
+    assert root.get("errors") == str(len(root.findall(".//error")))
+    assert root.get("failures") == str(sum(
+        1 for i in report.issues if i.severity == "error" and i.rule != "file.unreadable"))
+    valid, invalid, warned, unreadable = suites
+    assert valid.find(".//failure") is None and valid.find(".//error") is None
+    failures = invalid.findall(".//failure")
+    assert failures and failures[0].get("type") == "table.index-out-of-range"
+    assert "/units/spike_times_index" in (failures[0].text or "")
+    assert warned.find(".//failure") is None
+    system_out = warned.find(".//system-out")
     assert system_out is not None and "object.unexpected" in (system_out.text or "")
-    error = unreadable.find("error")
+    error = unreadable.find(".//error")
     assert error is not None and error.get("type") == "file.unreadable"
+
+
+def test_junit_counts_every_error_of_a_file(nwb_files: dict[str, Path], tmp_path: Path) -> None:
+    """A file with several errors has as many failures (not one per file)."""
+    path = tmp_path / "two_missing.nwb"
+    shutil.copyfile(nwb_files["minimal"], path)
+    with h5py.File(path, "r+") as h5:
+        del h5["identifier"], h5["session_description"]
+    out = tmp_path / "junit.xml"
+    assert main(["validate", str(path), "--format", "junit", "--output", str(out)]) == 1
+    errors = validate(path).files[0].errors()
+    assert len(errors) >= 2
+    root = ElementTree.parse(out).getroot()
+    assert root.get("failures") == str(len(errors)) == str(len(root.findall(".//failure")))
+    assert root.get("tests") == str(len(validate(path).issues))
 
 
 def test_output_writes_the_text_report(every_damage: dict[str, Path], tmp_path: Path) -> None:

@@ -7,7 +7,17 @@
 
 from __future__ import annotations
 
-from h5model.errors import H5ModelError, ModelError, NoSpecsError, NotHDF5Error, SpecError
+from h5model.errors import (
+    FileMissingError,
+    H5ModelError,
+    ModelError,
+    NoSpecsError,
+    NotFoundError,
+    NotHDF5Error,
+    ReadOnlyError,
+    SpecError,
+    WrongTypeError,
+)
 from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
@@ -22,6 +32,7 @@ __all__ = [
     "Dataset",
     "ExternalLink",
     "File",
+    "FileMissingError",
     "Group",
     "H5Array",
     "H5ModelError",
@@ -31,9 +42,12 @@ __all__ = [
     "ModelError",
     "NoSpecsError",
     "Node",
+    "NotFoundError",
     "NotHDF5Error",
+    "ReadOnlyError",
     "Report",
     "SpecError",
+    "WrongTypeError",
     "__version__",
     "new",
     "open",

@@ -51,6 +51,27 @@ class NotHDF5Error(H5ModelError):
     """The path does not hold a readable HDF5 file."""
 
 
+class FileMissingError(NotHDF5Error, FileNotFoundError):
+    """There is no file at the path (also a ``FileNotFoundError``, as ``open()`` raises)."""
+
+    rule = "file.not-found"
+
+
+class NotFoundError(H5ModelError, KeyError):
+    """No object at an HDF5 path (also a ``KeyError``, as a missing key of a mapping)."""
+
+    def __str__(self) -> str:
+        return self._render()  # KeyError would show the message's repr
+
+
+class ReadOnlyError(H5ModelError, PermissionError):
+    """An edit of a file opened read-only (also a ``PermissionError``)."""
+
+
+class WrongTypeError(H5ModelError, TypeError):
+    """The object at a path is not of the type asked for (also a ``TypeError``)."""
+
+
 class NoSpecsError(H5ModelError):
     """The file embeds no specifications and none were supplied."""
 
@@ -65,6 +86,21 @@ class SpecError(H5ModelError):
 
 class ModelError(H5ModelError):
     """An object in the file does not fit the model its spec defines."""
+
+
+def plain(value: object) -> object:
+    """``value`` as plain Python for a message: numpy scalars become ``5`` or ``2.5`` (never
+    ``np.int64(5)``), inside tuples and lists too; anything else is returned as it is."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "shape", None) == ():
+        return item()
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, slice):
+        return slice(plain(value.start), plain(value.stop), plain(value.step))
+    return value
 
 
 Problem = tuple[str, str]

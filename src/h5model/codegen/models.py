@@ -1,7 +1,7 @@
 """The rule set -> pydantic source of one namespace's models.
 
 Each ``TypeRule`` becomes a class: its base (parent type, or h5model's ``Group`` /
-``Dataset``, table behaviour first where hdmf-common asks for it), ``h5_type``, the
+``Dataset``, table or time behaviour first where the rule set gives it), ``h5_type``, the
 ``h5_fields`` table that maps fields onto the file, and one annotated field per part.
 Everything a field checks is read from the rule set, never re-derived. The source is
 built from checked identifiers and literals only (``codegen.literals``): no name,
@@ -17,7 +17,7 @@ from h5model.codegen.emit import check_name, doc_literal, names_list
 from h5model.codegen.literals import literal
 from h5model.errors import SpecError
 from h5model.rules.model import Part, Role, TypeRule, ValueRule
-from h5model.rules.ruleset import TABLE_MIXINS, NamespaceRules
+from h5model.rules.ruleset import MIXINS, NamespaceRules
 from h5model.spec.dtypes import FLOATS, SIGNED, UNSIGNED
 
 _PYTHON = {
@@ -117,8 +117,8 @@ class _ModuleWriter:
         name = check_name(rule.class_name, "class name")
         bases: list[str] = []
         if rule.mixin is not None:
-            if rule.mixin not in TABLE_MIXINS.values():
-                raise SpecError(f"unknown table behaviour {rule.mixin!r}")
+            if rule.mixin not in MIXINS:
+                raise SpecError(f"unknown behaviour {rule.mixin!r}")
             bases.append(f"_r.{rule.mixin}Mixin")  # first, so its item access wins
         if rule.parent:
             bases.append(self.class_ref(rule.parent))

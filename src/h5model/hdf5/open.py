@@ -11,7 +11,7 @@ from pathlib import Path
 
 import h5py
 
-from h5model.errors import NotHDF5Error
+from h5model.errors import FileMissingError, NotHDF5Error
 from h5model.storage.journal import MarkedFile, journal_path, marked_by_a_save
 from h5model.storage.locking import reading
 
@@ -49,7 +49,7 @@ def check_regular_file(path: Path) -> None:
         if exc.errno == errno.ELOOP:
             raise NotHDF5Error("a loop of symbolic links, not a file", file=label) from None
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise NotHDF5Error("no such file", file=label) from None
+            raise FileMissingError("no such file", file=label) from None
         raise NotHDF5Error(f"cannot be read ({exc.strerror})", file=label) from None
     if stat.S_ISDIR(info.st_mode):
         raise NotHDF5Error("is a folder, not an HDF5 file", file=label)

@@ -3,8 +3,9 @@
 A model knows where it lives (``hdf5_path``) and, through ``h5_fields``, how
 each of its fields maps onto the file: an attribute, a named dataset, group or
 link, or a collection of unnamed children. A model read from (or saved into) an
-open file belongs to that file's ``Owner`` and reports its edits there; models
-never see the ``File`` handle itself.
+open file belongs to that file's ``Owner``: it asks there before every edit (a
+read-only file refuses), reports its edits there, and finds its parent and its
+``File`` through it. Groups read as mappings of their children by name.
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from h5model.errors import NotFoundError
 from h5model.models.arrays import H5Array
 
 if TYPE_CHECKING:
@@ -68,12 +70,26 @@ class BrokenLink:
 
 
 class Owner(Protocol):
-    """What a model may ask of the open file it belongs to: report an edit, tell its own
-    models from others', and what the file stored (specs, object graph)."""
+    """What a model may ask of the open file it belongs to: may it be edited, report an
+    edit, tell its own models from others', the model at a path, the file handle, and what
+    the file stored (specs, object graph)."""
 
     @property
     def label(self) -> str:
         """The file's name, for errors."""
+        ...
+
+    @property
+    def handle(self) -> Any:
+        """The open ``File`` the models belong to (None when there is none)."""
+        ...
+
+    def model_at(self, hdf5_path: str) -> "Node | None":
+        """The file's model at ``hdf5_path`` (its canonical path), None if there is none."""
+        ...
+
+    def check_editable(self, model: "Node") -> None:
+        """Before any edit of ``model``: raises ``ReadOnlyError`` when the file is read-only."""
         ...
 
     @property
@@ -126,6 +142,28 @@ def adopt(model: "Node", owner: Owner) -> None:
     model._owner = owner
 
 
+def _check_editable(model: "Node") -> None:
+    owner = owner_of(model)
+    if owner is not None:
+        owner.check_editable(model)
+
+
+class _Unset:
+    """``_parent`` not set: the parent is the model at the parent of ``hdf5_path``. One
+    object: the copy pydantic makes of a private default is this object again."""
+
+    def __deepcopy__(self, memo: Any) -> "_Unset":
+        return self
+
+
+_UNSET: Any = _Unset()
+
+
+def _parent_path(hdf5_path: str) -> str:
+    head = hdf5_path.rstrip("/").rpartition("/")[0]
+    return head or "/"
+
+
 class Node(BaseModel):
     """Every object of the file: knows its ``hdf5_path`` and its raw attributes."""
 
@@ -149,13 +187,42 @@ class Node(BaseModel):
     _owner: Any = PrivateAttr(default=None)
     """The ``Owner`` (open file) this model belongs to: edits are reported to it. Read it
     with ``owner_of``, set it with ``adopt``."""
+    _parent: Any = PrivateAttr(default=_UNSET)
+    """The group this model was added to (None once removed from it); unset for a model
+    read from the file, whose parent is found from its path."""
 
     @property
     def attrs(self) -> Mapping[str, Any]:
         """Every attribute as stored in the file (references resolved)."""
         return self._attrs
 
+    @property
+    def parent(self) -> "Group | None":
+        """The model of the group holding this one (for an object reached through several
+        hard links, the group at its canonical path); None for the root and for a model
+        that is not (or no longer) in a file."""
+        if self._parent is not _UNSET:
+            parent: Group | None = self._parent
+            return parent
+        owner = owner_of(self)
+        path = self.hdf5_path
+        if owner is None or path is None or path == "/":
+            return None
+        found = owner.model_at(_parent_path(path))
+        return found if isinstance(found, Group) else None
+
+    @property
+    def file(self) -> Any:
+        """The ``h5model.File`` this model belongs to; None for a model built outside any
+        file, or removed from its group."""
+        owner = owner_of(self)
+        if owner is None or self._parent is None:
+            return None
+        return owner.handle
+
     def __setattr__(self, name: str, value: Any) -> None:
+        if name[0] != "_":
+            _check_editable(self)  # a read-only file refuses before anything changes
         # pydantic validates the new value first (validate_assignment): a wrong dtype,
         # a missing required value or a reference to the wrong type fails right here
         super().__setattr__(name, value)
@@ -176,21 +243,57 @@ class Node(BaseModel):
 
 
 class Group(Node):
-    """A group: fields from its spec, plus every child by name."""
+    """A group: fields from its spec, plus every child by name.
+
+    It reads as a mapping of its children: ``group[name]``, ``name in group``,
+    ``len(group)``, ``for name in group``, ``keys()``, ``values()``, ``items()``, in HDF5
+    name order; a soft link gives the model it leads to, an external link its
+    ``ExternalLink`` (resolved when asked). Tables count rows with ``len()`` instead."""
 
     _children: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
-        return self._children[name]
+        try:
+            return self._children[name]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def _missing(self, name: str) -> NotFoundError:
+        owner = owner_of(self)
+        where = self.hdf5_path
+        path = None if where is None else f"{where.rstrip('/')}/{name}"
+        return NotFoundError(
+            f"no child {name!r} in {type(self).type_name() or 'group'} {where or '(new)'}",
+            file=owner.label if owner is not None else None,
+            hdf5_path=path,
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self._children
 
+    def _names(self) -> list[str]:
+        return sorted(self._children)  # HDF5's name order (code points, as UTF-8 bytes)
+
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        """The children's names (not pydantic's (field, value) pairs)."""
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def __bool__(self) -> bool:
+        return True  # a group is an object, even an empty one
+
     def keys(self) -> Iterator[str]:
-        return iter(self._children)
+        return iter(self._names())
+
+    def values(self) -> Iterator[Any]:
+        children = self._children
+        return (children[name] for name in self._names())
 
     def items(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._children.items())
+        children = self._children
+        return ((name, children[name]) for name in self._names())
 
     @property
     def children(self) -> Mapping[str, Any]:
@@ -202,6 +305,7 @@ class Group(Node):
         soft link is written), or a plain value (a dataset). Returns ``child``."""
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"{name!r} is not a valid HDF5 name")
+        _check_editable(self)
         if name in self._children:
             raise KeyError(f"{self.hdf5_path}: {name!r} exists; remove it first")
         field = self._field_for(name, child)
@@ -214,6 +318,9 @@ class Group(Node):
             else:
                 super().__setattr__(field, child)
         self._children[name] = child
+        if isinstance(child, Node) and (child.hdf5_path is None or child._parent is None):
+            child._parent = self  # a new object: it is written here (a model already in
+            # a file is linked, and keeps its own parent)
         owner = owner_of(self)
         if owner is not None:
             owner.child_added(self, name, child)
@@ -222,7 +329,8 @@ class Group(Node):
     def remove(self, name: str) -> Any:
         """Detach the child ``name`` (a required one cannot be removed)."""
         if name not in self._children:
-            raise KeyError(f"{self.hdf5_path}: no child {name!r}")
+            raise self._missing(name)
+        _check_editable(self)
         child = self._children[name]
         for field_name, spec in type(self).h5_fields.items():
             if spec.role == "children":
@@ -237,6 +345,8 @@ class Group(Node):
                     )
                 super().__setattr__(field_name, None)
         del self._children[name]
+        if isinstance(child, Node) and child.parent is self:
+            child._parent = None  # detached (a link removed leaves its target in place)
         owner = owner_of(self)
         if owner is not None:
             owner.child_removed(self, name)

@@ -18,6 +18,7 @@ from h5model.models.tables import (
     VectorDataMixin,
     VectorIndexMixin,
 )
+from h5model.models.timeseries import TimeSeriesMixin
 
 __all__ = [
     "ArrayOf",
@@ -32,6 +33,7 @@ __all__ = [
     "InstanceOf",
     "IsoDatetime",
     "Node",
+    "TimeSeriesMixin",
     "VectorDataMixin",
     "VectorIndexMixin",
     "require",

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import pydantic
 
-from h5model.errors import ModelError
+from h5model.errors import ModelError, plain
 from h5model.hdf5.graph import FileIndex
 from h5model.hdf5.kinds import EdgeLabel, NodeKind
 from h5model.hdf5.paths import join as join_path
@@ -196,7 +196,7 @@ def _check_slice(array: H5Array, key: Any, value: np.ndarray, label: str) -> Non
         target = np.empty(array.shape, dtype=np.int8)[key]
         np.broadcast_to(value, np.shape(target))
     except (IndexError, ValueError, TypeError) as exc:
-        raise ModelError(f"slice {key!r} with values of shape {value.shape} does not fit "
+        raise ModelError(f"slice {plain(key)!r} with values of shape {value.shape} does not fit "
                          f"shape {array.shape} ({exc})", file=label, hdf5_path=where) from None
     problem = _values_problem(array.dtype, value)
     if problem is not None:
@@ -281,21 +281,22 @@ def _check_row(table: Node, row: dict[str, Any], host: Host, rules: RuleSet | No
                 if item is None:
                     continue
                 if not isinstance(item, Node) or not findable(item):
-                    raise fail(f"{item!r} is not an object of this file (nor being added)")
+                    raise fail(f"{plain(item)!r} is not an object of this file (nor being added)")
                 if wanted and rules is not None and not _is_a(rules, item, wanted):
-                    raise fail(f"expected a reference to {_a(wanted)}, found {item!r}")
+                    raise fail(f"expected a reference to {_a(wanted)}, found {plain(item)!r}")
             continue
         if dtype.names:
             for item in leaves:
                 items = [item.get(n) for n in dtype.names] if isinstance(item, dict) else item
                 if not isinstance(items, list | tuple) or len(items) != len(dtype.names):
-                    raise fail(f"expected ({', '.join(dtype.names)}) for each row, not {item!r}")
+                    raise fail(f"expected ({', '.join(dtype.names)}) for each row, "
+                               f"not {plain(item)!r}")
                 for n, part in zip(dtype.names, items, strict=True):
                     if is_reference(dtype[n]):
                         if part is not None and (not isinstance(part, Node) or not findable(part)):
-                            raise fail(f"{part!r} is not an object of this file")
+                            raise fail(f"{plain(part)!r} is not an object of this file")
                     elif _values_problem(dtype[n], np.asarray(part)) is not None:
-                        raise fail(f"field {n!r}: {part!r} does not fit {dtype[n]}")
+                        raise fail(f"field {n!r}: {plain(part)!r} does not fit {dtype[n]}")
             continue
         values = np.asarray(leaves) if leaves else np.empty((0, *data.shape[1:]))
         problem = _values_problem(dtype, values)
@@ -305,7 +306,7 @@ def _check_row(table: Node, row: dict[str, Any], host: Host, rules: RuleSet | No
             raise fail(f"each value must have shape {tuple(data.shape[1:])}, "
                        f"not {tuple(values.shape[1:])}")
     if "id" in row and not isinstance(row["id"], int | np.integer):
-        raise ModelError(f"row id must be an integer, not {row['id']!r}", file=label,
+        raise ModelError(f"row id must be an integer, not {plain(row['id'])!r}", file=label,
                          hdf5_path=where)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from h5model.errors import plain
 from h5model.models.nodes import Node
 from h5model.persist.recreate import Referrer, recreate_dataset
 from h5model.persist.writer import Writer, text_array
@@ -36,7 +37,7 @@ def spread_cell(value: Any, depth: int, levels: list[list[Any]], base: Sequence[
 
 def _items(value: Any) -> list[Any]:
     if isinstance(value, str | bytes | Node | dict) or np.ndim(value) == 0:
-        raise TypeError(f"a ragged column takes a list for each row, not {value!r}")
+        raise TypeError(f"a ragged column takes a list for each row, not {plain(value)!r}")
     return list(value)
 
 

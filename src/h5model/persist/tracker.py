@@ -1,31 +1,38 @@
 """The open file as its models see it: the ``Owner`` every model of the file reports to.
 
-A model never holds the ``File`` handle; it holds this tracker, which records its
-edits in the file's change log (dropped when the file is read-only, refused for
-slices and rows), tells the file's own models from those of other files, and keeps
-what the file stored (specs, object graph) for the writer and the checks.
+A model never holds the ``File`` handle; it holds this tracker, which refuses every
+edit of a read-only file (``ReadOnlyError``) and records the others in the file's
+change log, tells the file's own models from those of other files, finds the model at
+a path (a model's parent), and keeps what the file stored (specs, object graph) for the
+writer and the checks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from h5model.errors import H5ModelError
+from h5model.errors import ReadOnlyError
 from h5model.hdf5.graph import FileIndex
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Group, Node, owner_of
 from h5model.persist.changes import Changes
 from h5model.spec.loader import SpecSet
 
-READ_ONLY = "the file is open read-only; open it with mode='r+' to edit"
+READ_ONLY = "the file is open read-only (mode 'r'); open it with mode 'r+' to edit it"
 
 
 class Tracker:
     """Implements ``h5model.models.nodes.Owner`` for one open file."""
 
-    def __init__(self, label: str, *, writable: bool) -> None:
+    def __init__(self, label: str, *, writable: bool, handle: Any = None,
+                 find: Callable[[str], Any] | None = None) -> None:
         self.label = label
         self.writable = writable
+        self.handle = handle
+        """The ``File`` the models belong to (``model.file``)."""
+        self._find = find
+        """hdf5_path -> the file's model there (None if there is none)."""
         self.changes = Changes()
         self.specs: SpecSet | None = None
         self.index: FileIndex | None = None
@@ -33,6 +40,14 @@ class Tracker:
 
     def owns(self, model: Node) -> bool:
         return owner_of(model) is self
+
+    def model_at(self, hdf5_path: str) -> Node | None:
+        found = self._find(hdf5_path) if self._find is not None else None
+        return found if isinstance(found, Node) else None
+
+    def check_editable(self, model: Node) -> None:
+        if not self.writable:
+            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=model.hdf5_path)
 
     def field_changed(self, model: Node, name: str) -> None:
         if self.writable:
@@ -48,12 +63,12 @@ class Tracker:
 
     def slice_written(self, array: H5Array, key: Any, value: Any) -> None:
         if not self.writable:
-            raise H5ModelError(READ_ONLY, file=self.label, hdf5_path=array.hdf5_path)
+            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=array.hdf5_path)
         self.changes.slice_written(array, key, value)
 
     def row_added(self, table: Node, row: dict[str, Any]) -> None:
         if not self.writable:
-            raise H5ModelError(READ_ONLY, file=self.label, hdf5_path=table.hdf5_path)
+            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=table.hdf5_path)
         self.changes.row_added(table, row)
 
     def pending_rows(self, table: Node) -> int:

@@ -169,7 +169,8 @@ class TypeRule:
     """The class this one extends (its data type's parent, or the nested type it refines)."""
     doc: str | None = None
     mixin: str | None = None
-    """Table behaviour the models of this type get (hdmf-common's table types)."""
+    """Behaviour the models of this type get: hdmf-common's table types, and time for
+    the first type of a line whose parts give its samples times (``ruleset.timed``)."""
     hdf5_name: str | None = None
     """For nested types: the HDF5 name of the part they describe."""
     nested_in: str | None = None

@@ -43,6 +43,10 @@ TABLE_MIXINS = {
 }
 """hdmf-common types whose models get table behaviour (rows, ragged columns, regions)."""
 TABLE_NAMESPACE = "hdmf-common"
+TIMED_MIXIN = "TimeSeries"
+"""Time behaviour (``get_timestamps``, ``time_slice``...) for the types ``timed`` accepts."""
+MIXINS = frozenset({*TABLE_MIXINS.values(), TIMED_MIXIN})
+"""Every behaviour a type's models may get."""
 
 Spec = language.Group | language.Dataset
 
@@ -246,10 +250,16 @@ class RuleSet:
             if namespace == TABLE_NAMESPACE and type_name is not None
             else None
         )
+        if mixin is None and type_name is not None and timed(spec):
+            # the first type of its line (subtypes inherit the behaviour with the class)
+            above = self.resolver.type_spec(namespace, parent)[1] if parent else None
+            if above is None or not timed(above):
+                mixin = TIMED_MIXIN
+        parts = self._parts(namespace, class_name, spec, parent, register=register)
         return TypeRule(
             class_name=class_name,
             kind=Kind.DATASET if isinstance(spec, language.Dataset) else Kind.GROUP,
-            parts=self._parts(namespace, class_name, spec, parent, register=register),
+            parts=parts,
             namespace=namespace,
             type_name=type_name,
             parent=parent,
@@ -473,6 +483,20 @@ class RuleSet:
 
 
 _PLACEHOLDER: Any = TypeRule(class_name="", kind=Kind.GROUP, parts=())
+
+
+def timed(spec: Spec) -> bool:
+    """True when a type's resolved spec gives its samples times as NWB's TimeSeries does:
+    a ``data`` dataset, and a ``timestamps`` dataset or a ``starting_time`` dataset with a
+    ``rate`` attribute."""
+    if not isinstance(spec, language.Group):
+        return False
+    named = {d.name: d for d in spec.datasets if d.name}
+    if "data" not in named:
+        return False
+    starting = named.get("starting_time")
+    has_rate = starting is not None and any(a.name == "rate" for a in starting.attributes)
+    return "timestamps" in named or has_rate
 
 
 def _kind(spec: Spec) -> Kind:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from h5model.errors import plain
+
 
 def same_value(value: Any, fixed: Any) -> bool:
     """True when a stored value equals the value a spec fixes (arrays element-wise)."""
@@ -110,5 +112,5 @@ def as_text(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = repr(plain(value))
     return text if len(text) <= 80 else text[:77] + "..."

@@ -6,6 +6,8 @@ create (refused if the file exists). Nothing is overwritten without being asked.
 A new file given no specs is built with the committed ones (``new``).
 The handle opens, gives the models and closes; a save is ``persist.save``'s, the HDF5
 handle and lazy arrays are ``FileSource``'s, and edits go to the file's ``Tracker``.
+``File`` is generic over its root's model class, and ``get(path, Type)`` checks at run
+time what it tells a type checker.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, overload
 
 import h5py
+from typing_extensions import TypeVar
 
 from h5model.codegen import registry
-from h5model.errors import H5ModelError
+from h5model.errors import H5ModelError, NotFoundError, ReadOnlyError, WrongTypeError
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import check_regular_file
 from h5model.models.nodes import ExternalLink, Group, Node
@@ -37,9 +40,17 @@ if TYPE_CHECKING:
 
 MODES = ("r", "r+", "a", "w", "w-", "x")
 
+RootT = TypeVar("RootT", bound=Node, default=Any)
+"""The class of a file's root model (``File[NWBFile]``); unsaid, ``Any``."""
+T = TypeVar("T")
+TypeKey = str | tuple[str, str]
+"""A type by name: ``"TimeSeries"``, ``"core.TimeSeries"`` or ``("core", "TimeSeries")``."""
 
-class File:
-    """An HDF5 file read as models. Use as a context manager, or call ``close()``."""
+
+class File(Generic[RootT]):
+    """An HDF5 file read as models. Use as a context manager, or call ``close()``.
+
+    ``File[NWBFile]`` says what ``root`` is, for editors and type checkers."""
 
     def __init__(
         self,
@@ -61,7 +72,8 @@ class File:
         """How the last save of this handle reached the disk (``method``, ``reason``)."""
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
-        self._tracker = Tracker(self.label, writable=self.writable)
+        self._tracker = Tracker(self.label, writable=self.writable, handle=self,
+                                find=self._models_get)
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
         self._spec_arg = spec
         self._default_specs = False
@@ -150,11 +162,13 @@ class File:
         return Builders(self.modules)
 
     @property
-    def root(self) -> Any:
-        return self._models.get("/")
+    def root(self) -> RootT:
+        """The model of the root group (``/``)."""
+        root: RootT = self._models.get("/")  # type: ignore[assignment]
+        return root
 
     @root.setter
-    def root(self, model: Node) -> None:
+    def root(self, model: RootT) -> None:
         if not self.writable or not self._fresh:
             raise H5ModelError("the root can only be set on a new file (mode 'w', 'w-' or 'a')",
                                file=self.label)
@@ -162,25 +176,63 @@ class File:
             raise TypeError("the root must be a group model")
         self._models = {"/": model}
 
-    def get(self, hdf5_path: str) -> Any:
-        """The model at ``hdf5_path`` (typed or not); soft links lead to their target's model."""
+    @overload
+    def get(self, hdf5_path: str) -> Any: ...
+    @overload
+    def get(self, hdf5_path: str, kind: type[T]) -> T: ...
+    def get(self, hdf5_path: str, kind: type[Any] | None = None) -> Any:
+        """The model at ``hdf5_path`` (typed or not); soft links lead to their target's model.
+
+        With ``kind`` (a model class), the model must be one (``WrongTypeError`` if not), and
+        type checkers see it as one. A path with nothing there raises ``NotFoundError`` (a
+        ``KeyError``)."""
         path = "/" + hdf5_path.strip("/") if hdf5_path != "/" else "/"
         model = self._models.get(path)
-        if model is not None:
-            return model
-        parts = [p for p in path.split("/") if p]
-        current: Any = self.root
-        for i, part in enumerate(parts):
-            children = getattr(current, "children", None)
-            if children is None or part not in children:
-                where = "/" + "/".join(parts[: i + 1])
-                raise H5ModelError("no object at this path", file=self.label, hdf5_path=where)
-            current = children[part]
-        return current
+        if model is None:
+            parts = [p for p in path.split("/") if p]
+            current: Any = self.root
+            for i, part in enumerate(parts):
+                children = getattr(current, "children", None)
+                if children is None or part not in children:
+                    where = "/" + "/".join(parts[: i + 1])
+                    raise NotFoundError("no object at this path", file=self.label,
+                                        hdf5_path=where)
+                current = children[part]
+            model = current
+        if kind is not None and not isinstance(model, kind):
+            raise WrongTypeError(
+                f"expected {_class_label(kind)}, found {_class_label(type(model))}",
+                file=self.label, hdf5_path=path,
+            )
+        return model
 
     def models(self) -> Iterator[tuple[str, Node]]:
         """(hdf5_path, model) for every object, in dependency order."""
         return iter(self._models.items())
+
+    @overload
+    def find(self, kind: type[T]) -> list[T]: ...
+    @overload
+    def find(self, kind: TypeKey) -> list[Node]: ...
+    def find(self, kind: type[Any] | TypeKey) -> list[Any]:
+        """Every model of a type or one of its subtypes, in path order: ``kind`` is a model
+        class, or a type's name (``"TimeSeries"``, ``"core.TimeSeries"``,
+        ``("core", "TimeSeries")``)."""
+        if isinstance(kind, type):
+            return [m for _, m in sorted(self._models.items()) if isinstance(m, kind)]
+        namespace, name = _type_key(kind)
+        known = {cls.h5_type for module in self.modules.values() for cls in vars(module).values()
+                 if isinstance(cls, type) and issubclass(cls, Node) and cls.h5_type}
+        if not any(n == name and namespace in (None, ns) for ns, n in known):
+            where = f"namespace {namespace!r}" if namespace else "the file's specs"
+            raise H5ModelError(f"no type {name!r} in {where}", file=self.label)
+        return [
+            model for _, model in sorted(self._models.items())
+            if any(cls.h5_type is not None and cls.h5_type[1] == name
+                   and namespace in (None, cls.h5_type[0])
+                   for cls in type(model).__mro__ if isinstance(cls, type)
+                   and issubclass(cls, Node) and "h5_type" in vars(cls))
+        ]
 
     def __contains__(self, hdf5_path: object) -> bool:
         if not isinstance(hdf5_path, str):
@@ -204,8 +256,8 @@ class File:
         ``copy_limit`` (bytes) overrides ``H5MODEL_SAVE_COPY_LIMIT``: the largest file
         copied when the file system cannot clone it (larger ones use the journal)."""
         if not self.writable:
-            raise H5ModelError("the file is open read-only; open it with mode='r+' to save",
-                               file=self.label)
+            raise ReadOnlyError("the file is open read-only (mode 'r'); open it with mode "
+                                "'r+' to save", file=self.label)
         if self._fresh:
             root = self._models.get("/")
             specs = self.specs
@@ -253,7 +305,7 @@ class File:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> File:
+    def __enter__(self) -> File[RootT]:
         return self
 
     def __exit__(
@@ -267,17 +319,38 @@ class File:
         return f"<h5model.File {self.label!r} ({self.mode}, {state}, {len(self._models)} objects)>"
 
 
+@overload
+def open(
+    path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
+    external_root: PathLike | None = None, root_type: None = None,
+) -> File[Any]: ...
+@overload
+def open(
+    path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
+    external_root: PathLike | None = None, root_type: type[RootT],
+) -> File[RootT]: ...
 def open(
     path: PathLike,
     mode: str = "r",
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None,
-) -> File:
+    root_type: type[Any] | None = None,
+) -> File[Any]:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
-    files on disk. A new file (``w``, ``w-``/``x``, ``a`` of a missing file) given no
-    ``spec`` gets the namespaces current pynwb writes, as ``new`` does."""
-    return File(path, mode, spec=spec, external_root=external_root)
+    files on disk; ``root_type`` (a model class) is checked against the root's model and
+    types the handle (``File[root_type]``). A new file (``w``, ``w-``/``x``, ``a`` of a
+    missing file) given no ``spec`` gets the namespaces current pynwb writes, as ``new``
+    does."""
+    file: File[Any] = File(path, mode, spec=spec, external_root=external_root)
+    root = file.root
+    if root_type is not None and root is not None and not isinstance(root, root_type):
+        file.close()
+        raise WrongTypeError(
+            f"expected a root of {_class_label(root_type)}, found {_class_label(type(root))}",
+            file=file.label, hdf5_path="/",
+        )
+    return file
 
 
 def new(
@@ -286,7 +359,7 @@ def new(
     *,
     overwrite: bool = False,
     spec: PathLike | Sequence[PathLike] | None = None,
-) -> File:
+) -> File[Any]:
     """A new file to build from scratch: ``f.types`` builds its models, ``f.root = ...``
     and ``f.save()`` write it with its specs embedded (``/specifications``, ``.specloc``).
 
@@ -298,3 +371,20 @@ def new(
     if namespace is not None and spec is not None:
         raise ValueError("pass namespace= (committed specs) or spec= (files on disk), not both")
     return File(path, "w" if overwrite else "w-", spec=spec, namespace=namespace)
+
+
+def _class_label(cls: type[Any]) -> str:
+    """``TimeSeries (core)`` for a typed model class, else the class's name."""
+    h5_type = getattr(cls, "h5_type", None)
+    if isinstance(h5_type, tuple):
+        return f"{h5_type[1]} ({h5_type[0]})"
+    return cls.__name__
+
+
+def _type_key(kind: TypeKey) -> tuple[str | None, str]:
+    """(namespace or None, type name) from ``"Name"``, ``"ns.Name"`` or ``("ns", "Name")``."""
+    if isinstance(kind, tuple):
+        namespace, name = kind
+        return namespace, name
+    namespace_part, dot, name = kind.rpartition(".")
+    return (namespace_part if dot else None), name

@@ -160,36 +160,42 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_junit(self) -> str:
-        """JUnit XML: one test suite, one test case per file, a failure per error."""
+        """JUnit XML: a test suite per file and a test case per issue, so that the counts
+        are the issues listed: ``tests`` every issue (a file without any has one passing
+        case), ``failures`` the errors (warnings too with --strict; other warnings pass,
+        their text in ``system-out``), ``errors`` the issues that made a file unreadable."""
         suites = ElementTree.Element("testsuites", name="h5model validate")
-        suite = ElementTree.SubElement(
-            suites,
-            "testsuite",
-            name="h5model validate",
-            tests=str(len(self.files)),
-            failures=str(sum(1 for r in self.files if r.status(self.strict) == "invalid")),
-            errors=str(sum(1 for r in self.files if r.status(self.strict) == "unreadable")),
-        )
+        totals = {"tests": 0, "failures": 0, "errors": 0}
         for report in self.files:
-            case = ElementTree.SubElement(
-                suite, "testcase", classname="h5model.validate", name=report.file
-            )
-            status = report.status(self.strict)
-            if status == "valid":
-                warnings = [i for i in report.issues if i.severity is Severity.WARNING]
-                if warnings:
+            suite = ElementTree.SubElement(suites, "testsuite", name=report.file)
+            counts = {"tests": 0, "failures": 0, "errors": 0}
+            failing = set(map(id, report.errors(self.strict)))
+            for issue in report.issues:
+                case = ElementTree.SubElement(
+                    suite, "testcase", classname=report.file,
+                    name=f"{issue.rule} {issue.hdf5_path}",
+                )
+                counts["tests"] += 1
+                if issue.rule in UNREADABLE_RULES:
+                    tag = "error"
+                elif id(issue) in failing:
+                    tag = "failure"
+                else:
                     out = ElementTree.SubElement(case, "system-out")
-                    out.text = _lines(warnings)
-                continue
-            tag = "error" if status == "unreadable" else "failure"
-            bad = report.errors(self.strict)
-            element = ElementTree.SubElement(
-                case,
-                tag,
-                message=f"{len(bad)} issue(s); first: {bad[0].rule} at {bad[0].hdf5_path}",
-                type=bad[0].rule,
-            )
-            element.text = _lines(report.issues)
+                    out.text = _lines([issue])
+                    continue
+                counts["errors" if tag == "error" else "failures"] += 1
+                element = ElementTree.SubElement(case, tag, message=issue.message,
+                                                 type=issue.rule)
+                element.text = _lines([issue])
+            if not report.issues:
+                ElementTree.SubElement(suite, "testcase", classname=report.file, name="valid")
+                counts["tests"] += 1
+            for key, value in counts.items():
+                suite.set(key, str(value))
+                totals[key] += value
+        for key, value in totals.items():
+            suites.set(key, str(value))
         ElementTree.indent(suites)
         return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -13,7 +13,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from h5model.errors import SpecError
+from h5model.errors import SpecError, plain
 from h5model.hdf5 import stored
 from h5model.hdf5.graph import Child, FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
@@ -102,7 +102,7 @@ class StructureChecker:
             self.emit(
                 path,
                 "attribute.missing",
-                f"attribute 'namespace' is missing, so type {attrs[present[0]]!r} cannot be "
+                f"attribute 'namespace' is missing, so type {plain(attrs[present[0]])!r} cannot be "
                 "looked up",
                 Severity.ERROR,
             )
@@ -110,7 +110,7 @@ class StructureChecker:
             self.emit(
                 path,
                 "attribute.missing",
-                f"the object has a 'namespace' ({attrs['namespace']!r}) but no type "
+                f"the object has a 'namespace' ({plain(attrs['namespace'])!r}) but no type "
                 f"attribute ({' or '.join(repr(k) for k in TYPE_KEYS)})",
                 Severity.ERROR,
             )
@@ -522,5 +522,5 @@ def _plain(value: Any) -> Any:
 
 
 def _short(value: Any) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else plain(value))
     return text if len(text) <= 80 else text[:77] + "..."
