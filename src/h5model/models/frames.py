@@ -159,6 +159,8 @@ class _Framer:
             rows = _read(model).astype(np.int64, copy=False)
             target = model.table
             if self.regions == "index" or id(target) in self.making:
+                if not levels:
+                    return rows if rows.ndim == 1 else _objects(list(rows))
                 leaf: Any = rows
             else:
                 frame = self.frame(target)
