@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import h5py
@@ -431,3 +432,22 @@ def test_every_bad_timeseries_reference_is_listed(files: dict[str, Path], tmp_pa
     issues = _issues(path, "table.timeseries-reference-out-of-range")
     assert [i.hdf5_path for i in issues] == [column] * 3
     assert [i.message.split(" covers")[0] for i in issues] == ["row 0", "row 1", "row 2"]
+
+
+def _reference_to(**series: Any) -> TimeSeriesReference:
+    fields = ("idx_start", "count", "timeseries")
+    return TimeSeriesReference(fields, (1, 2, SimpleNamespace(hdf5_path="/s", **series)))
+
+
+def test_timeseries_reference_times_from_timestamps_or_rate() -> None:
+    data = SimpleNamespace(value=np.arange(5.0))
+    stamped = _reference_to(data=data, timestamps=SimpleNamespace(value=np.arange(5.0) / 4))
+    assert stamped.timestamps.tolist() == [0.25, 0.5]
+    clocked = _reference_to(
+        data=data, timestamps=None, starting_time=SimpleNamespace(value=10.0, rate=2.0)
+    )
+    assert clocked.timestamps.tolist() == [10.5, 11.0]
+    assert clocked.data.tolist() == [1.0, 2.0]
+    bare = _reference_to(data=data, timestamps=None, starting_time=None)
+    with pytest.raises(H5ModelError, match="neither timestamps nor a starting time"):
+        bare.timestamps  # noqa: B018

@@ -148,7 +148,12 @@ class TimeSeriesReference(CompoundRow):
         series = self.timeseries
         if getattr(series, "timestamps", None) is not None:
             return series.timestamps.value[self.idx_start : self.idx_start + self.count]
-        start = series.starting_time
+        start = getattr(series, "starting_time", None)
+        if start is None:
+            raise H5ModelError(
+                "the series has neither timestamps nor a starting time",
+                hdf5_path=getattr(series, "hdf5_path", None),
+            )
         return (self.idx_start + np.arange(self.count)) / start.rate + start.value
 
 
