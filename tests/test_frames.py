@@ -2,7 +2,7 @@
 
 Representation choices compared here (the rest must be equal, dtypes included):
 models stand where pynwb has containers (compared by ``object_id``); compound cells
-are ``CompoundRow``s where pynwb has tuples or numpy records (compared field by
+that hold references are ``CompoundRow``s where pynwb has tuples (compared field by
 field); a TimeSeriesReference pynwb reads as "no series" ``(None, None, None)`` is
 ours as stored, ``(-1, -1, series)``, with ``isvalid()`` False.
 """
@@ -162,12 +162,12 @@ def assert_same(ours: Any, theirs: Any, where: str) -> None:
         assert len(ours) == len(theirs), where
         for i, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
             assert_same(mine, reference, f"{where}.{ours.fields[i]}")
-    elif isinstance(theirs, np.ndarray) and theirs.dtype.kind in "biuf":
+    elif isinstance(theirs, np.ndarray) and theirs.dtype.kind in "biufV":
         assert isinstance(ours, np.ndarray), where
         assert ours.dtype == theirs.dtype, where
         assert np.array_equal(ours, theirs), where
     elif isinstance(theirs, (np.ndarray, list, tuple)):
-        assert isinstance(ours, (np.ndarray, list)), where  # a ragged compound: a list of rows
+        assert isinstance(ours, (np.ndarray, list)), where  # rows of references: a list
         assert len(ours) == len(theirs), where
         for i, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
             assert_same(mine, reference, f"{where}[{i}]")
@@ -339,14 +339,19 @@ def test_reading_past_a_series_names_both_paths(
             io.read().intracellular_recordings["responses"]["response"][0].data  # noqa: B018
 
 
-def test_compound_columns_give_rows(files: dict[str, Path]) -> None:
-    with h5model.open(files["ophys"]) as f:
-        pixels = f.get("/processing/ophys/ImageSegmentation/pixel_rois")["pixel_mask"][0]
-        assert [type(p) for p in pixels] == [CompoundRow] * 3
-        assert (pixels[1].x, pixels[1].y) == (1, 6) and pixels[1].fields == ("x", "y", "weight")
-        assert pixels[1].asdict()["weight"] == pytest.approx(0.5)
+def test_compound_columns_of_references_give_rows(files: dict[str, Path]) -> None:
+    with h5model.open(files["icephys"]) as f:
+        stimulus = f.get(f"{ICEPHYS}/intracellular_recordings/stimuli/stimulus")
+        rows = stimulus[0:2]
+        assert [type(r) for r in rows] == [TimeSeriesReference] * 2
+        assert rows[1].fields == ("idx_start", "count", "timeseries")
+        assert rows[1].asdict()["timeseries"] is f.get("/stimulus/presentation/vc_stimulus")
+        assert rows[1] == stimulus[1] == (0, 30, rows[1].timeseries)
         with pytest.raises(AttributeError, match="no field 'z'"):
-            pixels[0].z  # noqa: B018
+            rows[0].z  # noqa: B018
+    with h5model.open(files["ophys"]) as f:  # numbers only: numpy records, as pynwb
+        pixels = f.get("/processing/ophys/ImageSegmentation/pixel_rois")["pixel_mask"][0]
+        assert isinstance(pixels, np.ndarray) and pixels.dtype.names == ("x", "y", "weight")
 
 
 # -- validation lists every bad row ---------------------------------------------------------

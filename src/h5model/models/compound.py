@@ -1,8 +1,9 @@
-"""Rows of compound datasets, with their fields as attributes.
+"""Rows of compound datasets that hold references, with their fields as attributes.
 
 A compound element reads from h5py as a numpy record, which has no attribute
-access and keeps numpy scalars. A ``CompoundRow`` gives ``row.x``, ``row["x"]``
-and ``row[0]`` with Python numbers and the models references point to; a row of a
+access and keeps numpy scalars. When the compound holds a reference (the models
+it points to are Python objects anyway), a ``CompoundRow`` gives ``row.x``,
+``row["x"]`` and ``row[0]`` with Python numbers and the models; a row of a
 ``TimeSeriesReferenceVectorData`` is a ``TimeSeriesReference`` that can also give
 its samples, and says so (an IndexError naming both paths) when it lies outside
 its series.
@@ -15,6 +16,7 @@ import numpy as np
 
 from h5model.errors import H5ModelError
 from h5model.models.nodes import is_type, owner_of
+from h5model.rules.dtypes import is_reference
 
 
 def _plain(value: Any) -> Any:
@@ -179,7 +181,11 @@ def compound_rows(column: Any, values: Any, first: int = 0) -> list[CompoundRow]
     ]
 
 
-def is_compound(value: Any) -> bool:
-    """True for an array (on disk or in memory) of a compound dtype."""
+def references_rows(value: Any) -> bool:
+    """True for an array (on disk or in memory) of a compound dtype with a reference field
+    (an object field in memory): its elements are given as rows. Compounds of plain
+    numbers and text stay numpy records, as pynwb gives them."""
     dtype = getattr(value, "dtype", None)
-    return dtype is not None and dtype.names is not None
+    if dtype is None or dtype.names is None:
+        return False
+    return any(is_reference(dtype[n]) or dtype[n].kind == "O" for n in dtype.names)

@@ -11,8 +11,9 @@ is read once, whole, and cut into rows in memory:
 - a ``DynamicTableRegion`` gives the referenced rows as a DataFrame
   (``regions="expand"``, one row for a plain region, as pynwb's default) or their row
   numbers (``regions="index"``);
-- a reference column gives the models referred to, a compound column rows with
-  attribute access (``TimeSeriesReference`` rows for ``TimeSeriesReferenceVectorData``);
+- a reference column gives the models referred to; a compound column that holds
+  references gives rows with attribute access (``TimeSeriesReference`` rows for
+  ``TimeSeriesReferenceVectorData``), other compounds numpy records, as pynwb does;
 - an ``AlignedDynamicTable`` gives ``(category, column)`` columns: its own columns
   under its name, then each category's ``id`` and columns; its index is
   ``(name, "id")``.
@@ -26,7 +27,7 @@ import numpy as np
 
 from h5model.errors import H5ModelError
 from h5model.models.arrays import H5Array
-from h5model.models.compound import compound_rows
+from h5model.models.compound import compound_rows, references_rows
 from h5model.models.nodes import is_type, owner_of
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class _Framer:
                 leaf = _Rows(frame, rows)
         else:
             values = _read(model)
-            if values.dtype.names is not None:
+            if references_rows(model.value):
                 leaf = compound_rows(model, values)
                 if not levels:
                     return _objects(leaf)

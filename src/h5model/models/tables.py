@@ -2,8 +2,8 @@
 
 ``table["col"][i]`` gives row i of a column the way pynwb users expect: a
 ragged column (``VectorIndex`` over ``VectorData``) gives that row's values, a
-``DynamicTableRegion`` gives the referenced rows, a compound column gives a row
-with its fields as attributes (``ref.timeseries``, ``ref.count``); ``table[i]``
+``DynamicTableRegion`` gives the referenced rows, a compound column of references
+gives a row with its fields as attributes (``ref.timeseries``, ``ref.count``); ``table[i]``
 gives a row as a dict. Data are read only for the rows asked for.
 ``table.to_dataframe()`` gives the whole table as a pandas DataFrame
 (``h5model.models.frames``, imported only when asked).
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from h5model.models.compound import compound_rows, is_compound
+from h5model.models.compound import compound_rows, references_rows
 from h5model.models.nodes import Node, owner_of
 from h5model.rules.ragged import ragged_chain
 
@@ -27,12 +27,12 @@ def _offsets(index: Any) -> Any:
 
 class VectorDataMixin:
     """A column: ``col[i]`` is its row i (a row with attribute access for a compound
-    column)."""
+    column that holds references)."""
 
     value: Any
 
     def row(self, i: int) -> Any:
-        if is_compound(self.value):
+        if references_rows(self.value):
             count = len(self.value)
             at = i + count if i < 0 else i
             if not 0 <= at < count:
@@ -41,13 +41,14 @@ class VectorDataMixin:
         return self.value[i]
 
     def slice_rows(self, start: int, stop: int) -> Any:
-        """Rows ``start`` to ``stop`` (a list of rows for a compound column)."""
-        if is_compound(self.value):
+        """Rows ``start`` to ``stop`` (a list of rows for a compound column that holds
+        references)."""
+        if references_rows(self.value):
             return compound_rows(self, self.value[start:stop], start)
         return self.value[start:stop]
 
     def __getitem__(self, key: Any) -> Any:
-        if is_compound(self.value):
+        if references_rows(self.value):
             if isinstance(key, (int, np.integer)):
                 return self.row(int(key))
             if isinstance(key, slice):
