@@ -40,6 +40,7 @@ from pynwb import NWBHDF5IO
 from pynwb.base import TimeSeries
 
 import h5model
+from h5model.models.compound import CompoundRow
 from h5model.models.constraints import Fixed
 
 OLD_FILE_NAMES = ["old_ecephys", "old_ophys"]
@@ -203,6 +204,8 @@ class Comparer:
             return Ref(id(value), str(value.hdf5_path))
         if isinstance(value, h5model.H5Array):
             return self.model_side(value.read())
+        if isinstance(value, CompoundRow):  # a compound element: its fields in order
+            return tuple(self.model_side(v) for v in value)
         return self._plain(value, self.model_side)
 
     def reference_side(self, value: Any) -> Any:

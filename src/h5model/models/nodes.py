@@ -137,6 +137,15 @@ def owner_of(model: Any) -> "Owner | None":
     return private.get("_owner") if private else None
 
 
+def is_type(model: Any, name: str) -> bool:
+    """True when ``model`` is of the spec type ``name`` or a type that extends it."""
+    for cls in type(model).__mro__:
+        h5_type = getattr(cls, "h5_type", None)
+        if h5_type is not None and h5_type[1] == name:
+            return True
+    return False
+
+
 def adopt(model: "Node", owner: Owner) -> None:
     """From now on ``model`` belongs to ``owner`` (and reports its edits there)."""
     model._owner = owner

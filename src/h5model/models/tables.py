@@ -2,16 +2,23 @@
 
 ``table["col"][i]`` gives row i of a column the way pynwb users expect: a
 ragged column (``VectorIndex`` over ``VectorData``) gives that row's values, a
-``DynamicTableRegion`` gives the referenced rows; ``table[i]`` gives a row as
-a dict. Data are read only for the rows asked for.
+``DynamicTableRegion`` gives the referenced rows, a compound column of references
+gives a row with its fields as attributes (``ref.timeseries``, ``ref.count``); ``table[i]``
+gives a row as a dict. Data are read only for the rows asked for.
+``table.to_dataframe()`` gives the whole table as a pandas DataFrame
+(``h5model.models.frames``, imported only when asked).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from h5model.models.compound import compound_rows, references_rows
 from h5model.models.nodes import Node, owner_of
 from h5model.rules.ragged import ragged_chain
+
+if TYPE_CHECKING:
+    import pandas
 
 
 def _offsets(index: Any) -> Any:
@@ -19,12 +26,36 @@ def _offsets(index: Any) -> Any:
 
 
 class VectorDataMixin:
-    """A column: ``col[i]`` is its row i."""
+    """A column: ``col[i]`` is its row i (a row with attribute access for a compound
+    column that holds references)."""
 
     value: Any
 
     def row(self, i: int) -> Any:
+        if references_rows(self.value):
+            count = len(self.value)
+            at = i + count if i < 0 else i
+            if not 0 <= at < count:
+                raise IndexError(f"row {i} out of range for a column of {count} rows")
+            return compound_rows(self, self.value[at : at + 1], at)[0]
         return self.value[i]
+
+    def slice_rows(self, start: int, stop: int) -> Any:
+        """Rows ``start`` to ``stop`` (a list of rows for a compound column that holds
+        references)."""
+        if references_rows(self.value):
+            return compound_rows(self, self.value[start:stop], start)
+        return self.value[start:stop]
+
+    def __getitem__(self, key: Any) -> Any:
+        if references_rows(self.value):
+            if isinstance(key, (int, np.integer)):
+                return self.row(int(key))
+            if isinstance(key, slice):
+                start, stop, step = key.indices(len(self.value))
+                if step == 1:
+                    return self.slice_rows(start, stop)
+        return self.value[key]
 
 
 class VectorIndexMixin:
@@ -50,6 +81,8 @@ class VectorIndexMixin:
             return [target.row(j) for j in range(start, end)]
         if isinstance(target, DynamicTableRegionMixin):
             return target.rows(np.asarray(target.value[start:end]))
+        if isinstance(target, VectorDataMixin):
+            return target.slice_rows(start, end)
         return target.value[start:end]
 
     def __getitem__(self, key: Any) -> Any:
@@ -123,6 +156,21 @@ class DynamicTableMixin:
 
     def __len__(self) -> int:
         return len(self.id.value)
+
+    def to_dataframe(
+        self,
+        *,
+        regions: Literal["expand", "index"] = "expand",
+        ignore_category_ids: bool = False,
+    ) -> "pandas.DataFrame":
+        """The table as stored, as a pandas DataFrame indexed by ``id`` (needs the
+        ``pandas`` extra). ``regions="expand"`` gives each region cell the referenced rows
+        as a DataFrame (as pynwb does), ``"index"`` their row numbers. An
+        AlignedDynamicTable gives ``(category, column)`` columns, each category's ``id``
+        among them unless ``ignore_category_ids``."""
+        from h5model.models import frames
+
+        return frames.to_dataframe(self, regions=regions, ignore_category_ids=ignore_category_ids)
 
     def add_row(self, id: int | None = None, **values: Any) -> None:
         """Add a row at the next ``save()``: a value for every column (a list for a ragged

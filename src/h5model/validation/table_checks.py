@@ -4,7 +4,8 @@ blocks.
 Every column as long as ``id`` (a ragged column counted by its outermost
 index); every index non-decreasing, non-negative and within its data; every
 ``DynamicTableRegion`` row number inside its table; every TimeSeriesReference
-row inside its series.
+row inside its series. Every bad row is reported, up to ``ROWS_PER_RULE`` per rule
+and dataset, then one issue counting the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +28,48 @@ from h5model.validation.report import Severity
 
 Emit = Callable[[str, str, str, Severity], None]
 
+ROWS_PER_RULE = 20
+"""Bad rows reported one by one per rule and dataset; the rest are counted in one issue."""
+
+
+class _Capped:
+    """The bad rows of one dataset under one rule: the first ``ROWS_PER_RULE`` reported
+    each, then one issue with how many more there are."""
+
+    def __init__(self, emit: Emit, path: str, rule: str) -> None:
+        self.emit = emit
+        self.path = path
+        self.rule = rule
+        self.issues = 0
+        self.rows = 0
+        self.reported = 0
+
+    def add(self, message: str, rows: int = 1) -> None:
+        """A bad row (or a run of ``rows`` equal rows never written, told as one)."""
+        self.rows += rows
+        if self.issues < ROWS_PER_RULE:
+            self.emit(self.path, self.rule, message, Severity.ERROR)
+            self.issues += 1
+            self.reported += rows
+
+    def room(self, where: np.ndarray, weights: np.ndarray) -> list[int]:
+        """Of the bad rows at positions ``where`` of a block (each standing for
+        ``weights`` rows), those still to be reported one by one (``add`` each); the
+        rest are counted here, at once."""
+        room = max(ROWS_PER_RULE - self.issues, 0)
+        self.rows += int(weights[where[room:]].sum())
+        return [int(at) for at in where[:room]]
+
+    def close(self) -> None:
+        more = self.rows - self.reported
+        if more > 0:
+            self.emit(
+                self.path,
+                self.rule,
+                f"... and {more} more rows with this problem ({self.rows} in all)",
+                Severity.ERROR,
+            )
+
 
 def _blocks(dataset: h5py.Dataset) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, values) of a one-dimensional dataset, in row order: what it stores, in
@@ -39,6 +82,29 @@ def _blocks(dataset: h5py.Dataset) -> Iterator[tuple[int, np.ndarray]]:
         yield 0, out
         return
     yield from stored.rows(dataset)
+
+
+def _runs(dataset: h5py.Dataset) -> Iterator[tuple[int, np.ndarray, int]]:
+    """(first row, values, rows covered) of a dataset, as ``_blocks``: a run of rows never
+    written comes as one value covering the whole run (one-dimensional datasets)."""
+    length = dataset.shape[0] if dataset.shape else 0
+    pending: tuple[int, np.ndarray] | None = None
+    for position, values in _blocks(dataset):
+        if pending is not None:
+            yield pending[0], pending[1], position - pending[0]
+        pending = (position, values)
+    if pending is not None:
+        end = length if dataset.ndim == 1 else pending[0] + len(pending[1])
+        yield pending[0], pending[1], max(end - pending[0], len(pending[1]))
+
+
+def _covered(values: np.ndarray, span: int) -> np.ndarray:
+    """How many rows each value stands for: one each, or the whole span for a lone value
+    standing for a run of rows never written."""
+    weights = np.ones(len(values), dtype=np.int64)
+    if len(values) == 1 and span > 1:
+        weights[0] = span
+    return weights
 
 
 def _integers(dataset: h5py.Dataset) -> bool:
@@ -134,41 +200,34 @@ class TableChecker:
         if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1 or not _integers(dataset):
             return  # a wrong shape or dtype is reported by the structure checks
         target_length = _length(self.index, data_path) or 0
+        outside = _Capped(self.emit, index_path, "table.index-out-of-range")
+        decreasing = _Capped(self.emit, index_path, "table.index-decreasing")
         previous = 0
-        for position, block in _blocks(dataset):
+        for position, block, span in _runs(dataset):
             if block.size == 0:
                 continue
             values = block.astype(np.int64, copy=False)
-            if values.min() < 0:
-                at = position + int(np.argmax(values < 0))
-                self.emit(
-                    index_path,
-                    "table.index-out-of-range",
-                    f"index entry {at} is negative ({values[at - position]})",
-                    Severity.ERROR,
-                )
-                return
+            weights = _covered(values, span)
             steps = np.diff(np.concatenate(([previous], values)))
-            if (steps < 0).any():
-                at = position + int(np.argmax(steps < 0))
-                self.emit(
-                    index_path,
-                    "table.index-decreasing",
-                    f"index entry {at} is smaller than the one before it",
-                    Severity.ERROR,
-                )
-                return
-            if values[-1] > target_length:
-                at = position + int(np.argmax(values > target_length))
-                self.emit(
-                    index_path,
-                    "table.index-out-of-range",
-                    f"index entry {at} ({int(values[at - position])}) points past the end "
-                    f"of {data_path} ({target_length} elements)",
-                    Severity.ERROR,
-                )
-                return
+            negative = values < 0
+            past = ~negative & (values > target_length)
+            down = ~negative & ~past & (steps < 0)
+            for at in outside.room(np.flatnonzero(negative | past), weights):
+                row, value, rows = position + at, int(values[at]), int(weights[at])
+                if negative[at]:
+                    message = f"index entry {row} is negative ({value})"
+                else:
+                    message = (
+                        f"index entry {row} ({value}) points past the end of {data_path} "
+                        f"({target_length} elements)"
+                    )
+                outside.add(message + _run_note(rows), rows)
+            for at in decreasing.room(np.flatnonzero(down), weights):
+                message = f"index entry {position + at} is smaller than the one before it"
+                decreasing.add(message, int(weights[at]))
             previous = int(values[-1])
+        outside.close()
+        decreasing.close()
 
     # -- regions -------------------------------------------------------------------------------
     def _table_rows(self, region_path: str) -> tuple[str, int] | None:
@@ -190,21 +249,20 @@ class TableChecker:
         dataset = self.file[path]
         if not _integers(dataset):
             return  # a wrong dtype is reported by the structure checks
-        for position, block in _blocks(dataset):
+        outside = _Capped(self.emit, path, "table.region-out-of-range")
+        for position, block, span in _runs(dataset):
             if block.size == 0:
                 continue
             values = block.astype(np.int64, copy=False).ravel()
-            bad = (values < 0) | (values >= rows)
-            if bad.any():
-                at = position + int(np.argmax(bad))
-                self.emit(
-                    path,
-                    "table.region-out-of-range",
-                    f"row number {int(values[at - position])} (entry {at}) is outside "
-                    f"{table}, which has {rows} rows",
-                    Severity.ERROR,
+            weights = _covered(values, span if dataset.ndim == 1 else 1)
+            for at in outside.room(np.flatnonzero((values < 0) | (values >= rows)), weights):
+                covered = int(weights[at])
+                outside.add(
+                    f"row number {int(values[at])} (entry {position + at}) is outside "
+                    f"{table}, which has {rows} rows{_run_note(covered)}",
+                    covered,
                 )
-                return
+        outside.close()
 
     # -- TimeSeriesReference ------------------------------------------------------------------
     def check_timeseries_references(self, path: str) -> None:
@@ -217,6 +275,7 @@ class TableChecker:
         if not is_reference(dataset.dtype["timeseries"]):
             return
         lengths: dict[Any, int | None] = {}
+        outside = _Capped(self.emit, path, "table.timeseries-reference-out-of-range")
         for position, block in _blocks(dataset):
             for offset, row in enumerate(block):
                 start, count, ref = int(row["idx_start"]), int(row["count"]), row["timeseries"]
@@ -230,14 +289,11 @@ class TableChecker:
                     lengths[series] = self._series_length(series)
                 length = lengths[series]
                 if start < 0 or count < 0 or (length is not None and start + count > length):
-                    self.emit(
-                        path,
-                        "table.timeseries-reference-out-of-range",
+                    outside.add(
                         f"row {at} covers samples {start} to {start + count} of {series}, "
-                        f"which has {length} samples",
-                        Severity.ERROR,
+                        f"which has {length} samples"
                     )
-                    return
+        outside.close()
 
     def _series_length(self, series: str) -> int | None:
         for child in self.index.children.get(series, ()):
@@ -249,3 +305,9 @@ class TableChecker:
             if child.name == "data":
                 return _length(self.index, child.target)
         return None
+
+
+def _run_note(rows: int) -> str:
+    if rows <= 1:
+        return ""
+    return f", as do the {rows - 1} entries after it (never written: the fill value)"
