@@ -141,6 +141,9 @@ class Node(BaseModel):
     """(namespace, type name) for typed classes."""
     h5_kind: ClassVar[Literal["group", "dataset"]] = "group"
     h5_fields: ClassVar[Mapping[str, H5Field]] = {}
+    h5_part_classes: ClassVar[Mapping[str, type["Node"]]] = {}
+    """field -> the class of the object at that typed named part, where this type's spec
+    adds attributes to the part's type (the reader gives the object that class)."""
 
     hdf5_path: str | None = None
     object_id: str | None = None
