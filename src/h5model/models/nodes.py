@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializationInfo, model_serializer
 
+from h5model.models import display
 from h5model.models.arrays import H5Array
 
 if TYPE_CHECKING:
@@ -172,10 +173,21 @@ class Node(BaseModel):
         return cls.h5_type[1] if cls.h5_type else None
 
     def __repr__(self) -> str:
-        kind = self.type_name() or type(self).__name__
-        return f"<{kind} {self.hdf5_path!r}>"
+        return display.model_repr(self)
 
     __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return display.model_html(self)
+
+    def __rich__(self) -> Any:
+        return display.model_rich(self)
+
+    @model_serializer(mode="plain")
+    def _dump(self, info: SerializationInfo) -> dict[str, Any]:
+        """Arrays as path, shape and dtype (``context={"arrays": "values"}``: their values),
+        references and links as paths, contained children nested (``models.display``)."""
+        return display.model_dump(self, json=info.mode_is_json(), context=info.context)
 
 
 class Group(Node):
