@@ -328,6 +328,10 @@ RENAMED: dict[tuple[str, str], Any] = {
         ("IntracellularRecordingsTable", name): _category(name)
         for name in ("electrodes", "stimuli", "responses")
     },
+    # what Units adds to its columns (typed fields of Units__waveforms etc.): pynwb keeps
+    # them on the Units container
+    ("VectorData", "sampling_rate"): lambda c: c.parent.waveform_rate,
+    ("VectorData", "unit"): lambda c: c.parent.waveform_unit,
 }
 
 # Types pynwb upgrades on read: (type in the file, type pynwb reports).  The model

@@ -86,10 +86,12 @@ class _ModuleWriter:
                 raise SpecError(f"class {name!r} inherits from itself")
             visiting.add(name)
             stack.append((name, trail, True))
+            refined = self.rules.part_classes.get(name, {})
             named = [
                 target
                 for part in rule.parts
-                if (target := _class_of(part)) in classes and target not in visiting
+                for target in (_class_of(part), refined.get(part.field))
+                if target in classes and target not in visiting
             ]
             for target in reversed(named):
                 stack.append((target, (), False))
@@ -139,6 +141,17 @@ class _ModuleWriter:
                 out.append(f"        **{self.class_ref(rule.parent)}.h5_fields,")
             out += table
             out.append("    }")
+        refined = {
+            field: target
+            for field, target in self.rules.part_classes.get(rule.class_name, {}).items()
+            if target in self.defined  # else (a cycle) the object keeps its type's class
+        }
+        if refined:
+            out.append("    h5_part_classes: _t.ClassVar[_t.Mapping[str, type[_r.Node]]] = {")
+            for field, target in refined.items():
+                key, value = check_name(field, "field name"), check_name(target, "class name")
+                out.append(f"        {key!r}: {value},")
+            out.append("    }")
         for part in rule.parts:
             field = check_name(part.field, "field name")
             self.local_refs = set()
@@ -146,7 +159,8 @@ class _ModuleWriter:
             if not self.local_refs <= self.defined:
                 # names a class defined further down: leave it for pydantic to resolve
                 annotation_src = repr(annotation_src)
-            out.append(f"    {field}: {annotation_src}{default}")
+            doc = part.doc or (rule.doc if part.role is Role.VALUE else None)
+            out.append(f"    {field}: {annotation_src}{_with_description(default, doc)}")
         return out
 
     def h5_field(self, part: Part) -> str:
@@ -205,17 +219,30 @@ class _ModuleWriter:
             base = f"{base} | _r.InstanceOf[_r.ExternalLink]"
         default = value.fixed if value.fixed is not None else value.default
         if isinstance(default, str | int | float | bool):
-            default_src = f" = {literal(default, where=where)}"
+            default_src = literal(default, where=where)
         elif part.role is Role.CHILDREN:
-            default_src = " = {}"
+            default_src = "{}"
         elif not part.required:
             base = f"{base} | None"
-            default_src = " = None"
+            default_src = "None"
         else:
             default_src = ""
         if metadata:
             return f"_t.Annotated[{base}, {', '.join(metadata)}]", default_src
         return base, default_src
+
+
+def _with_description(default: str, doc: str | None) -> str:
+    """`` = <default>``, with the spec's doc as the field's description (a literal: the
+    text stays data)."""
+    if not doc:
+        return f" = {default}" if default else ""
+    description = f"description={doc_literal(doc)}"
+    if default == "{}":
+        return f" = _r.Field(default_factory=dict, {description})"
+    if default:
+        return f" = _r.Field({default}, {description})"
+    return f" = _r.Field({description})"
 
 
 def _class_of(part: Part) -> str | None:

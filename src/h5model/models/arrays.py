@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from h5model.errors import H5ModelError
 from h5model.rules.dtypes import is_reference, is_text
+from h5model.rules.values import parse_isodatetime
 
 
 class ArraySource(Protocol):
@@ -162,6 +163,26 @@ class H5Array:
                     out[name] = arr[name]
             return out if isinstance(data, np.ndarray) else out[()]
         return data
+
+
+class IsoDatetimeArray(H5Array):
+    """An array the spec types ``isodatetime``: stored as ISO 8601 text, read as datetimes
+    (as scalar ones are); slices assigned may be datetimes (written back as ISO 8601)."""
+
+    __slots__ = ()
+
+    def _read(self, key: Any) -> Any:
+        data = super()._read(key)
+        try:
+            if isinstance(data, np.ndarray):
+                out = np.empty(data.shape, dtype=object)
+                for index, text in np.ndenumerate(data):
+                    out[index] = parse_isodatetime(text)
+                return out
+            return parse_isodatetime(data)
+        except ValueError as exc:
+            raise H5ModelError(f"an isodatetime dataset holds a value that is not a date and "
+                               f"time: {exc}", hdf5_path=self.hdf5_path) from None
 
 
 def _array_value(value: Any) -> Any:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializationInfo, model_serializer
 
 from h5model.errors import NotFoundError
+from h5model.models import display
 from h5model.models.arrays import H5Array
 
 if TYPE_CHECKING:
@@ -188,6 +189,9 @@ class Node(BaseModel):
     """(namespace, type name) for typed classes."""
     h5_kind: ClassVar[Literal["group", "dataset"]] = "group"
     h5_fields: ClassVar[Mapping[str, H5Field]] = {}
+    h5_part_classes: ClassVar[Mapping[str, type["Node"]]] = {}
+    """field -> the class of the object at that typed named part, where this type's spec
+    adds attributes to the part's type (the reader gives the object that class)."""
 
     hdf5_path: str | None = None
     object_id: str | None = None
@@ -245,10 +249,21 @@ class Node(BaseModel):
         return cls.h5_type[1] if cls.h5_type else None
 
     def __repr__(self) -> str:
-        kind = self.type_name() or type(self).__name__
-        return f"<{kind} {self.hdf5_path!r}>"
+        return display.model_repr(self)
 
     __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return display.model_html(self)
+
+    def __rich__(self) -> Any:
+        return display.model_rich(self)
+
+    @model_serializer(mode="plain")
+    def _dump(self, info: SerializationInfo) -> dict[str, Any]:
+        """Arrays as path, shape and dtype (``context={"arrays": "values"}``: their values),
+        references and links as paths, contained children nested (``models.display``)."""
+        return display.model_dump(self, json=info.mode_is_json(), context=info.context)
 
 
 class Group(Node):

@@ -6,7 +6,7 @@ surface between generated code and h5model, so it changes only with the generato
 
 from __future__ import annotations
 
-from pydantic import InstanceOf
+from pydantic import Field, InstanceOf
 
 from h5model.codegen.registry import require
 from h5model.models.arrays import H5Array
@@ -26,6 +26,7 @@ __all__ = [
     "DynamicTableMixin",
     "DynamicTableRegionMixin",
     "ExternalLink",
+    "Field",
     "Fixed",
     "Group",
     "H5Array",

@@ -20,7 +20,7 @@ from h5model.errors import ModelError, plain
 from h5model.hdf5.graph import FileIndex
 from h5model.hdf5.kinds import EdgeLabel, NodeKind
 from h5model.hdf5.paths import join as join_path
-from h5model.models.arrays import H5Array
+from h5model.models.arrays import H5Array, IsoDatetimeArray
 from h5model.models.nodes import Dataset, Group, Node
 from h5model.models.problems import model_problems
 from h5model.models.tables import DynamicTableRegionMixin
@@ -198,18 +198,20 @@ def _check_slice(array: H5Array, key: Any, value: np.ndarray, label: str) -> Non
     except (IndexError, ValueError, TypeError) as exc:
         raise ModelError(f"slice {plain(key)!r} with values of shape {value.shape} does not fit "
                          f"shape {array.shape} ({exc})", file=label, hdf5_path=where) from None
-    problem = _values_problem(array.dtype, value)
+    problem = _values_problem(array.dtype, value, dates=isinstance(array, IsoDatetimeArray))
     if problem is not None:
         raise ModelError(problem, file=label, hdf5_path=where)
 
 
-def _values_problem(dtype: np.dtype, value: np.ndarray) -> str | None:
-    """Why ``value`` cannot be written into a dataset of ``dtype`` (None when it can)."""
+def _values_problem(dtype: np.dtype, value: np.ndarray, *, dates: bool = False) -> str | None:
+    """Why ``value`` cannot be written into a dataset of ``dtype`` (None when it can);
+    ``dates``: an isodatetime dataset, which takes dates and times too (as ISO 8601)."""
     if is_text(dtype):
-        if value.dtype.kind == "M" or (value.dtype.kind in "USO" and all(
-            isinstance(v, str | bytes | dt.date | np.datetime64) for v in value.flat
-        )):
+        if dates and value.dtype.kind == "M":
             return None  # times are written as ISO 8601 text
+        text = (str, bytes, dt.date, np.datetime64) if dates else (str, bytes)
+        if value.dtype.kind in "USO" and all(isinstance(v, text) for v in value.flat):
+            return None
         return f"cannot write {value.dtype} values into a text dataset"
     if dtype.kind not in "biuf":
         return None

@@ -30,6 +30,7 @@ _RESERVED_FIELDS = frozenset(dir(BaseModel)) | frozenset(
         "h5_type",
         "h5_fields",
         "h5_kind",
+        "h5_part_classes",
         "attrs",
         "children",
         "copy",

@@ -62,6 +62,9 @@ class NamespaceRules:
     depends: tuple[str, ...]
     """Every namespace it depends on, directly or not, each after its own dependencies."""
     classes: dict[str, TypeRule] = field(default_factory=dict)
+    part_classes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """owner class -> field -> the class (in ``classes``) of the object at that typed named
+    part, where the owner's spec adds attributes to the part's type (``Units__waveforms``)."""
 
 
 class RuleSet:
@@ -161,14 +164,52 @@ class RuleSet:
         spec = self.specs.namespaces[name]
         for type_name, _ in spec.types():
             self.type_rule(name, type_name)
+        classes = dict(self._order.get(name, {}))
+        part_classes = self._part_classes(name, classes)
         return NamespaceRules(
             name=name,
             version=spec.version,
             doc=spec.namespace.doc,
             content_hash=spec.content_hash,
             depends=tuple(d for d in self.specs.dependency_closure(name) if d != name),
-            classes=dict(self._order.get(name, {})),
+            classes=classes,
+            part_classes=part_classes,
         )
+
+    def _part_classes(
+        self, namespace: str, classes: dict[str, TypeRule]
+    ) -> dict[str, dict[str, str]]:
+        """Add to ``classes`` a class for each typed named part whose owner adds attributes
+        to the part's type (its rules: ``refined``), named ``Owner__name`` and extending
+        the part's type; returns owner -> field -> that class. Parts of those classes are
+        refined in turn, as deep as ``MAX_BUILD_DEPTH`` allows."""
+        out: dict[str, dict[str, str]] = {}
+        queue = [(rule, 0) for rule in classes.values()]
+        while queue:
+            owner, depth = queue.pop(0)
+            for part in owner.parts:
+                if (part.type is None or part.spec is None or part.name is None
+                        or part.role not in (Role.DATASET, Role.GROUP)):
+                    continue
+                lookup = owner.lookup_namespace or namespace
+                base = self.type_rule(lookup, part.type)
+                refined = self.refined(owner, lookup, part.type, part)
+                if refined.attributes == base.attributes:
+                    continue  # only a narrower value: validation checks it, no class needed
+                class_name = f"{owner.class_name}__{field_identifier(part.name, set())}"
+                if class_name in classes or class_name in self._visible_types(namespace):
+                    continue
+                if depth >= limits.MAX_BUILD_DEPTH:
+                    raise self._error(f"parts of {owner.class_name!r} nest more than "
+                                      f"{limits.MAX_BUILD_DEPTH} deep", namespace,
+                                      rule="type.too-deep")
+                rule = dataclasses.replace(refined, class_name=class_name, parent=base.class_name,
+                                           mixin=None, nested_in=owner.class_name,
+                                           hdf5_name=part.name)
+                classes[class_name] = rule
+                out.setdefault(owner.class_name, {})[part.field] = class_name
+                queue.append((rule, depth + 1))
+        return out
 
     def build_all(self) -> None:
         """Resolve every type of every namespace, as code generation does when a file is

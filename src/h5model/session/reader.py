@@ -25,7 +25,7 @@ import pydantic
 from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
 from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
-from h5model.models.arrays import ArraySource, H5Array
+from h5model.models.arrays import ArraySource, H5Array, IsoDatetimeArray
 from h5model.models.nodes import (
     BrokenLink,
     Dataset,
@@ -55,7 +55,7 @@ _IN_FILE = (LinkKind.HARD, LinkKind.SOFT)
 class _ClassInfo:
     """What the reader needs to know about a model class, computed once per class."""
 
-    __slots__ = ("attributes", "collections", "named", "unwrap")
+    __slots__ = ("attributes", "collections", "named", "parts", "unwrap")
 
     def __init__(self, cls: type[Node]) -> None:
         if not cls.__pydantic_complete__:
@@ -64,11 +64,16 @@ class _ClassInfo:
         self.attributes: list[tuple[str, str]] = []
         self.named: dict[str, tuple[str, H5Field, type[Node] | None]] = {}
         self.collections: list[tuple[str, type[Node]]] = []
+        self.parts: dict[str, type[Node]] = {}
+        """HDF5 name -> the class for an object of the part's own type found there."""
         for field_name, spec in cls.h5_fields.items():
             if spec.role == "attribute" and spec.name is not None:
                 self.attributes.append((field_name, spec.name))
             elif spec.role in ("dataset", "group", "link") and spec.name is not None:
                 self.named[spec.name] = (field_name, spec, _node_class(cls, field_name))
+                part_class = cls.h5_part_classes.get(field_name)
+                if part_class is not None and spec.role != "link":
+                    self.parts[spec.name] = part_class
             elif spec.role == "children":
                 target = _node_class(cls, field_name)
                 if target is not None:
@@ -115,17 +120,22 @@ class Reader:
         self.external_opener = external_opener
         self.types: dict[tuple[str, str], type[Node]] = {}
         for namespace, module in modules.items():
-            for value in vars(module).values():
+            classes = [v for v in vars(module).values()
+                       if isinstance(v, type) and issubclass(v, Node)]
+            # a class for what a part adds to a type shares its type's h5_type
+            part_classes = {id(c) for cls in classes for c in cls.h5_part_classes.values()}
+            for value in classes:
                 if (
-                    isinstance(value, type)
-                    and issubclass(value, Node)
-                    and value.h5_type
+                    value.h5_type
                     and value.h5_type[0] == namespace
+                    and id(value) not in part_classes
                 ):
                     self.types[value.h5_type] = value
         self.classes: dict[str, type[Node]] = {}
         self.info: dict[type[Node], _ClassInfo] = {}
         self.models: dict[str, Any] = {}
+        self.datetimes: set[str] = set()
+        """Datasets whose spec dtype is isodatetime: arrays of them read as datetimes."""
         self.deferred: list[tuple[str, Callable[[], None]]] = []
 
     # -- public --------------------------------------------------------------------
@@ -181,8 +191,13 @@ class Reader:
                 typed = self._typed_class(child.target)
                 if typed is not None:
                     chosen: type[Node] = typed
+                    part_class = info.parts.get(child.name)
+                    if part_class is not None and typed in part_class.__bases__:
+                        chosen = part_class  # the part's type, with what the owner adds
                 else:
                     named = info.named.get(child.name)
+                    if named is not None and named[1].unwrap and named[1].dtype == "isodatetime":
+                        self.datetimes.add(child.target)
                     kind = self.graph.nodes[child.target]["kind"]
                     fallback: type[Node] = Dataset if kind is _DATASET else Group
                     chosen = fallback
@@ -276,6 +291,11 @@ class Reader:
         if shape is None:
             return None
         needs_refs = holds_references(dtype)
+        value_field = self.classes[path].h5_fields.get("value")
+        datetimes = path in self.datetimes or (
+            value_field is not None and value_field.dtype == "isodatetime")
+        if datetimes and shape != ():
+            return IsoDatetimeArray(self.source, path, tuple(shape), dtype)
         array = H5Array(self.source, path, tuple(shape), dtype)
         if shape == () and not needs_refs and not dtype.names:
             value = array.read()
