@@ -77,7 +77,9 @@ def _set_start_time(path: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["yesterday", "2024-01-01 12:00:00+00:00", "2024-13-01", "1712345678"]
+    "text",
+    ["yesterday", "2024-01-01 12:00:00+00:00", "2024-13-01", "1712345678",
+     "2024-01-01T12:00:00", "2024-01-01"],
 )
 def test_a_time_that_is_not_iso_8601_is_an_error(
     nwb_files: dict[str, Path], tmp_path: Path, text: str
@@ -88,8 +90,10 @@ def test_a_time_that_is_not_iso_8601_is_an_error(
     assert any(e.startswith("dataset.value /session_start_time") for e in found), found
     assert pynwb_errors(path), "pynwb's validator agrees that this is no isodatetime"
     problem = open_problem(path)
-    # the reader is lenient only with a space for the T (to let such files be repaired)
-    assert (problem is None) == (text == "2024-01-01 12:00:00+00:00"), problem
+    # the reader is lenient with a space for the T and with a missing timezone (to let
+    # such files be read and repaired)
+    lenient = ("2024-01-01 12:00:00+00:00", "2024-01-01T12:00:00", "2024-01-01")
+    assert (problem is None) == (text in lenient), problem
 
 
 def test_times_are_written_in_iso_8601_with_a_t(nwb_files: dict[str, Path],

@@ -73,8 +73,9 @@ def test_repr_lists_fields(nwb_files: dict[str, Path]) -> None:
         assert str(series) == repr(series)
 
 
-def test_repr_is_bounded(nwb_files: dict[str, Path]) -> None:
-    with h5model.open(nwb_files["ecephys"]) as f:
+def test_repr_is_bounded(nwb_files: dict[str, Path], tmp_path: Path) -> None:
+    path = shutil.copyfile(nwb_files["ecephys"], tmp_path / "ecephys.nwb")
+    with h5model.open(path, "r+") as f:  # edited in memory, never saved
         units = f.get("/units")
         long = "x" * 100_000
         units.description = long

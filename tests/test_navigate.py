@@ -94,19 +94,39 @@ def test_writable_file_still_takes_edits(writable: h5model.File) -> None:
 
 # -- parent and file ---------------------------------------------------------------------------
 @pytest.mark.parametrize("name", NWB_NAMES)
-def test_parent_is_the_model_of_the_holding_group(
+def test_parent_group_is_the_model_of_the_holding_group(
     nwb_files: dict[str, Path], name: str
 ) -> None:
     with h5model.open(nwb_files[name]) as f:
-        assert f.root.parent is None and f.root.file is f
+        assert f.root.parent_group is None and f.root.file is f
         for path, model in f.models():
             assert model.file is f
             if path == "/":
                 continue
-            parent = model.parent
+            parent = model.parent_group
             head = path.rpartition("/")[0] or "/"
             assert parent is f.get(head)
             assert model is parent.children[path.rpartition("/")[2]]
+
+
+@pytest.mark.parametrize("name", NWB_NAMES)
+def test_parent_is_pynwbs_parent(nwb_files: dict[str, Path], name: str) -> None:
+    """``parent`` is the nearest model above whose class is a spec type: the object pynwb
+    gives as ``parent`` (compared by object id, for every object pynwb reads)."""
+    with NWBHDF5IO(str(nwb_files[name]), "r") as io, h5model.open(nwb_files[name]) as f:
+        nwbfile = io.read()
+        ours = {model.object_id: model for _, model in f.models() if model.object_id}
+        checked = 0
+        for object_id, container in nwbfile.objects.items():
+            model = ours.get(object_id)
+            if model is None or container.parent is None:
+                continue
+            assert model.parent is not None, model.hdf5_path
+            assert model.parent.object_id == container.parent.object_id, model.hdf5_path
+            checked += 1
+        assert checked
+        assert f.root.parent is None
+        assert type(f.get("/acquisition")).h5_type is None  # an untyped group is skipped
 
 
 def test_hard_linked_object_has_its_canonical_parent(
@@ -120,7 +140,7 @@ def test_hard_linked_object_has_its_canonical_parent(
         assert f.get("/analysis/alias") is series
         canonical = series.hdf5_path
         assert canonical in ("/acquisition/raw_voltage", "/analysis/alias")
-        assert series.parent is f.get(canonical.rpartition("/")[0])
+        assert series.parent_group is f.get(canonical.rpartition("/")[0])
 
 
 def test_soft_linked_object_keeps_its_own_parent(nwb_files: dict[str, Path]) -> None:
@@ -130,7 +150,7 @@ def test_soft_linked_object_keeps_its_own_parent(nwb_files: dict[str, Path]) -> 
         for group, name, target in links:
             model = f.get(group)[name]
             assert model is f.get(target)
-            assert model.parent is f.get(target.rpartition("/")[0] or "/")
+            assert model.parent_group is f.get(target.rpartition("/")[0] or "/")
 
 
 def _soft_links(h5: h5py.File) -> list[tuple[str, str, h5py.SoftLink]]:
@@ -152,21 +172,21 @@ def test_added_and_removed_children(writable: h5model.File) -> None:
         data=core.TimeSeries__data(value=np.zeros(3), unit="m"),
         timestamps=core.TimeSeries__timestamps(value=np.arange(3.0)),
     )
-    assert series.parent is None and series.file is None  # built outside any file
+    assert series.parent_group is None and series.file is None  # built outside any file
     acquisition = f.get("/acquisition")
     acquisition.add("new", series)
-    assert series.parent is acquisition
+    assert series.parent_group is acquisition
     old = f.get("/acquisition/raw_voltage")
     analysis = f.get("/analysis")
     analysis.add("link", old)  # a link: the object keeps its place
-    assert old.parent is acquisition
+    assert old.parent_group is acquisition
     analysis.remove("link")
-    assert old.parent is acquisition and old.file is f
+    assert old.parent_group is acquisition and old.file is f
     acquisition.remove("raw_voltage")
-    assert old.parent is None and old.file is None
+    assert old.parent_group is None and old.file is None
     f.save()
-    assert series.parent is acquisition and series.file is f
-    assert series.data.parent is series  # created with it, found from its path
+    assert series.parent_group is acquisition and series.file is f
+    assert series.data.parent_group is series  # created with it, found from its path
 
 
 # -- a group's children ------------------------------------------------------------------------

@@ -103,8 +103,11 @@ def test_a_doc_cannot_become_code(nwb_files: dict[str, Path]) -> None:
 # -- what a type adds to a typed part ----------------------------------------------------------
 
 
-def test_what_units_adds_to_its_columns_is_typed(nwb_files: dict[str, Path]) -> None:
-    with h5model.open(nwb_files["ecephys"]) as f, read_pynwb(nwb_files["ecephys"]) as nwb:
+def test_what_units_adds_to_its_columns_is_typed(
+    nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    path = shutil.copyfile(nwb_files["ecephys"], tmp_path / "ecephys.nwb")
+    with h5model.open(path, "r+") as f, read_pynwb(nwb_files["ecephys"]) as nwb:
         units = f.get("/units")
         common = f.modules["hdmf-common"]
         for name in WAVEFORM_COLUMNS:

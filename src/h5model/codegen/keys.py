@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 """Bump when translation or generation changes what a spec turns into."""
 
 

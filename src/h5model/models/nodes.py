@@ -210,7 +210,18 @@ class Node(BaseModel):
         return self._attrs
 
     @property
-    def parent(self) -> "Group | None":
+    def parent(self) -> "Node | None":
+        """The nearest model above this one whose class is a spec type, as pynwb's
+        ``parent``: a series in ``/acquisition`` has the NWBFile, not the ``acquisition``
+        group (that is ``parent_group``); a table's column has its table. None for the
+        root and for a model that is not (or no longer) in a file."""
+        above = self.parent_group
+        while above is not None and type(above).h5_type is None:
+            above = above.parent_group
+        return above
+
+    @property
+    def parent_group(self) -> "Group | None":
         """The model of the group holding this one (for an object reached through several
         hard links, the group at its canonical path); None for the root and for a model
         that is not (or no longer) in a file."""
@@ -369,7 +380,7 @@ class Group(Node):
                     )
                 super().__setattr__(field_name, None)
         del self._children[name]
-        if isinstance(child, Node) and child.parent is self:
+        if isinstance(child, Node) and child.parent_group is self:
             child._parent = None  # detached (a link removed leaves its target in place)
         owner = owner_of(self)
         if owner is not None:

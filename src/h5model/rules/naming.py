@@ -49,6 +49,11 @@ _RESERVED_FIELDS = frozenset(dir(BaseModel)) | frozenset(
         "columns",
         "resolve",
         "register_field",
+        # navigation and tables on every model
+        "parent",
+        "parent_group",
+        "file",
+        "to_dataframe",
         # the first parameter of the methods a generated class inherits (pydantic's
         # ``__init__(self, **data)``): a field of that name cannot be passed
         "self",

@@ -61,30 +61,37 @@ def parse_isodatetime(value: Any) -> dt.datetime:
 
 
 def isodatetime_problem(value: Any) -> str | None:
-    """Why a stored ``isodatetime`` is not ISO 8601 extended form (the spec language's
-    rule, which pynwb's validator applies too); None when it is."""
+    """Why a stored ``isodatetime`` is not ISO 8601 extended form with a timezone (the spec
+    language's rule, as pynwb's validator applies it); None when it is."""
     if isinstance(value, bytes | np.bytes_):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str) and _ISO_8601.fullmatch(value) is None:
         return f"expected an ISO 8601 date and time (YYYY-MM-DDThh:mm:ss), found {_short(value)}"
     try:
-        parse_isodatetime(value)
+        moment = parse_isodatetime(value)
     except ValueError as exc:
         return str(exc)
+    if moment.tzinfo is None:  # pynwb's validator requires it, dates alone included
+        return (
+            "expected an ISO 8601 date and time with its timezone "
+            f"(e.g. 2024-01-01T12:00:00+00:00), found {_short(value)}"
+        )
     return None
 
 
 def isodatetime_text(value: dt.datetime | dt.date | np.datetime64) -> str:
-    """How an ``isodatetime`` is written: ISO 8601 with ``T``, as pynwb writes it, its
-    timezone kept; a date alone is its midnight, a numpy datetime64 (which has no
-    timezone) its microsecond."""
+    """How an ``isodatetime`` is written: ISO 8601 with ``T`` and a timezone, as pynwb
+    writes it (and its validator requires): the value's own zone, else local time as
+    pynwb assumes; a date alone is its midnight, a numpy datetime64 its microsecond, UTC."""
     if isinstance(value, np.datetime64):
         moment = value.astype("datetime64[us]").item()
         if not isinstance(moment, dt.datetime):
             raise ValueError(f"{value!r} is not a date and time")
-        value = moment
+        value = moment.replace(tzinfo=dt.UTC)  # numpy's times are UTC by convention
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:  # as pynwb does: a time without a zone is local time
+        value = value.astimezone()
     return value.isoformat()
 
 
