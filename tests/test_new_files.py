@@ -322,11 +322,12 @@ def test_edited_times_are_written_with_t(tmp_path: Path) -> None:
     ("value", "expected"),
     [
         (START, "2024-03-01T09:30:15.250000-05:00"),
-        (dt.date(2020, 1, 2), "2020-01-02T00:00:00"),
-        (np.datetime64("2020-01-02T03:04:05"), "2020-01-02T03:04:05"),
-        (np.datetime64("2020-01-02"), "2020-01-02T00:00:00"),
+        # no zone: local time, as pynwb assumes (numpy's times are UTC)
+        (dt.date(2020, 1, 2), dt.datetime(2020, 1, 2).astimezone().isoformat()),
+        (np.datetime64("2020-01-02T03:04:05"), "2020-01-02T03:04:05+00:00"),
+        (np.datetime64("2020-01-02"), "2020-01-02T00:00:00+00:00"),
         ("2020-01-02 03:04:05+02:00", "2020-01-02T03:04:05+02:00"),
-        ("2020-01-02", "2020-01-02T00:00:00"),
+        ("2020-01-02", dt.datetime(2020, 1, 2).astimezone().isoformat()),
         ("2020-01-02T03:04:05Z", "2020-01-02T03:04:05Z"),  # already ISO 8601: as given
     ],
 )
@@ -347,7 +348,8 @@ def test_isodatetime_attributes_are_written_with_t(tmp_path: Path) -> None:
                                H5Field("attribute", name="whens", dtype="isodatetime"))
         writer.write_attribute(h5, "untyped", np.array([START], dtype=object), None)
         assert h5.attrs["when"] == START.isoformat()
-        assert list(h5.attrs["whens"]) == [START.isoformat(), "2020-01-02T00:00:00"]
+        midnight = dt.datetime(2020, 1, 2).astimezone().isoformat()  # local, as in pynwb
+        assert list(h5.attrs["whens"]) == [START.isoformat(), midnight]
         assert list(h5.attrs["untyped"]) == [START.isoformat()]
 
 
