@@ -191,6 +191,16 @@ def test_given_values_win_over_the_filled_in_ones(tmp_path: Path) -> None:
     assert pynwb_problems(path) == []
 
 
+def test_one_creation_date_is_taken_as_pynwb_takes_it(tmp_path: Path) -> None:
+    """pynwb wraps a single ``file_create_date`` in a list; so do the builders."""
+    created = dt.datetime(2024, 3, 2, 8, 0, tzinfo=dt.UTC)
+    path = tmp_path / "one.nwb"
+    scratch_file(path, file_create_date=created)
+    with read_pynwb(path) as nwbfile:
+        assert list(nwbfile.file_create_date) == [created]
+    assert pynwb_problems(path) == []
+
+
 def test_times_without_a_zone_get_the_local_one_as_in_pynwb(tmp_path: Path) -> None:
     naive = dt.datetime(2024, 7, 1, 12, 0)
     with h5model.new(tmp_path / "x.nwb") as f:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pydantic
 
+from h5model.models.constraints import ArrayOf
 from h5model.models.nodes import Group, Node
 from h5model.spec import dtypes
 
@@ -77,8 +78,21 @@ def _build(cls: type[Node], given: Mapping[str, Any], depth: int) -> Node:
         if spec.dtype is not None and name in values and (
             dtypes.canonical(spec.dtype) == "isodatetime"
         ):
-            values[name] = _zoned(values[name])
+            value = values[name]
+            if isinstance(value, dt.date | str) and _wants_array(cls, name):
+                value = [value]  # one time given for a list of them, as pynwb takes it
+            values[name] = _zoned(value)
     return cls(**values)
+
+
+def _wants_array(cls: type[Node], name: str) -> bool:
+    """Whether the field ``name`` holds an array only (every shape its spec allows has a
+    dimension), as NWBFile's ``file_create_date``."""
+    field = cls.model_fields.get(name)
+    for check in field.metadata if field is not None else ():
+        if isinstance(check, ArrayOf) and check.shapes:
+            return all(len(shape) > 0 for shape in check.shapes)
+    return False
 
 
 def _zoned(value: Any) -> Any:
