@@ -302,3 +302,17 @@ class _Dumper:
         if value is None or isinstance(value, str | int | float | bool):
             return value
         return repr(value)
+
+
+def json_default(value: Any) -> Any:
+    """JSON for what a dump may still hold that ``json`` does not know: numbers and
+    arrays of numpy as Python's, times as ISO 8601, anything else as its text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)

@@ -8,12 +8,13 @@ read-only file refuses), reports its edits there, and finds its parent and its
 ``File`` through it. Groups read as mappings of their children by name.
 """
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializationInfo, model_serializer
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from h5model.errors import NotFoundError
 from h5model.models import display
@@ -270,11 +271,23 @@ class Node(BaseModel):
     def __rich__(self) -> Any:
         return display.model_rich(self)
 
-    @model_serializer(mode="plain")
-    def _dump(self, info: SerializationInfo) -> dict[str, Any]:
+    # model_dump and model_dump_json are replaced rather than given a serializer: pydantic
+    # prepares a decorated serializer again for each of the hundreds of generated classes
+    # (a tenth of a second at every first open), and these dumps are all h5model's own.
+    def model_dump(
+        self, *, mode: str = "python", context: Any = None, **_: Any
+    ) -> dict[str, Any]:
         """Arrays as path, shape and dtype (``context={"arrays": "values"}``: their values),
-        references and links as paths, contained children nested (``models.display``)."""
-        return display.model_dump(self, json=info.mode_is_json(), context=info.context)
+        references and links as paths, contained children nested (``models.display``);
+        ``mode="json"``: JSON-ready values (times as ISO 8601 text)."""
+        return display.model_dump(self, json=mode == "json", context=context)
+
+    def model_dump_json(
+        self, *, indent: int | None = None, context: Any = None, **_: Any
+    ) -> str:
+        """``model_dump(mode="json")`` as JSON text."""
+        return json.dumps(display.model_dump(self, json=True, context=context),
+                          indent=indent, default=display.json_default)
 
 
 class Group(Node):
