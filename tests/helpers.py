@@ -7,8 +7,11 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def run_h5model(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -58,3 +61,17 @@ def reflink_works(folder: Path) -> bool:
     finally:
         source.unlink()
         target.unlink(missing_ok=True)
+
+
+@contextmanager
+def read_pynwb(path: Path) -> Iterator[Any]:
+    """The file as pynwb reads it (warnings about cached schema versions muted)."""
+    from pynwb import NWBHDF5IO
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        io = NWBHDF5IO(str(path), mode="r")
+        try:
+            yield io.read()
+        finally:
+            io.close()

@@ -6,15 +6,13 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from pynwb import NWBHDF5IO
+from helpers import read_pynwb
 
 import h5model
 from h5model.models import display
@@ -25,15 +23,6 @@ SERIES = "/acquisition/raw_voltage"
 ELECTRODES = "/general/extracellular_ephys/electrodes"
 
 
-@contextmanager
-def read_pynwb(path: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        io = NWBHDF5IO(str(path), mode="r")
-        try:
-            yield io.read()
-        finally:
-            io.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,8 @@ import h5py
 import numpy as np
 import pydantic
 import pytest
-from helpers import sha256
-from pynwb import NWBHDF5IO, validate
+from helpers import read_pynwb, sha256
+from pynwb import validate
 from pynwb_reference import reference_specs, write_reference_file
 
 import h5model
@@ -38,15 +36,6 @@ ISO_WITH_T = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?
 START = dt.datetime(2024, 3, 1, 9, 30, 15, 250000, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
 
 
-@contextmanager
-def read_pynwb(path: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        io = NWBHDF5IO(str(path), mode="r")
-        try:
-            yield io.read()
-        finally:
-            io.close()
 
 
 def pynwb_problems(path: Path) -> list[Any]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,8 @@ from typing import Any
 import h5py
 import pydantic
 import pytest
-from pynwb import NWBHDF5IO, get_type_map, validate
+from helpers import read_pynwb
+from pynwb import get_type_map, validate
 
 import h5model
 from h5model.codegen.models import module_source
@@ -24,15 +23,6 @@ from h5model.rules.ruleset import RuleSet
 WAVEFORM_COLUMNS = ("waveforms", "waveform_mean")
 
 
-@contextmanager
-def read_pynwb(path: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        io = NWBHDF5IO(str(path), mode="r")
-        try:
-            yield io.read()
-        finally:
-            io.close()
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import subprocess
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from hdmf.backends.hdf5 import HDF5IO
 from hdmf.common import get_manager as get_hdmf_manager
 from hdmf.container import AbstractContainer
-from helpers import sha256
+from helpers import read_pynwb, sha256
 from nwbfiles import ALL_FILE_NAMES, EXTERNAL_TARGET_NAME, EXTERNAL_VALUES, HDMF_ONLY
 from pynwb import NWBHDF5IO, validate
 
@@ -59,16 +58,6 @@ def assert_valid(path: Path) -> None:
         assert validate(path=str(path)) == []
 
 
-@contextmanager
-def read_pynwb(path: Path) -> Iterator[Any]:
-    """The file as pynwb reads it (warnings about cached schema versions muted)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        io = NWBHDF5IO(str(path), mode="r")
-        try:
-            yield io.read()
-        finally:
-            io.close()
 
 
 def edit(path: Path, change: Callable[[h5model.File], Any]) -> Any:

@@ -46,6 +46,7 @@ from typing import Any, BinaryIO
 
 from h5model.errors import H5ModelError
 from h5model.storage.oslock import lock, unlock
+from h5model.storage.replace import fsync_folder
 
 MAGIC = b"H5MJOURN"
 VERSION = 2
@@ -119,19 +120,6 @@ def journal_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.h5model-journal")
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _header(device: int, inode: int, size: int) -> bytes:
     head = _HEADER.pack(MAGIC, VERSION, 0, 0, device & _U64, inode & _U64, size)
     return head + hashlib.blake2b(head, digest_size=_DIGEST_SIZE).digest()
@@ -183,7 +171,7 @@ class JournaledFile:
             self._journal: BinaryIO = os.fdopen(fd, "wb")
             self._journal.write(_header(info.st_dev, info.st_ino, info.st_size))
             self._sync_journal()
-            _fsync_dir(path.parent)
+            fsync_folder(path.parent)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -375,7 +363,7 @@ class JournaledFile:
         else:  # deleted while still locked: no reader ever sees it unlocked
             self._journal_path.unlink()
             self._journal.close()
-        _fsync_dir(self.path.parent)
+        fsync_folder(self.path.parent)
         self.closed = True
 
     def abort(self) -> None:
@@ -519,7 +507,7 @@ class _Opened:
         if sys.platform == "win32":
             self.close()
         self.path.unlink()
-        _fsync_dir(self.path.parent)
+        fsync_folder(self.path.parent)
         self.close()
 
     def close(self) -> None:
