@@ -31,7 +31,7 @@ from h5model.models.nodes import (
 )
 from h5model.persist.tracker import Tracker
 from h5model.rules.dtypes import holds_references, is_text
-from h5model.rules.values import as_text, isodatetime_stored
+from h5model.rules.values import as_text, each_time, isodatetime_stored
 from h5model.spec import dtypes
 from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
@@ -95,14 +95,7 @@ def plain_value(value: Any, dtype_name: str | None) -> Any:
 def _isodatetimes(value: Any) -> Any:
     """Every time in an ``isodatetime`` value (one, a list, an array) as ISO 8601 text
     with ``T`` (``isodatetime_stored``); other values as they are."""
-    if isinstance(value, list | tuple):
-        return [_isodatetimes(v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind in "OUM":
-        out = np.empty(value.shape, dtype=object)
-        for index, item in np.ndenumerate(value):
-            out[index] = isodatetime_stored(item)
-        return out
-    return isodatetime_stored(value)
+    return each_time(value, isodatetime_stored)
 
 
 def _text_dtype(dtype_name: str | None, text: str) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -121,3 +122,16 @@ def as_text(value: Any) -> str:
 def _short(value: Any) -> str:
     text = repr(plain(value))
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def each_time(value: Any, convert: Callable[[Any], Any]) -> Any:
+    """``convert`` applied to each item of an ``isodatetime`` value: one value, a list or
+    tuple (a list back), or an array of objects, text or datetime64 (an object array)."""
+    if isinstance(value, list | tuple):
+        return [each_time(v, convert) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUM":
+        out = np.empty(value.shape, dtype=object)
+        for index, item in np.ndenumerate(value):
+            out[index] = convert(item)
+        return out
+    return convert(value)

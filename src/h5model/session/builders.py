@@ -26,6 +26,7 @@ import pydantic
 
 from h5model.models.constraints import ArrayOf
 from h5model.models.nodes import Group, Node
+from h5model.rules.values import each_time
 from h5model.spec import dtypes
 
 Computed = Callable[[Mapping[str, Any]], Any]
@@ -98,13 +99,10 @@ def _wants_array(cls: type[Node], name: str) -> bool:
 def _zoned(value: Any) -> Any:
     """Dates and times without a timezone given the local one (for that date), as pynwb
     gives them (its validator requires one); a date alone is its midnight."""
-    if isinstance(value, list | tuple):
-        return [_zoned(v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind in "OM":
-        out = np.empty(value.shape, dtype=object)
-        for index, item in np.ndenumerate(value):
-            out[index] = _zoned(item)
-        return out
+    if isinstance(value, list | tuple) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "OUM"
+    ):
+        return each_time(value, _zoned)
     if isinstance(value, np.datetime64):
         moment = value.astype("datetime64[us]").item()
         value = moment if isinstance(moment, dt.datetime) else value
