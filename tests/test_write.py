@@ -847,3 +847,25 @@ def test_set_cli_int_refuses_a_fraction(copy: Callable[[str], Path],
     err = capsys.readouterr().err
     assert "h5model: error:" in err and "trode_id" in err and "integer" in err
     assert sha256(path) == before
+
+
+def test_a_written_file_gets_the_mode_of_any_new_file_or_keeps_the_replaced_ones(
+    nwb_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Not the 0600 of a private temporary file: a new file follows the umask, a replaced
+    file keeps its permission bits; no temporary file is left beside it (the writers'
+    lock beside it stays, by design)."""
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        with h5model.open(nwb_files["minimal"]) as f:
+            h5model.write(f.root, tmp_path / "new.nwb")
+            assert stat.S_IMODE((tmp_path / "new.nwb").stat().st_mode) == 0o644
+            (tmp_path / "new.nwb").chmod(0o640)
+            h5model.write(f.root, tmp_path / "new.nwb", overwrite=True)
+            assert stat.S_IMODE((tmp_path / "new.nwb").stat().st_mode) == 0o640
+    finally:
+        os.umask(mask)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -7,7 +7,8 @@ into place at the end: an interrupted write leaves no file (or the old one) behi
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from h5model.models.nodes import Node, owner_of
 from h5model.persist.writer import Writer, embed_specs, type_key
 from h5model.spec.loader import PathLike, SpecSet, combine, supplied_specs
 from h5model.storage.locking import WriterLock, recover
+from h5model.storage.replace import fsync_folder
 
 
 def specs_of(model: Node) -> SpecSet | None:
@@ -33,8 +35,7 @@ def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = Fals
     interrupted write leaves no file (or the old one) behind."""
     if path.exists() and not overwrite:
         raise H5ModelError("the file exists; pass overwrite=True to replace it", file=path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _create_beside(path)
     try:
         with h5py.File(tmp, "w") as h5:
             writer = Writer(h5, type_key(root, specs), str(path), home=owner_of(root),
@@ -49,14 +50,31 @@ def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = Fals
             embed_specs(h5, documents)
         fd = os.open(tmp, os.O_RDONLY)
         try:
+            if path.exists():  # a replaced file keeps its permission bits
+                os.fchmod(fd, stat.S_IMODE(path.stat().st_mode))
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        fsync_folder(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return writer
+
+
+def _create_beside(path: Path) -> str:
+    """A new empty file beside ``path`` (``.NAME.XXXXXXXX.tmp``), created as any file is
+    (mode 0666 less the umask), never through a link planted at its name."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise H5ModelError("cannot find a free temporary name beside the file", file=path)
 
 
 def write(root: Node, path: PathLike, *, overwrite: bool = False,
