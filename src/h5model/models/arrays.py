@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from h5model.errors import H5ModelError
 from h5model.rules.dtypes import is_reference, is_text
-from h5model.rules.values import parse_isodatetime
+from h5model.rules.values import each_time, parse_isodatetime
 
 
 class ArraySource(Protocol):
@@ -174,12 +174,9 @@ class IsoDatetimeArray(H5Array):
     def _read(self, key: Any) -> Any:
         data = super()._read(key)
         try:
-            if isinstance(data, np.ndarray):
-                out = np.empty(data.shape, dtype=object)
-                for index, text in np.ndenumerate(data):
-                    out[index] = parse_isodatetime(text)
-                return out
-            return parse_isodatetime(data)
+            if isinstance(data, np.ndarray) and data.dtype.kind == "S":  # fixed-length text
+                data = data.astype(object)
+            return each_time(data, parse_isodatetime)
         except ValueError as exc:
             raise H5ModelError(f"an isodatetime dataset holds a value that is not a date and "
                                f"time: {exc}", hdf5_path=self.hdf5_path) from None
