@@ -16,9 +16,7 @@ from pathlib import Path
 from h5model.hdf5.graph import FileIndex
 from h5model.hdf5.kinds import LinkKind
 from h5model.hdf5.paths import join
-from h5model.validation.report import Severity
-
-Emit = Callable[[str, str, str, Severity], None]
+from h5model.validation.report import Emit, Severity
 
 
 def check_external_links(

@@ -7,7 +7,7 @@ The JSON shape is documented in README ("Validation report") and versioned by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -59,6 +59,10 @@ UNREADABLE_RULES = frozenset({"file.not-found", "file.not-hdf5", "file.unreadabl
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+
+
+Emit = Callable[[str, str, str, Severity], None]
+"""What a checker calls for each issue: (hdf5 path, rule id, message, severity)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,7 @@ from h5model.rules.ruleset import RuleSet
 from h5model.rules.shapes import shape_problem
 from h5model.rules.values import isodatetime_problem, same_value
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
-from h5model.validation.report import Severity
-
-Emit = Callable[[str, str, str, Severity], None]
+from h5model.validation.report import Emit, Severity
 
 
 class StructureChecker:

@@ -24,9 +24,7 @@ from h5model.hdf5.limits import LimitError
 from h5model.rules.dtypes import is_reference
 from h5model.rules.ragged import ragged_chain
 from h5model.rules.ruleset import RuleSet
-from h5model.validation.report import Severity
-
-Emit = Callable[[str, str, str, Severity], None]
+from h5model.validation.report import Emit, Severity
 
 ROWS_PER_RULE = 20
 """Bad rows reported one by one per rule and dataset; the rest are counted in one issue."""
