@@ -21,6 +21,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import stat
@@ -156,6 +157,10 @@ class Result:
     """How the worker died on it (a signal name)."""
     limit: float | None = None
     """The time limit it ran under, when not the run's own."""
+    cpu_seconds: float = 0.0
+    """CPU time the command used: the figure held to the limit, since the wall-clock time
+    of a command on a loaded machine says more about the machine than about the command
+    (the wall-clock alarm still ends a command that hangs)."""
 
     def defects(self, seconds: float, slack: float = 3.0) -> list[str]:
         """Everything wrong with this answer (empty when it is fine); ``slack`` allows for
@@ -174,8 +179,8 @@ class Result:
         if self.exit_code != 0 and self.job.file not in self.stderr + self.stdout:
             found.append(f"{where}: exit {self.exit_code} without naming {self.job.file}:"
                          f" {self.stderr.strip()[-500:]!r}")
-        if self.seconds > seconds:
-            found.append(f"{where}: took {self.seconds:.1f} s (limit {seconds} s)")
+        if self.cpu_seconds > seconds:
+            found.append(f"{where}: used {self.cpu_seconds:.1f} s of CPU (limit {seconds} s)")
         return found
 
 
@@ -184,7 +189,6 @@ class Result:
 
 def _worker(jobs_path: str, results_path: str, seconds: float, memory_mib: int) -> None:
     """Run every job of ``jobs_path`` in this process, one JSON result line per job."""
-    import resource
 
     from h5model.cli.app import main
 
@@ -201,6 +205,7 @@ def _worker(jobs_path: str, results_path: str, seconds: float, memory_mib: int) 
             out, err = io.StringIO(), io.StringIO()
             caught = None
             started = time.monotonic()
+            cpu_before = used.ru_utime + used.ru_stime
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
                     code: Any = main(list(job.argv))
@@ -210,8 +215,10 @@ def _worker(jobs_path: str, results_path: str, seconds: float, memory_mib: int) 
                     code, caught = None, traceback.format_exc()
             signal.alarm(0)
             printed = out.getvalue()
+            used = resource.getrusage(resource.RUSAGE_SELF)
             result = Result(job, code, printed[:1000] + printed[-1000:], err.getvalue()[-5000:],
-                            time.monotonic() - started, caught)
+                            time.monotonic() - started, caught,
+                            cpu_seconds=used.ru_utime + used.ru_stime - cpu_before)
             results.write(json.dumps(asdict(result)) + "\n")
             results.flush()
 
@@ -304,6 +311,7 @@ KNOWN_HANG_SECONDS = 1.5
 def isolated(job: Job, seconds: float, memory_mib: int, died: int | None = None) -> Result:
     """``h5model --isolate ARGV`` in a subprocess, as a user runs it."""
     started = time.monotonic()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "h5model", "--isolate", "--time-limit", str(seconds),
          "--memory-limit", str(memory_mib), *job.argv],
@@ -316,8 +324,11 @@ def isolated(job: Job, seconds: float, memory_mib: int, died: int | None = None)
         how = signal.Signals(-died).name
     elif died is not None:
         how = f"exit status {died}"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     return Result(job, done.returncode, done.stdout[-2000:], done.stderr[-5000:],
-                  time.monotonic() - started, isolated=True, died=how, limit=seconds)
+                  time.monotonic() - started, isolated=True, died=how, limit=seconds,
+                  cpu_seconds=cpu)
 
 
 def run_all(jobs: Sequence[Job], *, seconds: float, memory_mib: int,
