@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 """Bump when translation or generation changes what a spec turns into."""
 
 

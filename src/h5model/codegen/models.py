@@ -42,17 +42,25 @@ class ModuleRef:
 
 
 class _ModuleWriter:
-    def __init__(self, rules: NamespaceRules, deps: Sequence[ModuleRef]) -> None:
+    def __init__(
+        self, rules: NamespaceRules, deps: Sequence[ModuleRef], *, lazy: bool = True
+    ) -> None:
         self.rules = rules
+        self.lazy = lazy
+        """Classes built on first access (the module) or defined plainly (its stub)."""
         self.deps = list(deps)
         self.defined: set[str] = set()
         """Local classes already emitted: annotations naming only these need no quotes."""
         self.local_refs: set[str] = set()
+        self.bare = False
+        """Name local classes bare (inside a string annotation, resolved by pydantic from
+        the module's namespace) rather than through the lazy ``_c`` namespace."""
 
     def class_ref(self, name: str) -> str:
         if name in self.rules.classes:
             self.local_refs.add(name)
-            return check_name(name, "class name")
+            checked = check_name(name, "class name")
+            return f"_c.{checked}" if self.lazy and not self.bare else checked
         for dep in self.deps:
             if name in dep.rules.classes:
                 return f"{dep.module_expr}.{check_name(name, 'class name')}"
@@ -104,16 +112,49 @@ class _ModuleWriter:
                  "from h5model.models import runtime as _r", ""]
         for dep in self.deps:
             lines.append(f"{dep.module_expr} = _r.require({dep.key!r})")
+        lines += ["_c = _r.LazyClasses(globals())", ""]
+        ordered = self.ordered()
+        for rule in ordered:
+            # each class is built the first time it is reached (``_c.Name``, the module's
+            # ``__getattr__``): a process pays for the classes its files use, not for all
+            name = check_name(rule.class_name, "class name")
+            lines.append(f"def _m_{name}():")
+            lines += ["    " + line if line else line for line in self.class_source(rule)]
+            lines += [f"    return {name}", ""]
+            self.defined.add(rule.class_name)
+        lines.append("")
+        lines.append("__all__ = " + names_list([r.class_name for r in ordered]))
+        lines.append("__h5_types__ = " + self.types_table())
+        lines.append("__getattr__ = _c.__getattr__")
+        lines.append("__dir__ = _c.__dir__")
+        lines.append("")
+        return "\n".join(lines)
+
+    def stub(self, header: str) -> str:
+        lines = [doc_literal(header), "", "import typing as _t", "", "import numpy as _np", "",
+                 "from h5model.models import runtime as _r", ""]
+        lines += [f"{dep.module_expr}: _t.Any" for dep in self.deps]
         lines.append("")
         ordered = self.ordered()
         for rule in ordered:
             lines += self.class_source(rule)
             lines.append("")
             self.defined.add(rule.class_name)
-        lines.append("")
         lines.append("__all__ = " + names_list([r.class_name for r in ordered]))
         lines.append("")
         return "\n".join(lines)
+
+    def types_table(self) -> str:
+        """type name -> class name, for this namespace's own types (not the classes of
+        what a part adds to a type, which share their type's name)."""
+        parts = {t for targets in self.rules.part_classes.values() for t in targets.values()}
+        rows = [
+            f"    {rule.type_name!r}: {check_name(rule.class_name, 'class name')!r},"
+            for rule in self.rules.classes.values()
+            if rule.type_name is not None and str(rule.namespace) == self.rules.name
+            and rule.class_name not in parts
+        ]
+        return "{\n" + "\n".join(rows) + "\n}" if rows else "{}"
 
     def class_source(self, rule: TypeRule) -> list[str]:
         name = check_name(rule.class_name, "class name")
@@ -127,6 +168,8 @@ class _ModuleWriter:
         else:
             bases.append("_r.Dataset" if rule.kind == "dataset" else "_r.Group")
         out = [f"class {name}({', '.join(bases)}):", f"    {doc_literal(rule.doc)}"]
+        if self.lazy:
+            out.append(f"    __qualname__ = {name!r}")  # not the builder's <locals>
         if rule.type_name is not None:
             out.append(
                 "    h5_type: _t.ClassVar[tuple[str, str] | None] = "
@@ -150,18 +193,36 @@ class _ModuleWriter:
             out.append("    h5_part_classes: _t.ClassVar[_t.Mapping[str, type[_r.Node]]] = {")
             for field, target in refined.items():
                 key, value = check_name(field, "field name"), check_name(target, "class name")
-                out.append(f"        {key!r}: {value},")
+                out.append(f"        {key!r}: {'_c.' if self.lazy else ''}{value},")
             out.append("    }")
+        docs = {
+            check_name(part.field, "field name"): doc
+            for part in rule.parts
+            if (doc := part.doc or (rule.doc if part.role is Role.VALUE else None))
+        }
+        if docs:
+            # descriptions as one table the base class hands to the fields once the class
+            # exists: a ``Field(description=...)`` per field costs import time in every process
+            out.append("    h5_docs: _t.ClassVar[_t.Mapping[str, str]] = {")
+            out += [f"        {field!r}: {doc_literal(doc)}," for field, doc in docs.items()]
+            out.append("    }")
+        fields: list[str] = []
+        later: set[str] = set()
         for part in rule.parts:
             field = check_name(part.field, "field name")
             self.local_refs = set()
             annotation_src, default = self.field_type(rule, part)
             if not self.local_refs <= self.defined:
-                # names a class defined further down: leave it for pydantic to resolve
-                annotation_src = repr(annotation_src)
-            doc = part.doc or (rule.doc if part.role is Role.VALUE else None)
-            out.append(f"    {field}: {annotation_src}{_with_description(default, doc)}")
-        return out
+                # names a class further down (a cycle): a string pydantic resolves from the
+                # module's namespace once ``h5_later`` has built what it names
+                later |= self.local_refs
+                self.bare = True
+                annotation_src = repr(self.field_type(rule, part)[0])
+                self.bare = False
+            fields.append(f"    {field}: {annotation_src}" + (f" = {default}" if default else ""))
+        if later:
+            out.append(f"    h5_later: _t.ClassVar[tuple[str, ...]] = {tuple(sorted(later))!r}")
+        return out + fields
 
     def h5_field(self, part: Part) -> str:
         args = [repr(str(part.role))]
@@ -232,19 +293,6 @@ class _ModuleWriter:
         return base, default_src
 
 
-def _with_description(default: str, doc: str | None) -> str:
-    """`` = <default>``, with the spec's doc as the field's description (a literal: the
-    text stays data)."""
-    if not doc:
-        return f" = {default}" if default else ""
-    description = f"description={doc_literal(doc)}"
-    if default == "{}":
-        return f" = _r.Field(default_factory=dict, {description})"
-    if default:
-        return f" = _r.Field({default}, {description})"
-    return f" = _r.Field({description})"
-
-
 def _class_of(part: Part) -> str | None:
     """The class a field holds (a model, or the target of references), if any."""
     if part.value is not None:
@@ -256,3 +304,8 @@ def _class_of(part: Part) -> str | None:
 def module_source(rules: NamespaceRules, deps: Sequence[ModuleRef], *, header: str) -> str:
     """Pydantic v2 module source for the models of one namespace."""
     return _ModuleWriter(rules, deps).source(header + " Do not edit.")
+
+
+def module_stub(rules: NamespaceRules, deps: Sequence[ModuleRef], *, header: str) -> str:
+    """The type stub of ``module_source``'s module: its classes defined plainly."""
+    return _ModuleWriter(rules, deps, lazy=False).stub(header + " Type stub; do not edit.")

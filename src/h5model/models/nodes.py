@@ -9,6 +9,7 @@ read-only file refuses), reports its edits there, and finds its parent and its
 """
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -193,6 +194,11 @@ class Node(BaseModel):
     h5_part_classes: ClassVar[Mapping[str, type["Node"]]] = {}
     """field -> the class of the object at that typed named part, where this type's spec
     adds attributes to the part's type (the reader gives the object that class)."""
+    h5_docs: ClassVar[Mapping[str, str]] = {}
+    """field -> its description in the spec (set on the class's own fields once it exists)."""
+    h5_later: ClassVar[tuple[str, ...]] = ()
+    """Classes of this class's module that its string annotations name (a cycle in the
+    spec): built before pydantic resolves those annotations (``model_rebuild``)."""
 
     hdf5_path: str | None = None
     object_id: str | None = None
@@ -204,6 +210,39 @@ class Node(BaseModel):
     _parent: Any = PrivateAttr(default=_UNSET)
     """The group this model was added to (None once removed from it); unset for a model
     read from the file, whose parent is found from its path."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.__pydantic_fields__
+        for name, doc in cls.__dict__.get("h5_docs", {}).items():
+            info = fields.get(name)
+            if info is not None:
+                info.description = doc
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        """Build the classes the string annotations of this class and its bases name
+        (generated modules build classes on first access), then let pydantic resolve."""
+        for klass in cls.__mro__:
+            later = klass.__dict__.get("h5_later", ())
+            if later:
+                module = sys.modules.get(klass.__module__)
+                for name in later:
+                    getattr(module, name, None)
+        return super().model_rebuild(
+            force=force,
+            raise_errors=raise_errors,
+            _parent_namespace_depth=_parent_namespace_depth + 1,
+            _types_namespace=_types_namespace,
+        )
 
     @property
     def attrs(self) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from pydantic import Field, InstanceOf
 from h5model.codegen.registry import require
 from h5model.models.arrays import H5Array
 from h5model.models.constraints import ArrayOf, Fixed, IsoDatetime
+from h5model.models.lazyclasses import LazyClasses
 from h5model.models.nodes import Dataset, ExternalLink, Group, H5Field, Node
 from h5model.models.tables import (
     DynamicTableMixin,
@@ -33,6 +34,7 @@ __all__ = [
     "H5Field",
     "InstanceOf",
     "IsoDatetime",
+    "LazyClasses",
     "Node",
     "TimeSeriesMixin",
     "VectorDataMixin",

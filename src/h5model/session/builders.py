@@ -25,6 +25,7 @@ import numpy as np
 import pydantic
 
 from h5model.models.constraints import ArrayOf
+from h5model.models.lazyclasses import module_classes
 from h5model.models.nodes import Group, Node
 from h5model.rules.values import each_time
 from h5model.spec import dtypes
@@ -171,12 +172,7 @@ class Builders:
     def __init__(self, modules: Mapping[str, ModuleType]) -> None:
         self._classes: dict[str, type[Node]] = {}
         for module in modules.values():
-            for attr, value in vars(module).items():
-                if (
-                    isinstance(value, type) and issubclass(value, Node)
-                    and value.__module__ == module.__name__
-                ):
-                    self._classes[attr] = value
+            self._classes.update(module_classes(module))
 
     def __getattr__(self, name: str) -> Builder:
         cls = self.__dict__.get("_classes", {}).get(name)

@@ -25,6 +25,7 @@ from h5model.codegen import registry
 from h5model.errors import H5ModelError, NotFoundError, ReadOnlyError, WrongTypeError
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import check_regular_file
+from h5model.models.lazyclasses import type_keys
 from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import SaveReport, save_changes, save_new
 from h5model.persist.tracker import Tracker
@@ -221,8 +222,7 @@ class File(Generic[RootT]):
         if isinstance(kind, type):
             return [m for _, m in sorted(self._models.items()) if isinstance(m, kind)]
         namespace, name = _type_key(kind)
-        known = {cls.h5_type for module in self.modules.values() for cls in vars(module).values()
-                 if isinstance(cls, type) and issubclass(cls, Node) and cls.h5_type}
+        known = type_keys(self.modules)
         if not any(n == name and namespace in (None, ns) for ns, n in known):
             where = f"namespace {namespace!r}" if namespace else "the file's specs"
             raise H5ModelError(f"no type {name!r} in {where}", file=self.label)

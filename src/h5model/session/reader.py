@@ -26,6 +26,7 @@ from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
 from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
 from h5model.models.arrays import ArraySource, H5Array, IsoDatetimeArray
+from h5model.models.lazyclasses import type_class
 from h5model.models.nodes import (
     BrokenLink,
     Dataset,
@@ -118,19 +119,9 @@ class Reader:
         self.index = index
         self.graph = index.graph
         self.external_opener = external_opener
+        self.modules = modules
         self.types: dict[tuple[str, str], type[Node]] = {}
-        for namespace, module in modules.items():
-            classes = [v for v in vars(module).values()
-                       if isinstance(v, type) and issubclass(v, Node)]
-            # a class for what a part adds to a type shares its type's h5_type
-            part_classes = {id(c) for cls in classes for c in cls.h5_part_classes.values()}
-            for value in classes:
-                if (
-                    value.h5_type
-                    and value.h5_type[0] == namespace
-                    and id(value) not in part_classes
-                ):
-                    self.types[value.h5_type] = value
+        """(namespace, type) -> its class, as the file's objects reach them."""
         self.classes: dict[str, type[Node]] = {}
         self.info: dict[type[Node], _ClassInfo] = {}
         self.models: dict[str, Any] = {}
@@ -167,7 +158,11 @@ class Reader:
         key = (data["namespace"], data["type"])
         cls = self.types.get(key)
         if cls is None:
-            known = key[0] in {ns for ns, _ in self.types}
+            cls = type_class(self.modules, *key)
+            if cls is not None:
+                self.types[key] = cls
+                return cls
+            known = key[0] in self.modules
             raise SpecError(
                 f"type {key[1]!r} of namespace {key[0]!r} is not defined in "
                 + ("that namespace's spec" if known else "the file's specs")
