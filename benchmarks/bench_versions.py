@@ -139,7 +139,12 @@ def main() -> int:
                         help="count instructions under valgrind instead of timing")
     parser.add_argument("--base-counts", type=Path, default=None,
                         help="with --instructions: the base counts of an earlier --json")
+    parser.add_argument("--only", action="append", choices=sorted(OPERATIONS), default=None,
+                        help="measure only this operation (repeatable)")
     args = parser.parse_args()
+    if args.only:
+        for op in set(OPERATIONS) - set(args.only):
+            del OPERATIONS[op]
     pythons = {"base": args.base_python, "current": sys.executable}
     if args.instructions:
         return count_instructions(args, pythons)
