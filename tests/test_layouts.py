@@ -156,8 +156,6 @@ def test_root_that_does_not_bind_is_an_error(tmp_path: Path) -> None:
 
 
 def test_spec_without_layout_on_a_plain_file_is_not_valid(rtdc: Path) -> None:
-    namespace = h5model.spec_layout_namespace("rtdc") if hasattr(
-        h5model, "spec_layout_namespace") else None
     from h5model.spec.layout import load_layout
 
     namespace = load_layout("rtdc").namespace_file

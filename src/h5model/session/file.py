@@ -87,7 +87,7 @@ class File(Generic[RootT]):
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
         self.layout: Layout | None = load_layout(layout) if layout is not None else None
         """The layout that types the file's objects without type attributes (or None)."""
-        self._spec_arg = _with_layout(spec, self.layout)
+        self._spec_arg = spec
         self._default_specs = False
         """True for a new file given no specs: the committed ones, unless the root comes
         from another file (whose specs it is written with)."""
@@ -113,8 +113,9 @@ class File(Generic[RootT]):
                 recover(self.path)
             self._fresh = self.mode == "w" or not exists
             if self._fresh:
-                if self._spec_arg is not None:
-                    self._tracker.specs = combine(None, supplied_specs(self._spec_arg),
+                if spec is not None or self.layout is not None:
+                    self._tracker.specs = combine(None, {**supplied_specs(spec),
+                                                         **self._layout_namespaces()},
                                                   self.label)
                 else:
                     self._tracker.specs = registry.committed_specs(namespace, label=self.label)
@@ -129,7 +130,8 @@ class File(Generic[RootT]):
     def _load(self) -> None:
         with reading(self.path):
             h5 = self._source.attach()
-            specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg)
+            specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg,
+                                                     self._layout_namespaces())
             self.modules = registry.modules_for(specs)
             index = self._tracker.index = build_graph(h5, self.label)
             self._bind(index)
@@ -138,6 +140,9 @@ class File(Generic[RootT]):
                 h5, self.label, index, self.modules, self._open_external,
                 source=self._source, owner=self._tracker,
             ).build()
+
+    def _layout_namespaces(self) -> dict[str, Any]:
+        return self.layout.namespaces() if self.layout is not None else {}
 
     def _bind(self, index: FileIndex) -> None:
         """Type the objects without type attributes by the layout; refuse what cannot be read."""
@@ -401,15 +406,6 @@ def new(
     if namespace is not None and spec is not None:
         raise ValueError("pass namespace= (committed specs) or spec= (files on disk), not both")
     return File(path, "w" if overwrite else "w-", spec=spec, namespace=namespace)
-
-
-def _with_layout(spec: PathLike | Sequence[PathLike] | None,
-                 layout: Layout | None) -> PathLike | Sequence[PathLike] | None:
-    """The namespace files to read: those given, and the layout's."""
-    if layout is None:
-        return spec
-    given = [] if spec is None else [spec] if isinstance(spec, str | os.PathLike) else list(spec)
-    return [*given, layout.namespace_file]
 
 
 def _class_label(cls: type[Any]) -> str:

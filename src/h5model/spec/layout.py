@@ -70,13 +70,15 @@ class Layout:
     namespace_file: Path
     doc: str = ""
     types: dict[str, TypeLayout] = field(default_factory=dict)
+    read: dict[str, NamespaceSpec] = field(default_factory=dict, repr=False)
+    """The namespaces of the namespace file, as read with the layout (parsed once)."""
 
     def of(self, type_name: str | None) -> TypeLayout:
         return self.types.get(type_name or "", _NOTHING)
 
     def namespaces(self) -> dict[str, NamespaceSpec]:
         """The layout's namespace (and any others its namespace file holds), read."""
-        return read_namespace_files([self.namespace_file])
+        return dict(self.read) if self.read else read_namespace_files([self.namespace_file])
 
 
 _NOTHING = TypeLayout()
@@ -171,7 +173,8 @@ def read_layout(manifest: Path) -> Layout:
     version = body.get("version")
     return Layout(name=name, version=str(version or namespaces[namespace].version),
                   namespace=namespace, root_type=root_type, folder=folder,
-                  namespace_file=namespace_path, doc=str(body.get("doc") or ""), types=types)
+                  namespace_file=namespace_path, doc=str(body.get("doc") or ""), types=types,
+                  read=namespaces)
 
 
 def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:

@@ -65,7 +65,7 @@ def truncate(
     with file:
         _check_destination(src_path, dst_path, overwrite)
         chosen = load_layout(layout) if layout is not None else None
-        specs = (load_specs(file, label, [chosen.namespace_file]) if chosen is not None
+        specs = (load_specs(file, label, None, chosen.namespaces()) if chosen is not None
                  else _specs(file, label))
         index = build_graph(file, label)
         counts: dict[str, str] = {}

@@ -53,10 +53,6 @@ def validate_many(
     if spec is not None:
         _check_supplied(spec)
     chosen = load_layout(layout) if layout is not None else None
-    if chosen is not None:
-        given = [] if spec is None else [spec] if isinstance(spec, (str, os.PathLike)) \
-            else list(spec)
-        spec = [*given, chosen.namespace_file]
     reports = [_validate_file(Path(p), spec, chosen) for p in paths]
     if strict:
         for report in reports:
@@ -101,7 +97,8 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None,
         return report
     with file:
         try:
-            specs = load_specs(file, str(path), spec)
+            specs = load_specs(file, str(path), spec,
+                               layout.namespaces() if layout is not None else None)
             rules = RuleSet(specs)
             if not generated(specs):  # what opening the file refuses, reported here
                 rules.build_all()
