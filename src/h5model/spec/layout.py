@@ -30,7 +30,6 @@ parsed by ``rules.text``. ``--layout`` takes a shipped name, the folder or its
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +85,8 @@ _NOTHING = TypeLayout()
 
 def shipped_folder() -> Path | None:
     """Where the shipped layouts are: the installed package data, or the source tree."""
+    import importlib.resources  # only when asked: it costs import time
+
     try:
         found = importlib.resources.files("h5model._layouts")
         path = Path(str(found))
