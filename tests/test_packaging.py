@@ -17,4 +17,17 @@ def test_every_subpackage_is_listed() -> None:
         ".".join(init.parent.relative_to(source).parts)
         for init in source.rglob("__init__.py")
     }
-    assert found | {"h5model._generated"} == listed
+    # packages mapped to folders outside src/: the committed models, the shipped layouts
+    mapped = {name for name in config["tool"]["setuptools"]["package-dir"] if name}
+    assert mapped == {"h5model._generated", "h5model._layouts"}
+    assert found | mapped == listed
+
+
+def test_shipped_layouts_are_package_data() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    folder = ROOT / config["tool"]["setuptools"]["package-dir"]["h5model._layouts"]
+    patterns = config["tool"]["setuptools"]["package-data"]["h5model._layouts"]
+    shipped = {p for p in folder.rglob("*") if p.is_file() and p.suffix != ".py"
+               and "__pycache__" not in p.parts}
+    covered = {p for pattern in patterns for p in folder.glob(pattern)}
+    assert shipped and shipped <= covered

@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def add_layout(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--layout",
+            default=None,
+            metavar="NAME|PATH",
+            help="type objects without type attributes by their position: a shipped layout "
+            "(see `h5model layouts`), a layout folder or its layout.yaml",
+        )
+
     def add_file(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", type=Path, help="an HDF5 file")
         p.add_argument(
@@ -64,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
             help="a namespace file (YAML/JSON) to use in addition to, or instead of, the "
             "file's embedded specs; may be repeated",
         )
+        add_layout(p)
 
     show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
     add_file(show)
@@ -102,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAMESPACE_FILE",
         help="a namespace file to validate against; may be repeated",
     )
+    add_layout(validate)
 
     graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
     add_file(graph)
@@ -126,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     setter.add_argument("-v", "--verbose", action="store_true",
                         help="also say how the save reached the disk (reflink, copy or "
                         "journal) and why")
+    add_layout(setter)
 
     truncate = sub.add_parser(
         "truncate",
@@ -145,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
         help="copy these objects whole (a table keeps all its rows); may be repeated",
     )
     truncate.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    add_layout(truncate)
+
+    sub.add_parser("layouts", help="list the shipped layouts with their versions")
 
     recover = sub.add_parser(
         "recover",
@@ -238,6 +253,8 @@ def _files(args: argparse.Namespace) -> list[Path]:
     """The input files a command reads."""
     if args.command == "validate":
         return list(args.files)
+    if args.command == "layouts":
+        return []
     if args.command == "truncate":
         return [args.src]
     return [args.file]
@@ -281,7 +298,8 @@ def _validate(args: argparse.Namespace) -> int:
     from h5model.validation import validate_many
 
     try:
-        report = validate_many(args.files, spec=args.spec, strict=args.strict)
+        report = validate_many(args.files, spec=args.spec, strict=args.strict,
+                               layout=args.layout)
     except H5ModelError as exc:  # a --spec file that cannot be used
         print(f"h5model: error: {exc}", file=sys.stderr)
         return 2
@@ -311,14 +329,25 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "show":
         from h5model.cli.show import tree_lines
 
-        with File(args.file, spec=args.spec) as file:
+        with File(args.file, spec=args.spec, layout=args.layout) as file:
             for line in tree_lines(file, args.depth):
                 print(line)
         return 0
+    if args.command == "layouts":
+        from h5model.spec.layout import shipped
+
+        for layout in shipped().values():
+            print(f"{layout.name}\t{layout.version}\t{layout.doc}")
+        return 0
     if args.command == "generate":
+        spec = args.spec
+        if args.layout is not None:
+            from h5model.spec.layout import load_layout
+
+            spec = [*(spec or []), load_layout(args.layout).namespace_file]
         h5 = open_hdf5(args.file)
         try:
-            specs = load_specs(h5, str(args.file), args.spec)
+            specs = load_specs(h5, str(args.file), spec)
         finally:
             h5.close()
         from h5model.codegen.registry import write_models
@@ -337,7 +366,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         from h5model.cli.graph import write_graph
 
-        with File(args.file, spec=args.spec) as file:
+        with File(args.file, spec=args.spec, layout=args.layout) as file:
             write_graph(file.graph, args.output)
             print(
                 f"{args.output}: {file.graph.number_of_nodes()} nodes, "
@@ -347,7 +376,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "set":
         from h5model.cli.set_value import set_value
 
-        old, new, report = set_value(args.file, args.target, args.value)
+        old, new, report = set_value(args.file, args.target, args.value, layout=args.layout)
         print(f"{args.file}: {args.target}: {old!r} -> {new!r}")
         if args.verbose and report is not None:
             print(f"{args.file}: saved by {report.method}: {report.reason}")
@@ -357,7 +386,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "truncate":
         from h5model.truncation import truncate
 
-        written = truncate(args.src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite)
+        written = truncate(args.src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite,
+                           layout=args.layout)
         before, after = args.src.stat().st_size, written.stat().st_size
         print(f"{written}: {after:,} bytes (from {before:,} bytes)")
         return 0

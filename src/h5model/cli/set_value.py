@@ -60,9 +60,10 @@ def _locate(file: File, target: str) -> tuple[Node, str, H5Field]:
     )
 
 
-def set_value(path: Path, target: str, text: str) -> tuple[Any, Any, SaveReport | None]:
+def set_value(path: Path, target: str, text: str, *, layout: str | None = None,
+              ) -> tuple[Any, Any, SaveReport | None]:
     """Set one value and save; returns (old, new, how the save reached the disk)."""
-    with File(path, "r+") as file:
+    with File(path, "r+", layout=layout) as file:
         owner, field_name, spec = _locate(file, target)
         old = getattr(owner, field_name)
         try:

@@ -77,6 +77,8 @@ class FileIndex:
     """object address -> canonical path."""
     scalars: dict[str, Any] = field(default_factory=dict)
     """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
+    binding: Any = None
+    """What ``hdf5.binding.bind`` found (a ``Binding``), once it has run."""
 
 
 class _Walker:

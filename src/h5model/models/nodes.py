@@ -338,6 +338,8 @@ class Group(Node):
     ``ExternalLink`` (resolved when asked). Tables count rows with ``len()`` instead."""
 
     _children: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _numeric_order: bool = PrivateAttr(default=False)
+    """Children listed in numeric name order ("2" before "10"), as a layout may declare."""
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -359,6 +361,8 @@ class Group(Node):
         return name in self._children
 
     def _names(self) -> list[str]:
+        if self._numeric_order:
+            return sorted(self._children, key=numeric_name)
         return sorted(self._children)  # HDF5's name order (code points, as UTF-8 bytes)
 
     def __iter__(self) -> Iterator[str]:  # type: ignore[override]
@@ -499,3 +503,9 @@ class Dataset(Node):
         return np.asarray(
             self.value if not isinstance(self.value, H5Array) else self.value.read(), dtype=dtype
         )
+
+
+def numeric_name(name: str) -> tuple[bool, int, str]:
+    """Sort key of numeric name order: digit names by value first, then the rest by name."""
+    digits = name.isdigit() and len(name) <= 30
+    return (not digits, int(name) if digits else 0, name)

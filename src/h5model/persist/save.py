@@ -84,8 +84,10 @@ def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], p
 
     def write(h5: h5py.File) -> tuple[Writer, set[str]]:
         with target.through(h5):
+            binding = before.binding if before is not None else None
             writer = Writer(h5, key, tracker.label, home=tracker,
-                            folder=str(path.resolve().parent))
+                            folder=str(path.resolve().parent),
+                            texts=binding.texts if binding is not None else None)
             touched = apply(changes, h5, writer, lambda p: referrers(before, p))
             writer.finish()
         return writer, touched

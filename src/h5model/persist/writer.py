@@ -31,6 +31,7 @@ from h5model.models.nodes import (
 )
 from h5model.persist.tracker import Tracker
 from h5model.rules.dtypes import holds_references, is_text
+from h5model.rules.text import format_literal
 from h5model.rules.values import as_text, each_time, isodatetime_stored
 from h5model.spec import dtypes
 from h5model.spec.loader import SpecSet
@@ -166,8 +167,11 @@ class Writer:
     """Writes models into one open h5py file (new file or an existing one opened r+)."""
 
     def __init__(self, h5: h5py.File, type_key: str, label: str,
-                 home: Owner | None = None, folder: str | None = None) -> None:
+                 home: Owner | None = None, folder: str | None = None,
+                 texts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.h5 = h5
+        self.texts = texts or {}
+        """Path -> attributes a layout stores as text holding a literal (written so)."""
         self.home = home
         """The file whose models' paths hold in ``h5`` (models of other files are copied)."""
         self.folder = folder
@@ -293,6 +297,8 @@ class Writer:
         if holds_models(value) or (spec is not None and spec.reftype):
             self.pending_refs.append((obj.name, name, "attribute", value))
             return
+        if name in self.texts.get(obj.name, ()):
+            value, spec = format_literal(value), None  # back in the spelling it was read from
         stored = plain_value(value, spec.dtype if spec else None)
         try:
             if isinstance(stored, str):

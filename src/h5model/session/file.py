@@ -22,7 +22,14 @@ import h5py
 from typing_extensions import TypeVar
 
 from h5model.codegen import registry
-from h5model.errors import H5ModelError, NotFoundError, ReadOnlyError, WrongTypeError
+from h5model.errors import (
+    H5ModelError,
+    ModelError,
+    NotFoundError,
+    ReadOnlyError,
+    WrongTypeError,
+)
+from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import check_regular_file
 from h5model.models.lazyclasses import type_keys
@@ -30,9 +37,11 @@ from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import SaveReport, save_changes, save_new
 from h5model.persist.tracker import Tracker
 from h5model.persist.whole_file import specs_of
+from h5model.rules.ruleset import RuleSet
 from h5model.session.builders import Builders
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
+from h5model.spec.layout import Layout, LayoutLike, load_layout
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
 from h5model.storage.locking import WriterLock, reading, recover
 
@@ -61,6 +70,7 @@ class File(Generic[RootT]):
         spec: PathLike | Sequence[PathLike] | None = None,
         external_root: PathLike | None = None,
         namespace: str | Sequence[str] | None = None,
+        layout: Layout | LayoutLike | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -76,6 +86,8 @@ class File(Generic[RootT]):
         self._tracker = Tracker(self.label, writable=self.writable, handle=self,
                                 find=self._models_get)
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
+        self.layout: Layout | None = load_layout(layout) if layout is not None else None
+        """The layout that types the file's objects without type attributes (or None)."""
         self._spec_arg = spec
         self._default_specs = False
         """True for a new file given no specs: the committed ones, unless the root comes
@@ -102,8 +114,10 @@ class File(Generic[RootT]):
                 recover(self.path)
             self._fresh = self.mode == "w" or not exists
             if self._fresh:
-                if spec is not None:
-                    self._tracker.specs = combine(None, supplied_specs(spec), self.label)
+                if spec is not None or self.layout is not None:
+                    self._tracker.specs = combine(None, {**supplied_specs(spec),
+                                                         **self._layout_namespaces()},
+                                                  self.label)
                 else:
                     self._tracker.specs = registry.committed_specs(namespace, label=self.label)
                     self._default_specs = True
@@ -117,13 +131,30 @@ class File(Generic[RootT]):
     def _load(self) -> None:
         with reading(self.path):
             h5 = self._source.attach()
-            specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg)
+            specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg,
+                                                     self._layout_namespaces())
             self.modules = registry.modules_for(specs)
             index = self._tracker.index = build_graph(h5, self.label)
+            self._bind(index)
+            self._source.binder = self._bind
             self._models = Reader(
                 h5, self.label, index, self.modules, self._open_external,
                 source=self._source, owner=self._tracker,
             ).build()
+
+    def _layout_namespaces(self) -> dict[str, Any]:
+        return self.layout.namespaces() if self.layout is not None else {}
+
+    def _bind(self, index: FileIndex) -> None:
+        """Type the objects without type attributes by the layout; refuse what cannot be read."""
+        assert self._tracker.specs is not None
+        binding = bind(index, RuleSet(self._tracker.specs), self.layout)
+        if binding.root_problem is not None:
+            raise ModelError(binding.root_problem, file=self.label, hdf5_path="/",
+                             rule="layout.root-unbound")
+        for path, name, problem in binding.text_problems:
+            raise ModelError(f"attribute {name!r}: {problem}", file=self.label, hdf5_path=path,
+                             rule="attribute.text-literal")
 
     def _models_get(self, path: str) -> Any:
         return self._models.get(path)
@@ -323,11 +354,13 @@ class File(Generic[RootT]):
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: None = None,
+    layout: Layout | LayoutLike | None = None,
 ) -> File[Any]: ...
 @overload
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: type[RootT],
+    layout: Layout | LayoutLike | None = None,
 ) -> File[RootT]: ...
 def open(
     path: PathLike,
@@ -336,13 +369,15 @@ def open(
     spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None,
     root_type: type[Any] | None = None,
+    layout: Layout | LayoutLike | None = None,
 ) -> File[Any]:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
-    files on disk; ``root_type`` (a model class) is checked against the root's model and
-    types the handle (``File[root_type]``). A new file (``w``, ``w-``/``x``, ``a`` of a
-    missing file) given no ``spec`` gets the namespaces current pynwb writes, as ``new``
-    does."""
-    file: File[Any] = File(path, mode, spec=spec, external_root=external_root)
+    files on disk; ``layout`` (a shipped layout's name, a layout folder or its
+    ``layout.yaml``) types objects without type attributes by position; ``root_type``
+    (a model class) is checked against the root's model and types the handle
+    (``File[root_type]``). A new file (``w``, ``w-``/``x``, ``a`` of a missing file) given
+    no ``spec`` gets the namespaces current pynwb writes, as ``new`` does."""
+    file: File[Any] = File(path, mode, spec=spec, external_root=external_root, layout=layout)
     root = file.root
     if root_type is not None and root is not None and not isinstance(root, root_type):
         file.close()

@@ -381,6 +381,8 @@ class Reader:
             adopt(model, self.owner)
         if isinstance(model, Group):
             model._children = children
+            if self.index.binding is not None and path in self.index.binding.numeric:
+                model._numeric_order = True
         self.models[path] = model
         if deferred:
             self.deferred.append((path, self._closer(path, model, deferred)))

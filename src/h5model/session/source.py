@@ -17,7 +17,8 @@ from typing import Any
 import h5py
 
 from h5model.errors import H5ModelError
-from h5model.hdf5.graph import build_graph, dereference_path
+from h5model.hdf5.filters import check_filters
+from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
 from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
 from h5model.persist.tracker import Tracker
@@ -40,6 +41,10 @@ class FileSource:
         writer saved, and reading on through stale HDF5 metadata is refused."""
         self._saving: h5py.File | None = None
         """The journaled handle while a save writes (arrays of this file read through it)."""
+        self.binder: Callable[[FileIndex], object] | None = None
+        self._filters_checked: set[str] = set()
+        """Datasets whose compression filters are known to be available."""
+        """Types the graph of the file as reopened after a save (under a layout)."""
 
     # -- the handle ----------------------------------------------------------------------------
     @property
@@ -64,7 +69,9 @@ class FileSource:
         self._h5 = None
 
     def reopen(self) -> None:
-        self._tracker.index = build_graph(self.attach(), self.label)
+        index = self._tracker.index = build_graph(self.attach(), self.label)
+        if self.binder is not None:
+            self.binder(index)
 
     @contextlib.contextmanager
     def through(self, h5: h5py.File) -> Iterator[None]:
@@ -87,6 +94,9 @@ class FileSource:
     def open(self, hdf5_path: str) -> h5py.Dataset:
         dataset = (self._saving if self._saving is not None else self.h5)[hdf5_path]
         assert isinstance(dataset, h5py.Dataset)
+        if hdf5_path not in self._filters_checked:
+            check_filters(dataset.id.get_create_plist(), self.label, hdf5_path)
+            self._filters_checked.add(hdf5_path)
         return dataset
 
     @contextlib.contextmanager

@@ -627,9 +627,11 @@ def combine(embedded: SpecSet | None, supplied: Mapping[str, NamespaceSpec], lab
 PathLike = str | os.PathLike[str]
 
 
-def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] | None) -> SpecSet:
-    """The file's embedded specs, overridden or supplied by namespace files on disk."""
-    supplied = supplied_specs(spec)
+def load_specs(file: h5py.File, label: str, spec: PathLike | Sequence[PathLike] | None,
+               read: Mapping[str, NamespaceSpec] | None = None) -> SpecSet:
+    """The file's embedded specs, overridden or supplied by namespace files on disk (and
+    ``read``: namespaces already read, e.g. a layout's)."""
+    supplied = {**supplied_specs(spec), **(read or {})}
     try:
         embedded: SpecSet | None = read_embedded(file, label)
     except NoSpecsError:

@@ -22,8 +22,11 @@ import h5py
 from h5py import h5f, h5g, h5p
 
 from h5model.errors import H5ModelError, NoSpecsError
+from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import open_hdf5
+from h5model.rules.ruleset import RuleSet
+from h5model.spec.layout import Layout, LayoutLike, load_layout
 from h5model.spec.loader import SpecSet, find_spec_group, load_specs
 from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
@@ -44,12 +47,15 @@ def truncate(
     overwrite: bool = False,
     *,
     progress: bool | None = None,
+    layout: Layout | LayoutLike | None = None,
 ) -> Path:
     """Write ``dst``: ``src`` with every dataset longer than ``n`` rows cut to ``n`` rows,
     tables, ragged columns, regions and time series cut consistently. ``keep`` names
     HDF5 paths copied whole. ``dst`` is written to a temporary file beside it and moved
     into place at the end. ``progress``: a progress line on standard error (default:
-    when standard error is a terminal). Returns the path of the copy."""
+    when standard error is a terminal). ``layout`` types objects without type attributes
+    (``spec.layout``): its types kept whole are copied whole, and a row count it keeps
+    in a root attribute is set to the rows kept. Returns the path of the copy."""
     src_path, dst_path = Path(src), Path(dst)
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -58,13 +64,28 @@ def truncate(
     file = open_hdf5(src_path)
     with file:
         _check_destination(src_path, dst_path, overwrite)
-        specs = _specs(file, label)
+        chosen = load_layout(layout) if layout is not None else None
+        specs = (load_specs(file, label, None, chosen.namespaces()) if chosen is not None
+                 else _specs(file, label))
         index = build_graph(file, label)
+        counts: dict[str, str] = {}
+        if chosen is not None and specs is not None:
+            binding = bind(index, RuleSet(specs), chosen)
+            if binding.root_problem is not None:
+                raise H5ModelError(binding.root_problem, file=label, hdf5_path="/")
+            keep = (*keep, *sorted(binding.whole))
+            counts = binding.rows
         planner = Planner(file, index, specs, n, keep, label, _spec_path(file, index, label))
         try:
             plan = planner.plan()
         except _HDF5_ERRORS as exc:
             raise H5ModelError(f"cannot read what to keep ({exc})", file=label) from None
+        for group, attribute in counts.items():
+            if attribute in index.attrs.get("/", {}):
+                rows = [plan.kept(c.target, 0) for c in index.children.get(group, ())
+                        if c.target in plan.rows]
+                if rows:
+                    plan.root_attributes[attribute] = max(rows)
         _write(file, index, plan, src_path, dst_path, progress)
     return dst_path
 
@@ -164,6 +185,11 @@ def _write(
         finally:
             del copier
             fid.close()
+        if plan.root_attributes:
+            with h5py.File(name, "r+") as copy:
+                for attribute, value in plan.root_attributes.items():
+                    stored = file.attrs[attribute]
+                    copy.attrs.create(attribute, value, dtype=getattr(stored, "dtype", None))
         userblock = fcpl.get_userblock()
         if userblock:
             with open(src, "rb") as source, open(name, "r+b") as target:

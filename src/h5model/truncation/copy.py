@@ -25,6 +25,7 @@ from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
 from h5model.hdf5 import stored
 from h5model.hdf5._native import copy_attrs as _native
+from h5model.hdf5.filters import check_filters
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, check_references
@@ -154,6 +155,7 @@ class Copier:
                     self._orders[child_path] = _order(gcpl)
                 else:
                     source = h5d.open(src_group, name)
+                    check_filters(source.get_create_plist(), self.src.filename, child_path)
                     self._sources[child_path] = source
                     self._dataset(child_path, source, dst_group, name, cset)
             elif child.kind is LinkKind.SOFT:

@@ -42,6 +42,8 @@ class Plan:
     """Kept samples of each TimeSeries (timestamps if it has them, else data)."""
     series_references: set[str] = field(default_factory=set)
     """Compound datasets of TimeSeriesReference rows, whose rows are clamped to their series."""
+    root_attributes: dict[str, int] = field(default_factory=dict)
+    """Root attributes written with a new value: row counts a layout keeps there."""
 
     def kept(self, path: str, length: int) -> int:
         return self.rows.get(path, length)

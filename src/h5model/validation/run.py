@@ -11,13 +11,16 @@ import h5py
 
 from h5model.codegen.registry import generated
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
+from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import build_graph
 from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
+from h5model.spec.layout import Layout, LayoutLike, load_layout
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.validation.external import check_external_links
+from h5model.validation.layout_checks import check_binding
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
 from h5model.validation.table_checks import TableChecker
@@ -26,10 +29,12 @@ PathLike = str | os.PathLike[str]
 
 
 def validate(
-    path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False
+    path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False,
+    layout: Layout | LayoutLike | None = None,
 ) -> Report:
-    """Validate one file against its own specs (or ``spec`` namespace files)."""
-    return validate_many([path], spec=spec, strict=strict)
+    """Validate one file against its own specs (or ``spec`` namespace files); ``layout``
+    types the objects without type attributes by position (``spec.layout``)."""
+    return validate_many([path], spec=spec, strict=strict, layout=layout)
 
 
 def validate_many(
@@ -37,6 +42,7 @@ def validate_many(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
+    layout: Layout | LayoutLike | None = None,
 ) -> Report:
     """One report covering every file; each file's issues kept.
 
@@ -46,7 +52,8 @@ def validate_many(
     """
     if spec is not None:
         _check_supplied(spec)
-    reports = [_validate_file(Path(p), spec) for p in paths]
+    chosen = load_layout(layout) if layout is not None else None
+    reports = [_validate_file(Path(p), spec, chosen) for p in paths]
     if strict:
         for report in reports:
             report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
@@ -68,7 +75,8 @@ def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
             raise SpecError(f"cannot read namespace file ({exc})", file=path) from None
 
 
-def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> FileReport:
+def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None,
+                   layout: Layout | None = None) -> FileReport:
     report = FileReport(str(path))
 
     def emit(hdf5_path: str, rule: str, message: str, severity: Severity) -> None:
@@ -89,7 +97,8 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
         return report
     with file:
         try:
-            specs = load_specs(file, str(path), spec)
+            specs = load_specs(file, str(path), spec,
+                               layout.namespaces() if layout is not None else None)
             rules = RuleSet(specs)
             if not generated(specs):  # what opening the file refuses, reported here
                 rules.build_all()
@@ -111,6 +120,15 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
             return report
         except H5ModelError as exc:
             emit("/", "file.unreadable", exc.message, Severity.ERROR)
+            return report
+        try:
+            binding = bind(index, rules, layout)
+        except (H5ModelError, SpecError) as exc:
+            emit("/", "spec.malformed", exc.message, Severity.ERROR)
+            return report
+        check_binding(index, binding, emit)
+        if binding.root_problem is not None:
+            report.issues.sort(key=lambda i: (i.hdf5_path, i.rule))
             return report
         spec_paths = _spec_paths(file)
 

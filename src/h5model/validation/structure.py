@@ -462,6 +462,9 @@ class StructureChecker:
                     counts[i] += 1
                     matched = True
                     break
+            binding = self.index.binding
+            if not matched and binding is not None and child.target in binding.unbound:
+                continue  # reported by the layout checks, with the reason
             if not matched:
                 what = "soft link" if child.kind is LinkKind.SOFT else data["kind"]
                 self.emit(

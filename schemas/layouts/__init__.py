@@ -1,0 +1,1 @@
+"""Layouts shipped with h5model: one folder per layout (``layout.yaml`` and its spec)."""

@@ -1,0 +1,213 @@
+"""Layouts: a namespace in the spec language plus what binds files without type attributes.
+
+A layout is a folder (shipped ones under ``schemas/layouts/<name>/``) holding a
+namespace file with its sources, as any extension has, and ``layout.yaml``, which
+says what the spec language cannot:
+
+.. code-block:: yaml
+
+    layout:
+      name: rtdc                       # what ``--layout rtdc`` finds
+      version: 0.1.0
+      namespace: rtdc.namespace.yaml   # beside this file
+      root_type: RTDCFile              # the type of ``/``
+      types:                           # per type of the namespace, all optional
+        ScalarFeature:
+          name_pattern: '[a-z][a-z0-9_]*'   # names its objects must have (safe subset)
+        Traces:
+          order: numeric               # children in numeric name order ("2" before "10")
+        RTDCFile:
+          text_attributes: ['pipeline:dcnum generation']  # text holding a literal
+        Events:
+          rows: experiment:event count # every dataset child has this many rows
+        Basin:
+          keep_whole: true             # never cut by truncate
+
+Patterns are compiled by ``spec.patterns`` (no backtracking); text attributes are
+parsed by ``rules.text``. ``--layout`` takes a shipped name, the folder or its
+``layout.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from h5model.errors import SpecError
+from h5model.spec.loader import NamespaceSpec, _parse_text, _spec_file_text, read_namespace_files
+from h5model.spec.patterns import NamePattern, compile_pattern
+
+MANIFEST = "layout.yaml"
+ORDERS = ("name", "numeric")
+"""How a group's children are listed: HDF5 name order (the default), or numeric."""
+
+
+@dataclass(frozen=True)
+class TypeLayout:
+    """What a layout adds to one type."""
+
+    name_pattern: NamePattern | None = None
+    order: str = "name"
+    text_attributes: frozenset[str] = frozenset()
+    rows: str | None = None
+    """A collection whose datasets all have one row count, the root attribute named here."""
+    keep_whole: bool = False
+    """Datasets of the type are copied whole by ``truncate`` (e.g. lines of a document)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A loaded layout: its namespace and root type, and what each type adds."""
+
+    name: str
+    version: str
+    namespace: str
+    root_type: str
+    folder: Path
+    namespace_file: Path
+    doc: str = ""
+    types: dict[str, TypeLayout] = field(default_factory=dict)
+    read: dict[str, NamespaceSpec] = field(default_factory=dict, repr=False)
+    """The namespaces of the namespace file, as read with the layout (parsed once)."""
+
+    def of(self, type_name: str | None) -> TypeLayout:
+        return self.types.get(type_name or "", _NOTHING)
+
+    def namespaces(self) -> dict[str, NamespaceSpec]:
+        """The layout's namespace (and any others its namespace file holds), read."""
+        return dict(self.read) if self.read else read_namespace_files([self.namespace_file])
+
+
+_NOTHING = TypeLayout()
+
+
+def shipped_folder() -> Path | None:
+    """Where the shipped layouts are: the installed package data, or the source tree."""
+    import importlib.resources  # only when asked: it costs import time
+
+    try:
+        found = importlib.resources.files("h5model._layouts")
+        path = Path(str(found))
+        if path.is_dir():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    here = Path(__file__).resolve().parents[3] / "schemas" / "layouts"
+    return here if here.is_dir() else None
+
+
+def shipped() -> dict[str, Layout]:
+    """Every shipped layout by name."""
+    folder = shipped_folder()
+    if folder is None:
+        return {}
+    out = {}
+    for manifest in sorted(folder.glob(f"*/{MANIFEST}")):
+        layout = read_layout(manifest)
+        out[layout.name] = layout
+    return out
+
+
+LayoutLike = str | os.PathLike[str]
+
+
+def load_layout(layout: Layout | LayoutLike) -> Layout:
+    """A layout by shipped name, folder or ``layout.yaml`` path."""
+    if isinstance(layout, Layout):
+        return layout
+    path = Path(layout)
+    if path.is_dir():
+        return read_layout(path / MANIFEST)
+    if path.is_file():
+        return read_layout(path)
+    folder = shipped_folder()
+    if isinstance(layout, str) and folder is not None and layout.isidentifier():
+        candidate = folder / layout / MANIFEST
+        if candidate.is_file():
+            return read_layout(candidate)
+    names = ", ".join(sorted(shipped())) or "none"
+    raise SpecError(f"no layout {str(layout)!r}: neither a shipped layout ({names}) nor a "
+                    f"folder or {MANIFEST} file", file=str(layout))
+
+
+def read_layout(manifest: Path) -> Layout:
+    """Read and check one ``layout.yaml``."""
+    label = str(manifest)
+    document = _parse_text(_spec_file_text(manifest, label), label, yaml_ok=True)
+    body = document.get("layout") if isinstance(document, dict) else None
+    if not isinstance(body, dict):
+        raise SpecError(f"expected a mapping with a 'layout' entry in {MANIFEST}", file=label)
+    known = {"name", "version", "namespace", "root_type", "doc", "types"}
+    unknown = set(body) - known
+    if unknown:
+        raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
+                        hdf5_path="layout")
+    name = _text(body, "name", label)
+    namespace_file = _text(body, "namespace", label)
+    root_type = _text(body, "root_type", label)
+    if not name.isidentifier():
+        raise SpecError(f"layout name {name!r} must be an identifier", file=label)
+    folder = manifest.resolve().parent
+    namespace_path = (folder / namespace_file).resolve()
+    if not namespace_path.is_relative_to(folder):
+        raise SpecError("the namespace file lies outside the layout's folder", file=label)
+    namespaces = read_namespace_files([namespace_path])
+    if not namespaces:
+        raise SpecError("the namespace file defines no namespace", file=label)
+    namespace = next(iter(namespaces))
+    types_raw = body.get("types") or {}
+    if not isinstance(types_raw, dict):
+        raise SpecError("'types' must be a mapping", file=label, hdf5_path="layout/types")
+    defined = dict(namespaces[namespace].types())
+    if root_type not in defined:
+        raise SpecError(f"root_type {root_type!r} is not defined in namespace {namespace!r}",
+                        file=label)
+    types = {}
+    for type_name, entry in types_raw.items():
+        where = f"layout/types/{type_name}"
+        if type_name not in defined:
+            raise SpecError(f"type {type_name!r} is not defined in namespace {namespace!r}",
+                            file=label, hdf5_path=where)
+        types[str(type_name)] = _type_layout(entry, label, where)
+    version = body.get("version")
+    return Layout(name=name, version=str(version or namespaces[namespace].version),
+                  namespace=namespace, root_type=root_type, folder=folder,
+                  namespace_file=namespace_path, doc=str(body.get("doc") or ""), types=types,
+                  read=namespaces)
+
+
+def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
+    if not isinstance(entry, dict):
+        raise SpecError("expected a mapping", file=label, hdf5_path=where)
+    unknown = set(entry) - {"name_pattern", "order", "text_attributes", "rows", "keep_whole"}
+    if unknown:
+        raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
+                        hdf5_path=where)
+    pattern = entry.get("name_pattern")
+    compiled = None
+    if pattern is not None:
+        try:
+            compiled = compile_pattern(pattern, where)
+        except SpecError as exc:
+            raise SpecError(exc.message, file=label, hdf5_path=where) from None
+    order = entry.get("order", "name")
+    if order not in ORDERS:
+        raise SpecError(f"order must be one of {', '.join(ORDERS)}, not {order!r}",
+                        file=label, hdf5_path=where)
+    texts = entry.get("text_attributes") or []
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise SpecError("text_attributes must be a list of attribute names", file=label,
+                        hdf5_path=where)
+    rows = entry.get("rows")
+    if rows is not None and not isinstance(rows, str):
+        raise SpecError("rows must name a root attribute", file=label, hdf5_path=where)
+    return TypeLayout(compiled, order, frozenset(texts), rows, bool(entry.get("keep_whole")))
+
+
+def _text(body: dict[str, Any], key: str, label: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"'{key}' must be given as text", file=label, hdf5_path="layout")
+    return value
