@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_file(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", type=Path, help="an HDF5 file")
+        p.add_argument("file", type=_source, help="an HDF5 file, or its URL (https://, s3://...)")
         p.add_argument(
             "--spec",
             action="append",
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate",
         help="check files against their own specs (exit 0 valid, 1 invalid, 2 unreadable)",
     )
-    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    validate.add_argument("files", type=_source, nargs="+", metavar="FILE")
     validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
     validate.add_argument(
         "--output",
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "set",
         help="set one attribute (or scalar dataset) in place, parsed by its spec dtype",
     )
-    setter.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    setter.add_argument("file", type=_source, help="an HDF5 file (edited in place, safely)")
     setter.add_argument("target", metavar="HDF5_PATH/ATTR",
                         help="object path and attribute name, e.g. /units/description")
     setter.add_argument("value", metavar="VALUE",
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "truncate",
         help="write a small copy with the first N rows of every dataset, kept consistent",
     )
-    truncate.add_argument("src", type=Path, metavar="SRC", help="the file to copy")
+    truncate.add_argument("src", type=_source, metavar="SRC", help="the file to copy")
     truncate.add_argument("dst", type=Path, metavar="DST", help="the copy to write")
     truncate.add_argument(
         "-n", type=_rows, default=10, metavar="N", help="rows to keep (default 10)"
@@ -153,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     recover.add_argument("file", type=Path, help="an HDF5 file with an interrupted save")
     return parser
+
+
+def _source(text: str) -> Path | str:
+    """A file to read: a local path, or a URL kept as written (a Path would fold ``//``)."""
+    from h5model.storage.remote import is_url
+
+    return text if is_url(text) else Path(text)
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
@@ -234,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _files(args: argparse.Namespace) -> list[Path]:
+def _files(args: argparse.Namespace) -> list[Path | str]:
     """The input files a command reads."""
     if args.command == "validate":
         return list(args.files)

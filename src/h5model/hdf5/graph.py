@@ -34,6 +34,7 @@ from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.hdf5.paths import join, normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
+from h5model.storage.remote import RemoteReadError
 
 # Bound once: on Python 3.11 an Enum class's attributes are read through its metaclass's
 # ``__getattr__`` hook, six times slower than a plain class's, and these are read for
@@ -101,7 +102,11 @@ class _Walker:
         queue: deque[tuple[str, Any]] = deque([("/", root)])
         while queue:
             path, gid = queue.popleft()
-            for child_path, child_gid in self._group(path, gid):
+            try:
+                children = self._group(path, gid)
+            except RemoteReadError as exc:  # the network failed: say where the walk was
+                raise exc.located(path) from None
+            for child_path, child_gid in children:
                 queue.append((child_path, child_gid))
         self._resolve_soft_links()
         self._resolve_references()

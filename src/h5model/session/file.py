@@ -12,6 +12,7 @@ time what it tells a type checker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from h5model.session.reader import Reader
 from h5model.session.source import FileSource
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
 from h5model.storage.locking import WriterLock, reading, recover
+from h5model.storage.remote import READ_ONLY, is_url, read_only
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -63,6 +65,10 @@ class File(Generic[RootT]):
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.url: str | None = str(path) if is_url(path) else None
+        """The URL of a remote file (read-only, by byte ranges); None for a local one."""
+        if self.url is not None and mode != "r":
+            raise read_only(self.url)
         self.path = Path(path)
         self.label = str(path)
         self.mode = "w-" if mode == "x" else mode
@@ -73,8 +79,10 @@ class File(Generic[RootT]):
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
         self._tracker = Tracker(self.label, writable=self.writable, handle=self,
-                                find=self._models_get)
-        self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
+                                find=self._models_get,
+                                **({"read_only": READ_ONLY} if self.url is not None else {}))
+        self._source = FileSource(self.path, self.label, self._tracker, self._models_get,
+                                  url=self.url)
         self._spec_arg = spec
         self._default_specs = False
         """True for a new file given no specs: the committed ones, unless the root comes
@@ -86,8 +94,8 @@ class File(Generic[RootT]):
         self.modules: dict[str, ModuleType] = {}
         self._nx_graph: nx.MultiDiGraph[str] | None = None
         self._nx_source: FileIndex | None = None
-        exists = self.path.exists()
-        if self.mode in ("r", "r+"):
+        exists = self.url is not None or self.path.exists()
+        if self.mode in ("r", "r+") and self.url is None:
             check_regular_file(self.path)  # no such file, a FIFO, a symbolic-link loop...
         if self.mode == "w-" and exists:
             raise H5ModelError("the file exists; use mode='w' to replace it", file=self.label)
@@ -114,7 +122,7 @@ class File(Generic[RootT]):
             raise
 
     def _load(self) -> None:
-        with reading(self.path):
+        with reading(self.path) if self.url is None else contextlib.nullcontext():
             h5 = self._source.attach()
             specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg)
             self.modules = registry.modules_for(specs)
@@ -255,6 +263,8 @@ class File(Generic[RootT]):
 
         ``copy_limit`` (bytes) overrides ``H5MODEL_SAVE_COPY_LIMIT``: the largest file
         copied when the file system cannot clone it (larger ones use the journal)."""
+        if self.url is not None:
+            raise read_only(self.url)
         if not self.writable:
             raise ReadOnlyError("the file is open read-only (mode 'r'); open it with mode "
                                 "'r+' to save", file=self.label)
@@ -278,6 +288,10 @@ class File(Generic[RootT]):
 
     # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:
+        if self.url is not None:
+            raise H5ModelError(f"external link to {link.filename!r}: links of a remote file "
+                               "to other files are not followed", file=self.label,
+                               hdf5_path=link.hdf5_path)
         target = Path(os.path.realpath(Path(os.path.realpath(self.path)).parent
                                        / link.filename))
         root = Path(os.path.realpath(self.external_root))

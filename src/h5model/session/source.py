@@ -22,14 +22,17 @@ from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
 from h5model.persist.tracker import Tracker
 from h5model.storage.locking import reading
+from h5model.storage.remote import handle_of
 
 
 class FileSource:
     """Implements ``ArraySource`` (and the save's ``SaveTarget``) for one open file."""
 
     def __init__(self, path: Path, label: str, tracker: Tracker,
-                 find: Callable[[str], Any]) -> None:
+                 find: Callable[[str], Any], *, url: str | None = None) -> None:
         self.path = path
+        self.url = url
+        """A remote file's URL: read by byte ranges, without locks or stamps."""
         self.label = label
         self._tracker = tracker
         self._find = find
@@ -54,8 +57,8 @@ class FileSource:
 
     def attach(self) -> h5py.File:
         """Open the file (the caller holds the readers' lock) and note its state."""
-        self._h5 = open_hdf5(self.path)
-        self._stamp = file_stamp(self.path)
+        self._h5 = open_hdf5(self.url if self.url is not None else self.path)
+        self._stamp = file_stamp(self.path) if self.url is None else None
         return self._h5
 
     def release(self) -> None:
@@ -95,6 +98,11 @@ class FileSource:
         through this handle if that save changed the file (open it again instead)."""
         if self._saving is not None:
             yield  # our own save reads through its journaled handle
+            return
+        if self.url is not None:
+            handle = handle_of(self.h5)
+            with handle.reading_data() if handle is not None else contextlib.nullcontext():
+                yield
             return
         with reading(self.path):
             if self._stamp is not None and file_stamp(self.path) != self._stamp:

@@ -25,6 +25,7 @@ from h5model.errors import H5ModelError, NoSpecsError
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import open_hdf5
 from h5model.spec.loader import SpecSet, find_spec_group, load_specs
+from h5model.storage.remote import is_url
 from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
 from h5model.truncation.progress import Progress
@@ -50,6 +51,8 @@ def truncate(
     HDF5 paths copied whole. ``dst`` is written to a temporary file beside it and moved
     into place at the end. ``progress``: a progress line on standard error (default:
     when standard error is a terminal). Returns the path of the copy."""
+    if is_url(src):
+        raise H5ModelError("truncate copies a local file: download it first", file=str(src))
     src_path, dst_path = Path(src), Path(dst)
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -17,6 +17,7 @@ from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
+from h5model.storage.remote import RemoteReadError, is_url
 from h5model.validation.external import check_external_links
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
@@ -46,7 +47,7 @@ def validate_many(
     """
     if spec is not None:
         _check_supplied(spec)
-    reports = [_validate_file(Path(p), spec) for p in paths]
+    reports = [_validate_file(str(p) if is_url(p) else Path(p), spec) for p in paths]
     if strict:
         for report in reports:
             report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
@@ -68,25 +69,38 @@ def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
             raise SpecError(f"cannot read namespace file ({exc})", file=path) from None
 
 
-def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> FileReport:
+def _validate_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None) -> FileReport:
     report = FileReport(str(path))
+    try:
+        _check_file(path, spec, report)
+    except RemoteReadError as exc:  # the network failed mid-way: where, and what was lost
+        report.issues.append(Issue(exc.hdf5_path or "/", "file.unreadable", Severity.ERROR,
+                                   exc.message))
+    report.issues.sort(key=lambda i: (i.hdf5_path, i.rule))
+    return report
 
+
+def _check_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
+                report: FileReport) -> None:
     def emit(hdf5_path: str, rule: str, message: str, severity: Severity) -> None:
         report.issues.append(Issue(hdf5_path, rule, severity, message))
 
-    if not os.path.lexists(path):  # a link loop exists, and open_hdf5 says what it is
-        emit("/", "file.not-found", "no such file", Severity.ERROR)
-        return report
+    if isinstance(path, Path) and not os.path.lexists(path):  # a link loop exists, and
+        emit("/", "file.not-found", "no such file", Severity.ERROR)  # open_hdf5 says what
+        return
     try:
         file = open_hdf5(path)
     except NotHDF5Error as exc:
         # an HDF5 signature that cannot be opened: damaged (e.g. cut short), not foreign
-        rule = "file.unreadable" if _has_hdf5_signature(path) else "file.not-hdf5"
+        if isinstance(path, str):  # a URL: the error says which (no file to look at)
+            rule = exc.rule or "file.not-hdf5"
+        else:
+            rule = "file.unreadable" if _has_hdf5_signature(path) else "file.not-hdf5"
         emit("/", rule, exc.message, Severity.ERROR)
-        return report
+        return
     except JournalError as exc:  # an interrupted save: reported, never undone here
         emit("/", "file.unreadable", exc.message, Severity.ERROR)
-        return report
+        return
     with file:
         try:
             specs = load_specs(file, str(path), spec)
@@ -96,28 +110,29 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
         except SpecError as exc:
             where, message = _spec_where(file, exc)
             emit(where, exc.rule or "spec.malformed", message, Severity.ERROR)
-            return report
+            return
         except NoSpecsError as exc:
             emit(exc.hdf5_path or "/", exc.rule or "spec.missing", exc.message, Severity.ERROR)
-            return report
+            return
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
             emit("/", "file.unreadable", f"the spec group cannot be read ({exc})", Severity.ERROR)
-            return report
+            return
         try:
             index = build_graph(file, str(path))
         except LimitError as exc:  # a value too large to read: where it is, what limit
             emit(exc.hdf5_path or "/", exc.rule or "file.limit-exceeded", exc.message,
                  Severity.ERROR)
-            return report
+            return
         except H5ModelError as exc:
-            emit("/", "file.unreadable", exc.message, Severity.ERROR)
-            return report
+            emit(exc.hdf5_path or "/", "file.unreadable", exc.message, Severity.ERROR)
+            return
         spec_paths = _spec_paths(file)
 
         def skip(hdf5_path: str) -> bool:
             return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
 
-        check_external_links(path, index, emit, skip)
+        if isinstance(path, Path):  # a remote file's links are not followed
+            check_external_links(path, index, emit, skip)
         structure = StructureChecker(file, index, rules, emit, skip)
         tables = TableChecker(file, index, structure.rules, emit, skip)
         for check in (structure.run, tables.run):
@@ -125,8 +140,6 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None) -> Fi
                 check()
             except (OSError, RuntimeError, KeyError, ValueError, TypeError, SpecError) as exc:
                 emit("/", "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
-    report.issues.sort(key=lambda i: (i.hdf5_path, i.rule))
-    return report
 
 
 def _spec_where(file: h5py.File, exc: SpecError) -> tuple[str, str]:
