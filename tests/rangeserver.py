@@ -34,8 +34,9 @@ class Counts:
     data_requests: int = 0
     """GETs (a HEAD asks for no data)."""
     bytes: int = 0
+    """Bytes of file data sent (what a client that hung up early did not take is not)."""
     ranges: list[tuple[str, int, int]] = field(default_factory=list)
-    """(file name, first byte, end) of every GET, in order."""
+    """(file name, first byte, end) asked for by every GET, in order."""
 
 
 class RangeServer:
@@ -85,9 +86,12 @@ class RangeServer:
             if not data:
                 return None
             self.counts.data_requests += 1
-            self.counts.bytes += end - start
             self.counts.ranges.append((name, start, end))
             return self.faults.pop(0) if self.faults else None
+
+    def _sent(self, size: int) -> None:
+        with self._lock:
+            self.counts.bytes += size
 
 
 def _handler(server: RangeServer) -> type[BaseHTTPRequestHandler]:
@@ -128,7 +132,7 @@ def _handler(server: RangeServer) -> type[BaseHTTPRequestHandler]:
                 start = int(match[1])
                 end = min(int(match[2]) + 1, size) if match[2] else size
                 partial = True
-            fault = server._count(name, start, end if body else start, data=body)
+            fault = server._count(name, start, end, data=body)
             if fault == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
@@ -143,16 +147,23 @@ def _handler(server: RangeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not body:
                 return
+            if fault == "truncate":
+                end = start + (end - start) // 2
             with path.open("rb") as handle:
                 handle.seek(start)
-                data = handle.read(end - start)
+                while start < end:  # counted as sent, piece by piece
+                    piece = handle.read(min(end - start, 1 << 20))
+                    try:
+                        self.wfile.write(piece)
+                    except OSError:  # the client went away (it had what it wanted)
+                        self.close_connection = True
+                        return
+                    server._sent(len(piece))
+                    start += len(piece)
             if fault == "truncate":
-                self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(2)
-                return
-            self.wfile.write(data)
 
     return Handler
 
