@@ -68,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
     add_file(show)
     show.add_argument("--depth", type=int, default=None, help="stop below this depth")
+    show.add_argument("--index", type=_index_choice, default=None, metavar="auto|INDEX",
+                      help="read the metadata from this index (path or URL); by default "
+                      "(auto) from a matching one beside the file or in the index cache")
+
+    indexer = sub.add_parser(
+        "index",
+        help="write a file's metadata index, so that opening it (even remotely) needs no "
+        "HDF5 metadata reads",
+    )
+    indexer.add_argument("file", type=_source, help="an HDF5 file, or its URL")
+    indexer.add_argument("-o", "--output", type=Path, default=None, metavar="INDEX",
+                         help="where to write it (default: the index cache, keyed by the "
+                         "file's size and modification time or ETag)")
+    indexer.add_argument("--chunks", nargs="+", default=(), metavar="HDF5_PATH",
+                         help="datasets whose chunk offsets to keep as well")
 
     generate = sub.add_parser(
         "generate", help="write the file's specs as LinkML YAML and pydantic modules"
@@ -81,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", type=_source, nargs="+", metavar="FILE")
     validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    validate.add_argument(
+        "--index", type=_index_choice, default=False, metavar="auto|INDEX",
+        help="check from a metadata index, with no HDF5 read (rules that read dataset values "
+        "are skipped): 'auto' uses each file's matching one (beside it or in the index "
+        "cache), a path or URL names the index of the one file given",
+    )
     validate.add_argument(
         "--output",
         "-o",
@@ -162,6 +183,11 @@ def _source(text: str) -> Path | str:
     return text if is_url(text) else Path(text)
 
 
+def _index_choice(text: str) -> Path | str | bool:
+    """``auto`` (a matching index, wherever it is) or an index's path or URL."""
+    return True if text == "auto" else _source(text)
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     def parse(text: str) -> int | float:
         try:
@@ -197,6 +223,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(arguments)
+    _plain_warnings()
     if args.isolate or args.time_limit is not None or args.memory_limit is not None:
         return _isolated(args, arguments)
     # validate's 1 means "invalid": a file it cannot read at all is a 2
@@ -239,6 +266,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _plain_warnings() -> None:
+    """An index that cannot be used is said in one line, as the errors are."""
+    import warnings
+
+    from h5model.hdf5.index_lookup import IndexWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: object,
+             **named: object) -> None:
+        if issubclass(category, IndexWarning):
+            print(f"h5model: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **named)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
 
 
 def _files(args: argparse.Namespace) -> list[Path | str]:
@@ -288,7 +333,8 @@ def _validate(args: argparse.Namespace) -> int:
     from h5model.validation import validate_many
 
     try:
-        report = validate_many(args.files, spec=args.spec, strict=args.strict)
+        report = validate_many(args.files, spec=args.spec, strict=args.strict,
+                               index=args.index)
     except H5ModelError as exc:  # a --spec file that cannot be used
         print(f"h5model: error: {exc}", file=sys.stderr)
         return 2
@@ -315,10 +361,15 @@ def _run(args: argparse.Namespace) -> int:
     from h5model.session.file import File
     from h5model.spec.loader import load_specs
 
+    if args.command == "index":
+        from h5model.session.file import write_index
+
+        print(write_index(args.file, args.output, chunks=args.chunks))
+        return 0
     if args.command == "show":
         from h5model.cli.show import tree_lines
 
-        with File(args.file, spec=args.spec) as file:
+        with File(args.file, spec=args.spec, index=args.index) as file:
             for line in tree_lines(file, args.depth):
                 print(line)
         return 0

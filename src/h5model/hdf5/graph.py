@@ -28,6 +28,7 @@ from h5model.errors import H5ModelError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5 import stored
 from h5model.hdf5.attributes import read_attributes, text_over_limit
+from h5model.hdf5.indexed import indexed_target
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
 from h5model.hdf5.objectgraph import ObjectGraph
@@ -356,8 +357,12 @@ def build_graph(file: h5py.File, label: str) -> FileIndex:
         raise H5ModelError(f"cannot read the file's structure ({exc})", file=label) from None
 
 
-def dereference_path(file: h5py.File, index: FileIndex, ref: Any) -> str | None:
-    """Canonical path of a reference's target, via the address map (no ``.name`` calls)."""
+def dereference_path(file: h5py.File | None, index: FileIndex, ref: Any) -> str | None:
+    """Canonical path of a reference's target, via the address map (no ``.name`` calls);
+    a reference read from a metadata index names its target itself (no file needed)."""
+    known, target = indexed_target(ref)
+    if known or file is None:
+        return target
     return _target_path(file.id, index.ref_paths, ref)
 
 

@@ -43,17 +43,45 @@ class FileSource:
         writer saved, and reading on through stale HDF5 metadata is refused."""
         self._saving: h5py.File | None = None
         """The journaled handle while a save writes (arrays of this file read through it)."""
+        self._later: Callable[[h5py.File], None] | None = None
+        """Models built from a metadata index: the file is opened when first read, and this
+        checks it is still the state the index describes."""
 
     # -- the handle ----------------------------------------------------------------------------
     @property
     def h5(self) -> h5py.File:
+        if self._h5 is None and self._later is not None:
+            self._attach_now()
         if self._h5 is None:
             raise H5ModelError("the file has not been saved yet", file=self.label)
         return self._h5
 
     @property
     def is_open(self) -> bool:
-        return self._h5 is not None and bool(self._h5.id.valid)
+        return self._later is not None or (self._h5 is not None and bool(self._h5.id.valid))
+
+    def attach_later(self, check: Callable[[h5py.File], None]) -> None:
+        """Open the file only when something is read from it (models came from an index);
+        ``check`` refuses a file that changed since. A local file's state is noted now, so
+        that a later change is refused as another writer's."""
+        self._later = check
+        self._stamp = file_stamp(self.path) if self.url is None else None
+
+    def _attach_now(self) -> None:
+        check, self._later = self._later, None
+        assert check is not None
+        stamp = self._stamp
+        if self.url is None:
+            with reading(self.path):
+                h5 = open_hdf5(self.path)
+        else:
+            h5 = open_hdf5(self.url)
+        try:
+            check(h5)
+        except BaseException:
+            h5.close()
+            raise
+        self._h5, self._stamp = h5, stamp
 
     def attach(self) -> h5py.File:
         """Open the file (the caller holds the readers' lock) and note its state."""
@@ -78,6 +106,7 @@ class FileSource:
             self._saving = None
 
     def close(self) -> None:
+        self._later = None
         if self.is_open:
             assert self._h5 is not None
             self._h5.close()

@@ -227,3 +227,17 @@ def _close_open_files() -> None:
     for h5 in list(_handles):
         with contextlib.suppress(Exception):
             h5.close()
+
+
+def fetch_small(url: str, limit: int) -> bytes | None:
+    """The whole of a small remote file in one request (None if there is none at ``url``);
+    at most ``limit`` + 1 bytes are asked for, so that a larger one shows as too large."""
+    fsspec = _fsspec()
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        return bytes(fs.cat_file(path, start=0, end=limit + 1))
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # the network's errors have no common base class
+        raise RemoteReadError(f"cannot be fetched ({type(exc).__name__}: "
+                              f"{str(exc) or 'no detail'})", file=url) from None

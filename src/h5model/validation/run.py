@@ -9,15 +9,17 @@ from pathlib import Path
 
 import h5py
 
-from h5model.codegen.registry import generated
+from h5model.codegen.registry import cache_dir, generated
 from h5model.errors import H5ModelError, NoSpecsError, NotHDF5Error, SpecError
+from h5model.hdf5 import index_lookup
 from h5model.hdf5.graph import build_graph
+from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
-from h5model.storage.remote import RemoteReadError, is_url
+from h5model.storage.remote import RemoteFile, RemoteReadError, is_url
 from h5model.validation.external import check_external_links
 from h5model.validation.report import FileReport, Issue, Report, Severity
 from h5model.validation.structure import StructureChecker
@@ -27,10 +29,11 @@ PathLike = str | os.PathLike[str]
 
 
 def validate(
-    path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False
+    path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False,
+    index: PathLike | bool = False,
 ) -> Report:
     """Validate one file against its own specs (or ``spec`` namespace files)."""
-    return validate_many([path], spec=spec, strict=strict)
+    return validate_many([path], spec=spec, strict=strict, index=index)
 
 
 def validate_many(
@@ -38,16 +41,23 @@ def validate_many(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
+    index: PathLike | bool = False,
 ) -> Report:
     """One report covering every file; each file's issues kept.
 
     What is wrong with a file is an issue in the report, never an exception; a ``spec``
     namespace file that cannot be read is a usage error and raises ``SpecError``. With
-    ``strict``, warnings are reported as errors.
+    ``strict``, warnings are reported as errors. ``index``: True checks each file whose
+    metadata index matches (beside it, or in the index cache) from that index alone, with
+    no HDF5 read: the rules on structure, types, attributes, shapes, dtypes and small
+    values, not those that read a dataset's data (references in datasets, ragged indexes,
+    regions); a path or URL names the index of the one file given.
     """
     if spec is not None:
         _check_supplied(spec)
-    reports = [_validate_file(str(p) if is_url(p) else Path(p), spec) for p in paths]
+    if not isinstance(index, bool) and len(paths) != 1:
+        raise H5ModelError("an index path is for one file; pass index=True for many")
+    reports = [_validate_file(str(p) if is_url(p) else Path(p), spec, index) for p in paths]
     if strict:
         for report in reports:
             report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
@@ -69,10 +79,15 @@ def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
             raise SpecError(f"cannot read namespace file ({exc})", file=path) from None
 
 
-def _validate_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None) -> FileReport:
+def _validate_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
+                   index: PathLike | bool = False) -> FileReport:
     report = FileReport(str(path))
     try:
-        _check_file(path, spec, report)
+        stored = _matching_index(path, index) if index is not False else None
+        if stored is not None:
+            _check_indexed(path, spec, report, stored)
+        else:
+            _check_file(path, spec, report)
     except RemoteReadError as exc:  # the network failed mid-way: where, and what was lost
         report.issues.append(Issue(exc.hdf5_path or "/", "file.unreadable", Severity.ERROR,
                                    exc.message))
@@ -140,6 +155,53 @@ def _check_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
                 check()
             except (OSError, RuntimeError, KeyError, ValueError, TypeError, SpecError) as exc:
                 emit("/", "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
+
+
+def _matching_index(path: Path | str, index: PathLike | bool) -> StoredIndex | None:
+    """The file's index if one matches it now (a URL's identity is asked for: one request,
+    no HDF5 read); one that does not is warned about, and the file is read instead."""
+    if isinstance(path, str):
+        identity = index_lookup.remote_identity(RemoteFile(path))
+    elif os.path.isfile(path):
+        identity = index_lookup.local_identity(path)
+    else:
+        return None  # the file's own check says what is wrong with it
+    explicit = None if isinstance(index, bool) else index
+    found = index_lookup.find(path, explicit, cache_dir(), identity=identity)
+    return found[0] if found is not None else None
+
+
+def _check_indexed(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
+                   report: FileReport, stored: StoredIndex) -> None:
+    """The checks that need no data, run on an index: the HDF5 file is not opened."""
+
+    def emit(hdf5_path: str, rule: str, message: str, severity: Severity) -> None:
+        report.issues.append(Issue(hdf5_path, rule, severity, message))
+
+    label = str(path)
+    try:
+        specs = index_lookup.specs_for(stored, label, spec)
+        rules = RuleSet(specs)
+        if not generated(specs):
+            rules.build_all()
+    except (SpecError, NoSpecsError) as exc:
+        emit(exc.hdf5_path or "/", exc.rule or "spec.malformed", exc.message, Severity.ERROR)
+        return
+    spec_paths = sorted({spec.origin.rsplit("/", 2)[0] for spec, _ in (stored.specs or {})
+                         .values()})
+
+    def skip(hdf5_path: str) -> bool:
+        return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
+
+    if isinstance(path, Path):
+        check_external_links(path, stored.index, emit, skip)
+    structure = StructureChecker(None, stored.index, rules, emit, skip)
+    tables = TableChecker(None, stored.index, structure.rules, emit, skip)
+    for check in (structure.run, tables.run):
+        try:
+            check()
+        except (RuntimeError, KeyError, ValueError, TypeError, SpecError) as exc:
+            emit("/", "check.failed", f"{type(exc).__name__}: {exc}", Severity.ERROR)
 
 
 def _spec_where(file: h5py.File, exc: SpecError) -> tuple[str, str]:
