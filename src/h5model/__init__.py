@@ -18,11 +18,12 @@ from h5model.errors import (
     SpecError,
     WrongTypeError,
 )
+from h5model.hdf5.index_lookup import IndexWarning
 from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
 from h5model.persist.whole_file import write
-from h5model.session.file import File, new, open
+from h5model.session.file import File, new, open, write_index
 from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
 
@@ -36,6 +37,7 @@ __all__ = [
     "Group",
     "H5Array",
     "H5ModelError",
+    "IndexWarning",
     "Issue",
     "LimitError",
     "Limits",
@@ -55,4 +57,5 @@ __all__ = [
     "truncate",
     "validate",
     "write",
+    "write_index",
 ]

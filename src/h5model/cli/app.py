@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     def add_file(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", type=Path, help="an HDF5 file")
+        p.add_argument("file", type=_source, help="an HDF5 file, or its URL (https://, s3://...)")
         p.add_argument(
             "--spec",
             action="append",
@@ -78,6 +78,21 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
     add_file(show)
     show.add_argument("--depth", type=int, default=None, help="stop below this depth")
+    show.add_argument("--index", type=_index_choice, default=None, metavar="auto|INDEX",
+                      help="read the metadata from this index (path or URL); by default "
+                      "(auto) from a matching one beside the file or in the index cache")
+
+    indexer = sub.add_parser(
+        "index",
+        help="write a file's metadata index, so that opening it (even remotely) needs no "
+        "HDF5 metadata reads",
+    )
+    indexer.add_argument("file", type=_source, help="an HDF5 file, or its URL")
+    indexer.add_argument("-o", "--output", type=Path, default=None, metavar="INDEX",
+                         help="where to write it (default: the index cache, keyed by the "
+                         "file's size and modification time or ETag)")
+    indexer.add_argument("--chunks", nargs="+", default=(), metavar="HDF5_PATH",
+                         help="datasets whose chunk offsets to keep as well")
 
     generate = sub.add_parser(
         "generate", help="write the file's specs as LinkML YAML and pydantic modules"
@@ -89,8 +104,14 @@ def _parser() -> argparse.ArgumentParser:
         "validate",
         help="check files against their own specs (exit 0 valid, 1 invalid, 2 unreadable)",
     )
-    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    validate.add_argument("files", type=_source, nargs="+", metavar="FILE")
     validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    validate.add_argument(
+        "--index", type=_index_choice, default=False, metavar="auto|INDEX",
+        help="check from a metadata index, with no HDF5 read (rules that read dataset values "
+        "are skipped): 'auto' uses each file's matching one (beside it or in the index "
+        "cache), a path or URL names the index of the one file given",
+    )
     validate.add_argument(
         "--output",
         "-o",
@@ -129,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "set",
         help="set one attribute (or scalar dataset) in place, parsed by its spec dtype",
     )
-    setter.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    setter.add_argument("file", type=_source, help="an HDF5 file (edited in place, safely)")
     setter.add_argument("target", metavar="HDF5_PATH/ATTR",
                         help="object path and attribute name, e.g. /units/description")
     setter.add_argument("value", metavar="VALUE",
@@ -143,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         "truncate",
         help="write a small copy with the first N rows of every dataset, kept consistent",
     )
-    truncate.add_argument("src", type=Path, metavar="SRC", help="the file to copy")
+    truncate.add_argument("src", type=_source, metavar="SRC", help="the file to copy")
     truncate.add_argument("dst", type=Path, metavar="DST", help="the copy to write")
     truncate.add_argument(
         "-n", type=_rows, default=10, metavar="N", help="rows to keep (default 10)"
@@ -168,6 +189,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     recover.add_argument("file", type=Path, help="an HDF5 file with an interrupted save")
     return parser
+
+
+def _source(text: str) -> Path | str:
+    """A file to read: a local path, or a URL kept as written (a Path would fold ``//``)."""
+    from h5model.storage.remote import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def _index_choice(text: str) -> Path | str | bool:
+    """``auto`` (a matching index, wherever it is) or an index's path or URL."""
+    return True if text == "auto" else _source(text)
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
@@ -205,6 +238,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(arguments)
+    _plain_warnings()
     if args.isolate or args.time_limit is not None or args.memory_limit is not None:
         return _isolated(args, arguments)
     # validate's 1 means "invalid": a file it cannot read at all is a 2
@@ -249,7 +283,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _files(args: argparse.Namespace) -> list[Path]:
+def _plain_warnings() -> None:
+    """An index that cannot be used is said in one line, as the errors are."""
+    import warnings
+
+    from h5model.hdf5.index_lookup import IndexWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: object,
+             **named: object) -> None:
+        if issubclass(category, IndexWarning):
+            print(f"h5model: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **named)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
+
+
+def _files(args: argparse.Namespace) -> list[Path | str]:
     """The input files a command reads."""
     if args.command == "validate":
         return list(args.files)
@@ -299,7 +351,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         report = validate_many(args.files, spec=args.spec, strict=args.strict,
-                               layout=args.layout)
+                               layout=args.layout, index=args.index)
     except H5ModelError as exc:  # a --spec file that cannot be used
         print(f"h5model: error: {exc}", file=sys.stderr)
         return 2
@@ -326,10 +378,15 @@ def _run(args: argparse.Namespace) -> int:
     from h5model.session.file import File
     from h5model.spec.loader import load_specs
 
+    if args.command == "index":
+        from h5model.session.file import write_index
+
+        print(write_index(args.file, args.output, chunks=args.chunks))
+        return 0
     if args.command == "show":
         from h5model.cli.show import tree_lines
 
-        with File(args.file, spec=args.spec, layout=args.layout) as file:
+        with File(args.file, spec=args.spec, layout=args.layout, index=args.index) as file:
             for line in tree_lines(file, args.depth):
                 print(line)
         return 0

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,16 +428,28 @@ def _text_size(dataset: h5py.Dataset, where: str) -> int:
     return length
 
 
+BYTE_READERS: list[Callable[[h5py.File], Callable[[int, int], bytes] | None]] = []
+"""Ways to read bytes of a file whose driver has no file descriptor: each gives, for an
+open file, ``read(size, offset)`` or None. Opening a remote file adds its own
+(``hdf5.open``), as the spec layer knows nothing of networks."""
+
+
 def _stored_vlen_length(dataset: h5py.Dataset) -> int | None:
     """The length of a contiguous variable-length element, from its file record (a
     4-byte little-endian length, then the heap address), or None where it cannot be
-    reached (another storage layout, a file driver without a file descriptor)."""
+    reached (another storage layout, a file driver without a file descriptor or a remote
+    file behind it)."""
     offset = dataset.id.get_offset()
-    if offset is None or dataset.file.driver != "sec2":
+    remote = next((read for find in BYTE_READERS if (read := find(dataset.file)) is not None),
+                  None) if offset is not None else None
+    if offset is None or (dataset.file.driver != "sec2" and remote is None):
         return None
     try:
-        handle = dataset.file.id.get_vfd_handle()
-        record = os.pread(int(handle), 4, int(offset))
+        if remote is not None:
+            record = remote(4, int(offset))
+        else:
+            handle = dataset.file.id.get_vfd_handle()
+            record = os.pread(int(handle), 4, int(offset))
     except (OSError, ValueError, TypeError):
         return None
     return int.from_bytes(record, "little") if len(record) == 4 else None
