@@ -28,6 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "validation": {"errors", "storage", "spec", "rules", "codegen", "hdf5"},
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
     "cli": BELOW_SESSION | {"session", "validation", "truncation"},
+    # what a shipped layout's system does beyond one file reads through the session
+    "layouts": BELOW_SESSION | {"session", "validation", "truncation"},
 }
 TOP = {"__init__", "__main__", "_models"}
 """The public surface and the package of cached models may import any layer."""
