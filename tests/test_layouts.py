@@ -385,3 +385,23 @@ def test_layout_copied_to_a_folder_is_found_by_path(tmp_path: Path, rtdc: Path) 
     assert folder is not None
     copy = shutil.copytree(folder / "rtdc", tmp_path / "mine")
     assert h5model.validate(rtdc, layout=copy).exit_code() == 0
+
+
+def test_a_layout_from_elsewhere_is_parsed_without_aliases(tmp_path: Path) -> None:
+    """Shipped layouts are parsed by libyaml (they are ours); a copy of one in a folder of
+    the user's is untrusted input again: the loader that refuses YAML aliases reads it."""
+    from h5model.errors import SpecError
+    from h5model.spec.layout import load_layout, shipped_folder
+
+    shipped = shipped_folder()
+    assert shipped is not None
+    assert load_layout("rtdc").name == "rtdc"
+    copy = tmp_path / "rtdc"
+    shutil.copytree(shipped / "rtdc", copy)
+    assert load_layout(copy).name == "rtdc"  # the same text reads the same from anywhere
+    manifest = copy / "layout.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("  doc: RT-DC", "  doc: &d RT-DC", 1)
+                        + "    Basin2: *d\n")
+    with pytest.raises(SpecError, match="aliases are not allowed"):
+        load_layout(copy)
