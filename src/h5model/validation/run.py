@@ -45,15 +45,21 @@ def validate_many(
     ``strict``, warnings are reported as errors.
     """
     if spec is not None:
-        _check_supplied(spec)
-    reports = [_validate_file(Path(p), spec) for p in paths]
+        check_supplied(spec)
+    return Report([validate_file(p, spec=spec, strict=strict) for p in paths], strict=strict)
+
+
+def validate_file(
+    path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False
+) -> FileReport:
+    """The issues of one file (``spec`` files already checked by the caller)."""
+    report = _validate_file(Path(path), spec)
     if strict:
-        for report in reports:
-            report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
-    return Report(reports, strict=strict)
+        report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
+    return report
 
 
-def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
+def check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
     """Read the supplied namespace files once, so that a bad one fails the whole run."""
     paths = [Path(spec)] if isinstance(spec, (str, os.PathLike)) else [Path(p) for p in spec]
     for path in paths:
