@@ -19,7 +19,7 @@ from typing import Any
 
 from h5model.batch.isolate import Limits
 from h5model.batch.tasks import Answer, failure, run_task
-from h5model.batch.workers import Worker
+from h5model.batch.workers import STARTUP_SECONDS, Worker
 from h5model.errors import H5ModelError
 
 
@@ -41,27 +41,45 @@ def run_here(jobs: Sequence[Job]) -> Iterator[tuple[int, Answer]]:
 
 def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
                   ) -> Iterator[tuple[int, Answer]]:
-    """In ``workers`` local worker processes, a file at a time each, under ``limits``."""
+    """In ``workers`` local worker processes, a file at a time each, under ``limits``.
+
+    A new worker gets its first file once it says it is ready, so that one line at most
+    is ever in flight from a worker, and start-up never counts against a file."""
     pending = deque(jobs)
     idle: list[Worker] = []
+    starting: dict[Worker, float] = {}
     busy: dict[Worker, tuple[Job, float]] = {}
     selector = selectors.DefaultSelector()
     try:
         while pending or busy:
-            while pending and len(busy) < workers:
-                worker = idle.pop() if idle else Worker(limits)
+            while pending and idle:
+                worker = idle.pop()
                 job = pending.popleft()
                 if not worker.send(job.task, job.path, job.options):
                     yield job.index, worker.died()
                     continue
                 busy[worker] = (job, time.monotonic() + limits.seconds)
                 selector.register(worker, selectors.EVENT_READ)
-            soonest = min(deadline for _, deadline in busy.values())
-            for key, _ in selector.select(max(soonest - time.monotonic(), 0.0)):
+            while len(pending) > len(starting) and len(busy) + len(starting) < workers:
+                worker = Worker(limits)
+                starting[worker] = time.monotonic() + STARTUP_SECONDS
+                selector.register(worker, selectors.EVENT_READ)
+            deadlines = [d for _, d in busy.values()] + list(starting.values())
+            if not deadlines:
+                continue
+            for key, _ in selector.select(max(min(deadlines) - time.monotonic(), 0.0)):
                 worker = key.fileobj  # type: ignore[assignment]
                 selector.unregister(worker)
-                job, _ = busy.pop(worker)
                 answer = worker.receive()
+                if worker in starting:
+                    del starting[worker]
+                    if answer is None:  # it cannot even start: say so on a file
+                        job = pending.popleft()
+                        yield job.index, worker.died()
+                    else:
+                        idle.append(worker)
+                    continue
+                job, _ = busy.pop(worker)
                 if answer is None:
                     yield job.index, worker.died()
                 else:
@@ -73,9 +91,14 @@ def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
                     selector.unregister(worker)
                     del busy[worker]
                     yield job.index, worker.timed_out()
+            for worker, deadline in list(starting.items()):
+                if deadline <= now:
+                    selector.unregister(worker)
+                    del starting[worker]
+                    yield pending.popleft().index, worker.timed_out()
     finally:
         selector.close()
-        for worker in busy:
+        for worker in [*busy, *starting]:
             worker.kill()
         for worker in idle:
             worker.close()

@@ -3,7 +3,8 @@
 A worker is a child process (limits from ``batch.isolate``) that reads jobs, one JSON
 line each, on its standard input and answers each with one JSON line. It lives for
 many files, so the interpreter, h5model and the generated models are loaded once per
-worker, not once per file. Its parent watches it: a worker that dies (a segfault in
+worker, not once per file. It says ``ready`` once loaded, so its start-up never counts
+against a file's timeout. Its parent watches it: a worker that dies (a segfault in
 libhdf5, ``os._exit``, the kernel's OOM killer) or overruns the per-file timeout is
 killed and replaced, and that one file gets an answer that says so.
 """
@@ -33,11 +34,16 @@ _CHILD = (
 """The worker: limits first, then the loop (no file is opened before both)."""
 
 
+STARTUP_SECONDS = 120.0
+"""How long a worker may take to load before it counts as dead."""
+
+
 class Worker:
     """One worker process, as its parent sees it: send a job, receive the answer."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.ready = False
         self.process = subprocess.Popen(
             [sys.executable, "-c", _CHILD, json.dumps(asdict(limits))],
             stdin=subprocess.PIPE,
@@ -73,6 +79,8 @@ class Worker:
         if not line.endswith("\n"):
             return None
         answer: Answer = json.loads(line)
+        if answer.get("ready"):
+            self.ready = True
         return answer
 
     def died(self) -> Answer:
@@ -88,6 +96,12 @@ class Worker:
 
     def run(self, task: str, path: str, options: dict[str, Any]) -> Answer:
         """Send one job and wait for its answer or the limit (a worker of its own)."""
+        if not self.ready:
+            loaded, _, _ = select.select([self], [], [], STARTUP_SECONDS)
+            if not loaded:
+                return self.timed_out()
+            if self.receive() is None:
+                return self.died()
         if not self.send(task, path, options):
             return self.died()
         ready, _, _ = select.select([self], [], [], self.limits.seconds)
@@ -127,6 +141,8 @@ def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     while True:
         line = sys.stdin.readline()
         if not line:
