@@ -106,6 +106,13 @@ def test_discovery_takes_files_folders_and_patterns(corpus: Path) -> None:
     one = corpus / "damaged" / "notes.txt"
     repeated = discover([one, one, corpus / "missing.nwb", str(corpus / "none*.nwb")])
     assert [f.path for f in repeated] == [one, corpus / "missing.nwb", corpus / "none*.nwb"]
+    # the order of the arguments, each folder's files sorted; an empty folder is kept
+    empty = corpus / "empty"
+    empty.mkdir(exist_ok=True)
+    both = discover([corpus / "set1", corpus / "damaged", empty])
+    assert both[0].path.parent.name == "set1" and both[-1].path == empty
+    assert [f.path for f in both[:-1]] == [f.path for f in discover([corpus / "set1"])] + [
+        f.path for f in discover([corpus / "damaged"])]
 
 
 def test_serial_local_workers_and_dask_give_one_report(corpus: Path, tmp_path: Path,
@@ -202,7 +209,8 @@ def test_inventory_rows_agree_with_pynwb(corpus: Path, nwb_files: dict[str, Path
                                          tmp_path: Path) -> None:
     inventory = h5model.inventory([corpus / "set0", corpus / "damaged"], jobs=2)
     rows = {Path(r.path).name: r for r in inventory.rows}
-    assert [r.path for r in inventory.rows] == sorted(r.path for r in inventory.rows)
+    expected_order = discover([corpus / "set0", corpus / "damaged"])
+    assert [r.path for r in inventory.rows] == [str(f.path) for f in expected_order]
     for name, row in rows.items():
         if name in DAMAGED:
             continue

@@ -1,7 +1,7 @@
 """Many files at once: discovery, local and Dask runners, rows and their reports.
 
 ``validate_many``, ``inventory`` and ``truncate_many`` take files, folders and glob
-patterns and give one report with a row per file in path order, whichever runner read
+patterns and give one report with a row per file in a stable order, whichever runner read
 them: this process, ``jobs`` local worker processes (each file isolated: a crash or a
 hang costs that file's row, not the run), or a Dask cluster. It sits beside
 ``validation`` and ``truncation`` and uses them, never the session.

@@ -2,7 +2,7 @@
 
 Each takes files, folders and glob patterns (``batch.discover``), runs one task per
 file on the runner asked for (``batch.runners``: here, ``jobs`` local worker
-processes, or the Dask ``scheduler``), and gathers the answers in path order. Rows are
+processes, or the Dask ``scheduler``), and gathers the answers in discovery order. Rows are
 handed to ``on_row`` as soon as every file before them is done, so a report can be
 streamed. Ctrl-C raises ``Interrupted``, which carries the report of the files done.
 """
@@ -52,7 +52,8 @@ def validate_many(
     on_row: Callable[[FileReport], None] | None = None,
     progress: bool | None = None,
 ) -> Report:
-    """Validate every file the inputs name; one report, files in path order.
+    """Validate every file the inputs name; one report, files in discovery order
+    (``batch.discover``: argument order, a folder's files sorted).
 
     ``jobs``: that many local worker processes; ``scheduler``: the address of a running
     Dask scheduler; ``timeout``: seconds per file (a run with a timeout, or with
@@ -154,7 +155,7 @@ def _run(
     on_row: Callable[[Row], None] | None,
     progress: bool | None,
 ) -> tuple[list[Row], bool]:
-    """Every file's row in path order, and whether Ctrl-C stopped the run."""
+    """Every file's row in discovery order, and whether Ctrl-C stopped the run."""
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise H5ModelError(f"jobs must be a whole number >= 1, not {jobs!r}")
     if jobs is not None and scheduler is not None:

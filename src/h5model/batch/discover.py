@@ -1,9 +1,9 @@
 """Which files a many-file run reads: files, folders (recursive) and glob patterns.
 
 Archives are folders of folders, and CI lines and Windows shells do not expand
-patterns, so each argument may be any of the three. The result is sorted and free
-of repeats, which is the order every report lists files in, whatever order the
-workers finish them.
+patterns, so each argument may be any of the three. The result is in the order of
+the arguments, each folder's and pattern's files sorted by path, and free of repeats:
+the order every report lists files in, whatever order the workers finish them.
 """
 
 from __future__ import annotations
@@ -31,29 +31,27 @@ class Found:
 
 def discover(inputs: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]
              ) -> list[Found]:
-    """Every file the inputs name, sorted by path, each once.
+    """Every file the inputs name, each once, in the order of the inputs (a folder's or
+    a pattern's files sorted by path).
 
-    A path that does not exist, and a pattern that matches nothing, are kept as given:
-    reading it then reports it as missing, naming it, instead of dropping it unseen."""
+    A path that does not exist, a pattern that matches nothing and a folder without
+    HDF5 files are kept as given: reading it then reports what it is, naming it,
+    instead of dropping it unseen."""
     found: dict[Path, Found] = {}
     for given in inputs:
         text = os.fspath(given)
         path = Path(text)
+        expanded: list[Found] = []
         if path.is_dir():
-            for file in _walk(path):
-                found.setdefault(file, Found(file, file.relative_to(path)))
+            expanded = [Found(file, file.relative_to(path)) for file in _walk(path)]
         elif not path.exists() and _PATTERN & set(text):
             base = _fixed_part(text)
-            matches = [Path(m) for m in glob.glob(text, recursive=True)]
-            for match in matches:
+            for match in (Path(m) for m in glob.glob(text, recursive=True)):
                 files = _walk(match) if match.is_dir() else [match]
-                for file in files:
-                    found.setdefault(file, Found(file, _relative(file, base)))
-            if not matches:
-                found.setdefault(path, Found(path, Path(path.name)))
-        else:
-            found.setdefault(path, Found(path, Path(path.name)))
-    return sorted(found.values())
+                expanded.extend(Found(file, _relative(file, base)) for file in files)
+        for item in sorted(expanded) or [Found(path, Path(path.name))]:
+            found.setdefault(item.path, item)
+    return list(found.values())
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """Reports of ``inventory`` and of many-file ``truncate``: text, JSON, CSV, Parquet, JUnit.
 
 A validation report is ``validation.Report``'s; these follow its shapes (a version
-number, the exit code, a summary, then a row per file in path order) so a pipeline
+number, the exit code, a summary, then a row per file in discovery order) so a pipeline
 reads them alike. ``interrupted`` marks a report written after Ctrl-C: it holds the
 files finished by then.
 """
@@ -45,7 +45,7 @@ def inventory_text(row: InventoryRow) -> str:
 
 @dataclass(frozen=True)
 class Inventory:
-    """One row per file, in path order."""
+    """One row per file, in discovery order."""
 
     rows: tuple[InventoryRow, ...]
     interrupted: bool = False
@@ -139,7 +139,7 @@ def truncate_text(row: TruncateRow) -> str:
 
 @dataclass(frozen=True)
 class Truncations:
-    """Every truncated copy of a many-file ``truncate``, in source path order."""
+    """Every truncated copy of a many-file ``truncate``, in discovery order."""
 
     rows: tuple[TruncateRow, ...]
     interrupted: bool = False

@@ -1,7 +1,7 @@
 """``validate``, ``inventory`` and many-file ``truncate`` on the command line.
 
 The rows of a text report on standard output are printed as they are released (in
-path order), so a long run shows its findings early; other formats, and a report to
+report order), so a long run shows its findings early; other formats, and a report to
 ``--output``, are written once at the end. Ctrl-C stops the run and still writes
 the report of the files done (marked ``interrupted`` in JSON), exit 130.
 """
@@ -84,7 +84,8 @@ def _render(result: Report | Inventory, fmt: str, footer: str | None) -> str:
     """The whole report; ``footer``: the run was interrupted, and how far it came."""
     if fmt == "json":
         document = result.to_json()
-        document["interrupted"] = footer is not None
+        if footer is not None:  # validate's published shape gains the key only then
+            document["interrupted"] = True
         return json.dumps(document, indent=2) + "\n"
     if fmt == "text":
         text = "".join(inventory_text(r) for r in result.rows) if isinstance(
