@@ -27,7 +27,10 @@ ALLOWED: dict[str, set[str]] = {
     # validation asks the model registry whether these very specs were already resolved
     "validation": {"errors", "storage", "spec", "rules", "codegen", "hdf5"},
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
-    "cli": BELOW_SESSION | {"session", "validation", "truncation"},
+    # many files at once: runs validation and truncation per file, never the session
+    "batch": {"errors", "storage", "spec", "rules", "codegen", "hdf5", "validation",
+              "truncation"},
+    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch"},
     # what a shipped layout's system does beyond one file reads through the session
     "layouts": BELOW_SESSION | {"session", "validation", "truncation"},
 }

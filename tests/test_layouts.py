@@ -405,3 +405,23 @@ def test_a_layout_from_elsewhere_is_parsed_without_aliases(tmp_path: Path) -> No
                         + "    Basin2: *d\n")
     with pytest.raises(SpecError, match="aliases are not allowed"):
         load_layout(copy)
+
+
+def test_many_files_under_a_layout_in_workers(tmp_path: Path) -> None:
+    """A layout reaches every file of a many-file run, in worker processes as in this
+    one: the same report, and the inventory counts the types the layout binds."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    good = write_rtdc(folder / "a.rtdc")
+    bad = write_rtdc(folder / "b.rtdc")
+    with h5py.File(bad, "a") as f:
+        del f["events/area_um"]
+        f.create_dataset("events/area_um", data=np.zeros(3))  # length != event count
+    here = h5model.validate_many([good, bad], layout="rtdc")
+    workers = h5model.validate_many([good, bad], layout="rtdc", jobs=2)
+    assert here.to_json() == workers.to_json()
+    assert [bool(r.issues) for r in here.files] == [False, True]
+    assert here.exit_code() == 1
+    rows = h5model.inventory([good], layout="rtdc").rows
+    assert rows[0].types.get("rtdc.RTDCFile") == 1
+    assert any(name.startswith("rtdc.") and name != "rtdc.RTDCFile" for name in rows[0].types)

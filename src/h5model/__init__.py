@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from h5model.batch import inventory, truncate_many, validate_many
 from h5model.errors import (
     FileMissingError,
     H5ModelError,
@@ -51,11 +52,14 @@ __all__ = [
     "SpecError",
     "WrongTypeError",
     "__version__",
+    "inventory",
     "new",
     "open",
     "set_limits",
     "truncate",
+    "truncate_many",
     "validate",
+    "validate_many",
     "write",
     "write_index",
 ]

@@ -60,19 +60,32 @@ def validate_many(
     regions); a path or URL names the index of the one file given.
     """
     if spec is not None:
-        _check_supplied(spec)
+        check_supplied(spec)
     chosen = load_layout(layout) if layout is not None else None
     if not isinstance(index, bool) and len(paths) != 1:
         raise H5ModelError("an index path is for one file; pass index=True for many")
-    reports = [_validate_file(str(p) if is_url(p) else Path(p), spec, index, chosen)
-               for p in paths]
+    return Report([validate_file(p, spec=spec, strict=strict, layout=chosen, index=index)
+                   for p in paths], strict=strict)
+
+
+def validate_file(
+    path: PathLike,
+    *,
+    spec: PathLike | Sequence[PathLike] | None = None,
+    strict: bool = False,
+    layout: Layout | LayoutLike | None = None,
+    index: PathLike | bool = False,
+) -> FileReport:
+    """The issues of one file or URL (``spec`` files already checked by the caller);
+    ``layout`` and ``index`` as for ``validate_many``."""
+    chosen = load_layout(layout) if layout is not None else None
+    report = _validate_file(str(path) if is_url(path) else Path(path), spec, index, chosen)
     if strict:
-        for report in reports:
-            report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
-    return Report(reports, strict=strict)
+        report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
+    return report
 
 
-def _check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
+def check_supplied(spec: PathLike | Sequence[PathLike]) -> None:
     """Read the supplied namespace files once, so that a bad one fails the whole run."""
     paths = [Path(spec)] if isinstance(spec, (str, os.PathLike)) else [Path(p) for p in spec]
     for path in paths:
