@@ -22,9 +22,12 @@ DATA_DIR = TESTS / "data"
 def _private_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the model cache and the lock folder of the whole run (child processes included)
     out of the user's real ones."""
-    saved = {key: os.environ.get(key) for key in ("H5MODEL_CACHE_DIR", "H5MODEL_LOCK_DIR")}
+    keys = ("H5MODEL_CACHE_DIR", "H5MODEL_LOCK_DIR", "H5MODEL_REMOTE_TIMEOUT")
+    saved = {key: os.environ.get(key) for key in keys}
     os.environ["H5MODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
     os.environ["H5MODEL_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))
+    # the loopback server answers at once or not at all: a stall is a fault under test
+    os.environ["H5MODEL_REMOTE_TIMEOUT"] = "5"
     yield
     for key, value in saved.items():
         if value is None:

@@ -5,8 +5,9 @@ or without a ``Range`` header (206 and ``Content-Range``, ``ETag`` and ``Last-Mo
 as object stores send them), and counts what it was asked for: requests, and bytes of
 file data sent. It can wait before each answer (``latency``, to stand for a network) and
 misbehave on purpose for the next few data requests (``faults``): ``"truncate"`` sends a
-full ``Content-Length`` and half of the bytes then closes, ``"drop"`` closes the
-connection without an answer. Used by the tests, the README examples and
+full ``Content-Length`` and half of the bytes then closes, ``"stall"`` sends half of the
+bytes and then nothing for ``stall`` seconds, ``"drop"`` closes the connection without an
+answer. Used by the tests, the README examples and
 ``benchmarks/bench_remote.py``.
 """
 
@@ -46,6 +47,8 @@ class RangeServer:
         self.files = {name: Path(path) for name, path in files.items()}
         self.latency = latency
         self.faults: list[str | None] = []
+        self.stall = 3.0
+        """Seconds a ``"stall"`` fault keeps the client waiting."""
         """Faults for the next data requests, one each, in order (None: answer well)."""
         self.counts = Counts()
         self._lock = threading.Lock()
@@ -147,7 +150,7 @@ def _handler(server: RangeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not body:
                 return
-            if fault == "truncate":
+            if fault in ("truncate", "stall"):
                 end = start + (end - start) // 2
             with path.open("rb") as handle:
                 handle.seek(start)
@@ -160,6 +163,11 @@ def _handler(server: RangeServer) -> type[BaseHTTPRequestHandler]:
                         return
                     server._sent(len(piece))
                     start += len(piece)
+            if fault == "stall":  # half the body, then nothing while the client waits
+                self.wfile.flush()
+                time.sleep(server.stall)
+                self.close_connection = True
+                return
             if fault == "truncate":
                 self.wfile.flush()
                 self.close_connection = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,21 @@ def test_without_fsspec_a_url_asks_for_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "fsspec", None)
     with pytest.raises(h5model.H5ModelError, match=r"pip install 'h5model\[remote\]'"):
         h5model.open("https://example.org/file.nwb")
+
+
+def test_a_stalled_transfer_fails_in_bounded_time(
+    server: RangeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stops sending mid-answer is given up on after the stall bound
+    (``H5MODEL_REMOTE_TIMEOUT``), tried again a bounded number of times, then reported
+    naming the URL: never the five minutes aiohttp waits by default."""
+    monkeypatch.setenv("H5MODEL_REMOTE_TIMEOUT", "0.5")
+    url = server.url("many.nwb")
+    server.faults = [None] * 2 + ["stall"] * 50
+    server.stall = 20.0  # far longer than the bound: waiting it out would fail the test
+    started = time.monotonic()
+    with pytest.raises(RemoteReadError) as caught:
+        h5model.open(url)
+    assert time.monotonic() - started < 10  # three tries of about half a second each
+    assert caught.value.file == url
+    assert f"failed {remote.ATTEMPTS} times" in str(caught.value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import os
 import re
 import time
 import weakref
@@ -40,6 +41,9 @@ ATTEMPTS = 3
 """Tries of one fetch before it fails: the first and two retries."""
 RETRY_WAIT = 0.05
 """Seconds before the first retry, doubled before each next."""
+STALL_SECONDS = 30.0
+"""A server that sends nothing for this long (``H5MODEL_REMOTE_TIMEOUT`` overrides it) has
+failed the request, which is then tried again: aiohttp's own default waits five minutes."""
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -85,7 +89,7 @@ class RemoteFile(io.RawIOBase):
         fsspec = _fsspec()
         self.url = url
         try:
-            self._fs, self._path = fsspec.core.url_to_fs(url)
+            self._fs, self._path = _url_to_fs(fsspec, url)
         except (ImportError, ValueError) as exc:  # e.g. s3:// without s3fs installed
             raise H5ModelError(f"cannot read this URL ({exc})", file=url) from None
         info = self._retried(lambda: self._fs.info(self._path), "asking for the file's size")
@@ -229,12 +233,35 @@ def _close_open_files() -> None:
             h5.close()
 
 
+def stall_seconds() -> float:
+    """How long a stalled transfer is waited for (``H5MODEL_REMOTE_TIMEOUT``, seconds)."""
+    text = os.environ.get("H5MODEL_REMOTE_TIMEOUT")
+    try:
+        value = float(text) if text else STALL_SECONDS
+    except ValueError:
+        value = STALL_SECONDS
+    return value if value > 0 else STALL_SECONDS
+
+
+def _url_to_fs(fsspec: Any, url: str) -> tuple[Any, str]:
+    """fsspec's file system for ``url``; over HTTP with a bound on a stalled connection."""
+    if url.lower().startswith(("http://", "https://")):
+        import aiohttp
+
+        wait = stall_seconds()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
+        found: tuple[Any, str] = fsspec.core.url_to_fs(url, client_kwargs={"timeout": timeout})
+        return found
+    found = fsspec.core.url_to_fs(url)
+    return found
+
+
 def fetch_small(url: str, limit: int) -> bytes | None:
     """The whole of a small remote file in one request (None if there is none at ``url``);
     at most ``limit`` + 1 bytes are asked for, so that a larger one shows as too large."""
     fsspec = _fsspec()
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = _url_to_fs(fsspec, url)
         return bytes(fs.cat_file(path, start=0, end=limit + 1))
     except FileNotFoundError:
         return None
