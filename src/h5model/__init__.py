@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from h5model.cli.embed import EmbedRefused, embed
 from h5model.errors import (
     FileMissingError,
     H5ModelError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dataset",
+    "EmbedRefused",
     "ExternalLink",
     "File",
     "FileMissingError",
@@ -49,6 +51,7 @@ __all__ = [
     "SpecError",
     "WrongTypeError",
     "__version__",
+    "embed",
     "new",
     "open",
     "set_limits",

@@ -41,7 +41,7 @@ from h5model.rules.ruleset import RuleSet
 from h5model.session.builders import Builders
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout, load_layout
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
 from h5model.storage.locking import WriterLock, reading, recover
 
@@ -133,6 +133,8 @@ class File(Generic[RootT]):
             h5 = self._source.attach()
             specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg,
                                                      self._layout_namespaces())
+            if self.layout is None:  # a file made self-describing keeps its layout
+                self.layout = embedded_layout(h5, self.label, specs)
             self.modules = registry.modules_for(specs)
             index = self._tracker.index = build_graph(h5, self.label)
             self._bind(index)

@@ -26,7 +26,7 @@ from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout, load_layout
 from h5model.spec.loader import SpecSet, find_spec_group, load_specs
 from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
@@ -67,6 +67,8 @@ def truncate(
         chosen = load_layout(layout) if layout is not None else None
         specs = (load_specs(file, label, None, chosen.namespaces()) if chosen is not None
                  else _specs(file, label))
+        if chosen is None and specs is not None:  # a file made self-describing keeps its layout
+            chosen = embedded_layout(file, label, specs)
         index = build_graph(file, label)
         counts: dict[str, str] = {}
         if chosen is not None and specs is not None:

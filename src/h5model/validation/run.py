@@ -16,7 +16,7 @@ from h5model.hdf5.graph import build_graph
 from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout, load_layout
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.validation.external import check_external_links
@@ -99,6 +99,8 @@ def _validate_file(path: Path, spec: PathLike | Sequence[PathLike] | None,
         try:
             specs = load_specs(file, str(path), spec,
                                layout.namespaces() if layout is not None else None)
+            if layout is None:  # a file made self-describing keeps its layout
+                layout = embedded_layout(file, str(path), specs)
             rules = RuleSet(specs)
             if not generated(specs):  # what opening the file refuses, reported here
                 rules.build_all()
