@@ -21,15 +21,20 @@ from h5model.errors import (
 )
 from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
+from h5model.models.constraints import ArrayOf
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
 from h5model.persist.whole_file import write
 from h5model.session.file import File, new, open
+from h5model.spec.declared import Attr, Children
 from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrayOf",
+    "Attr",
+    "Children",
     "Dataset",
     "EmbedRefused",
     "ExternalLink",

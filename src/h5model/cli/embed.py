@@ -11,10 +11,12 @@ two meet.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from h5model.errors import H5ModelError
 from h5model.persist.embed import Embedded, embed_layout, with_root_type
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.declared import resolve_layout
+from h5model.spec.layout import Layout, LayoutLike
 from h5model.spec.loader import PathLike
 from h5model.validation import Report, validate
 
@@ -30,13 +32,13 @@ class EmbedRefused(H5ModelError):
                          + report.to_text().rstrip(), file=str(path))
 
 
-def embed(path: PathLike, layout: Layout | LayoutLike, *, root_type: str | None = None,
+def embed(path: PathLike, layout: Layout | LayoutLike | type[Any], *, root_type: str | None = None,
           strict: bool = False, copy_limit: int | None = None) -> Embedded:
     """Validate ``path`` against ``layout`` (its root as ``root_type`` if given), then write
     the layout's specs, ``.specloc`` and type attributes into it: afterwards it opens, reads
     and validates the same with no ``layout``. Raises ``EmbedRefused`` (with the report)
     when the file does not fit; ``strict``: objects no type binds count against it too."""
-    chosen = with_root_type(load_layout(layout), root_type)
+    chosen = with_root_type(resolve_layout(layout), root_type)
     report = validate(path, layout=chosen, strict=strict)
     if report.exit_code() != 0:
         raise EmbedRefused(report, path)

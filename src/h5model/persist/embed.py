@@ -13,7 +13,6 @@ Checking the file against the layout first is the caller's part (``h5model.embed
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,9 +23,9 @@ from h5model.errors import H5ModelError, SpecError
 from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import build_graph
 from h5model.persist.save import SaveReport, rewrite
-from h5model.persist.writer import embed_specs, type_key
+from h5model.persist.writer import embed_layout_document, embed_specs, type_key
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import EMBEDDED, Layout, layout_document
+from h5model.spec.layout import Layout
 from h5model.spec.loader import combine, find_spec_group
 from h5model.storage import replace as replacing
 from h5model.storage.locking import WriterLock, recover, saving
@@ -88,8 +87,5 @@ def _embed(h5: h5py.File, layout: Layout, label: str) -> dict[str, str]:
     names = specs.dependency_closure(layout.namespace)
     embed_specs(h5, [(specs.namespaces[n].name, specs.namespaces[n].version,
                       specs.namespaces[n].embedded_documents()) for n in names])
-    own = specs.namespaces[layout.namespace]
-    group = h5["specifications"][f"{own.name}/{own.version or 'unversioned'}"]
-    group.create_dataset(EMBEDDED, data=json.dumps(layout_document(layout)),
-                         dtype=h5py.string_dtype())
+    embed_layout_document(h5, layout, specs)
     return typed

@@ -44,6 +44,7 @@ from h5model.spec.loader import (
     _spec_file_text,
     _stored_member,
     find_spec_group,
+    namespace_from_documents,
     read_namespace_files,
 )
 from h5model.spec.patterns import NamePattern, compile_pattern
@@ -190,6 +191,15 @@ def _from_body(body: dict[str, Any], namespace: str, namespaces: dict[str, Names
                   namespace=namespace, root_type=root_type, folder=folder,
                   namespace_file=namespace_path, doc=str(body.get("doc") or ""), types=types,
                   read=namespaces)
+
+
+def layout_from_documents(documents: dict[str, Any], body: dict[str, Any],
+                          label: str) -> Layout:
+    """A layout whose namespace is given as documents (``namespace`` plus each source by
+    name) rather than files: one derived from model classes (``models.declared``)."""
+    namespace = namespace_from_documents(documents, label)
+    namespaces = {namespace.name: namespace}
+    return _from_body(body, namespace.name, namespaces, Path("."), Path(label), label)
 
 
 # -- a layout kept in the file it describes (``h5model embed``) ---------------------------------

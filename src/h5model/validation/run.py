@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -16,7 +17,8 @@ from h5model.hdf5.graph import build_graph
 from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout, LayoutLike, embedded_layout, load_layout
+from h5model.spec.declared import resolve_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.validation.external import check_external_links
@@ -30,7 +32,7 @@ PathLike = str | os.PathLike[str]
 
 def validate(
     path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
 ) -> Report:
     """Validate one file against its own specs (or ``spec`` namespace files); ``layout``
     types the objects without type attributes by position (``spec.layout``)."""
@@ -42,7 +44,7 @@ def validate_many(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
 ) -> Report:
     """One report covering every file; each file's issues kept.
 
@@ -52,7 +54,7 @@ def validate_many(
     """
     if spec is not None:
         _check_supplied(spec)
-    chosen = load_layout(layout) if layout is not None else None
+    chosen = resolve_layout(layout) if layout is not None else None
     reports = [_validate_file(Path(p), spec, chosen) for p in paths]
     if strict:
         for report in reports:
