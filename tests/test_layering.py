@@ -27,7 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     # validation asks the model registry whether these very specs were already resolved
     "validation": {"errors", "storage", "spec", "rules", "codegen", "hdf5"},
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
-    "cli": BELOW_SESSION | {"session", "validation", "truncation"},
+    # drafting a layout reads the object graph, as validation does
+    "inference": {"errors", "storage", "spec", "rules", "hdf5"},
+    "cli": BELOW_SESSION | {"session", "validation", "truncation", "inference"},
 }
 TOP = {"__init__", "__main__", "_models"}
 """The public surface and the package of cached models may import any layer."""

@@ -161,6 +161,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("layouts", help="list the shipped layouts with their versions")
 
+    drafter = sub.add_parser(
+        "infer",
+        help="draft a layout (namespace, types and layout.yaml) from a file",
+    )
+    drafter.add_argument("file", type=Path, help="an HDF5 file")
+    drafter.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                         help="the folder to write the layout into (created)")
+    drafter.add_argument("--name", default=None,
+                         help="the layout's and namespace's name (default: from the file's)")
+    drafter.add_argument("--overwrite", action="store_true",
+                         help="replace layout files already in DIR")
+
     embedder = sub.add_parser(
         "embed",
         help="make a file that follows a layout self-describing: validate it, then add the "
@@ -401,6 +413,13 @@ def _run(args: argparse.Namespace) -> int:
         return _recover(args.file)
     if args.command == "embed":
         return _embed(args)
+    if args.command == "infer":
+        from h5model.inference import infer
+
+        draft = infer(args.file, args.output, name=args.name, overwrite=args.overwrite)
+        print(f"{draft.layout_file}: layout {draft.namespace!r}, root type {draft.root_type}, "
+              f"{len(draft.types)} type(s)")
+        return 0
     if args.command == "truncate":
         from h5model.truncation import truncate
 
