@@ -29,7 +29,12 @@ ALLOWED: dict[str, set[str]] = {
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
     # drafting a layout reads the object graph, as validation does
     "inference": {"errors", "storage", "spec", "rules", "hdf5"},
-    "cli": BELOW_SESSION | {"session", "validation", "truncation", "inference"},
+    # many files at once: runs validation and truncation per file, never the session
+    "batch": {"errors", "storage", "spec", "rules", "codegen", "hdf5", "validation",
+              "truncation"},
+    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch", "inference"},
+    # what a shipped layout's system does beyond one file reads through the session
+    "layouts": BELOW_SESSION | {"session", "validation", "truncation"},
 }
 TOP = {"__init__", "__main__", "_models"}
 """The public surface and the package of cached models may import any layer."""

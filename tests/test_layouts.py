@@ -215,8 +215,12 @@ def test_missing_filter_is_named(rtdc: Path) -> None:
 
 def test_cli_lists_layouts_and_takes_layout(rtdc: Path, capsys: pytest.CaptureFixture[str],
                                             tmp_path: Path) -> None:
+    from h5model.spec.layout import shipped
+
     assert main(["layouts"]) == 0
-    assert capsys.readouterr().out.startswith("rtdc\t0.1.0")
+    listed = capsys.readouterr().out.splitlines()
+    assert "rtdc\t0.1.0" in [line[:len("rtdc\t0.1.0")] for line in listed]
+    assert [line.split("\t")[0] for line in listed] == sorted(shipped())
     assert main(["show", str(rtdc), "--layout", "rtdc"]) == 0
     assert "ScalarFeature" in capsys.readouterr().out
     assert main(["truncate", str(rtdc), str(tmp_path / "cut.rtdc"), "-n", "3",
@@ -381,3 +385,43 @@ def test_layout_copied_to_a_folder_is_found_by_path(tmp_path: Path, rtdc: Path) 
     assert folder is not None
     copy = shutil.copytree(folder / "rtdc", tmp_path / "mine")
     assert h5model.validate(rtdc, layout=copy).exit_code() == 0
+
+
+def test_a_layout_from_elsewhere_is_parsed_without_aliases(tmp_path: Path) -> None:
+    """Shipped layouts are parsed by libyaml (they are ours); a copy of one in a folder of
+    the user's is untrusted input again: the loader that refuses YAML aliases reads it."""
+    from h5model.errors import SpecError
+    from h5model.spec.layout import load_layout, shipped_folder
+
+    shipped = shipped_folder()
+    assert shipped is not None
+    assert load_layout("rtdc").name == "rtdc"
+    copy = tmp_path / "rtdc"
+    shutil.copytree(shipped / "rtdc", copy)
+    assert load_layout(copy).name == "rtdc"  # the same text reads the same from anywhere
+    manifest = copy / "layout.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("  doc: RT-DC", "  doc: &d RT-DC", 1)
+                        + "    Basin2: *d\n")
+    with pytest.raises(SpecError, match="aliases are not allowed"):
+        load_layout(copy)
+
+
+def test_many_files_under_a_layout_in_workers(tmp_path: Path) -> None:
+    """A layout reaches every file of a many-file run, in worker processes as in this
+    one: the same report, and the inventory counts the types the layout binds."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    good = write_rtdc(folder / "a.rtdc")
+    bad = write_rtdc(folder / "b.rtdc")
+    with h5py.File(bad, "a") as f:
+        del f["events/area_um"]
+        f.create_dataset("events/area_um", data=np.zeros(3))  # length != event count
+    here = h5model.validate_many([good, bad], layout="rtdc")
+    workers = h5model.validate_many([good, bad], layout="rtdc", jobs=2)
+    assert here.to_json() == workers.to_json()
+    assert [bool(r.issues) for r in here.files] == [False, True]
+    assert here.exit_code() == 1
+    rows = h5model.inventory([good], layout="rtdc").rows
+    assert rows[0].types.get("rtdc.RTDCFile") == 1
+    assert any(name.startswith("rtdc.") and name != "rtdc.RTDCFile" for name in rows[0].types)

@@ -46,3 +46,20 @@ def test_cli_examples_run(command: list[str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ElectricalSeries (core)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["validate", "examples/", "--jobs", "2"], "examples/ecephys.nwb: valid"),
+        (["inventory", "examples/*.nwb", "--format", "csv"], "core=2.11.0"),
+        (["validate", "examples/", "--timeout", "120", "--format", "junit"], "<testsuites"),
+    ],
+)
+def test_many_file_examples_run(command: list[str], expected: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "h5model", *command],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ}, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout

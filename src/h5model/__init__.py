@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from h5model.batch import inventory, truncate_many, validate_many
 from h5model.cli.embed import EmbedRefused, embed
 from h5model.errors import (
     FileMissingError,
@@ -19,12 +20,13 @@ from h5model.errors import (
     SpecError,
     WrongTypeError,
 )
+from h5model.hdf5.index_lookup import IndexWarning
 from h5model.hdf5.limits import LimitError, Limits, set_limits
 from h5model.models.arrays import H5Array
 from h5model.models.constraints import ArrayOf
 from h5model.models.nodes import Dataset, ExternalLink, Group, Node
 from h5model.persist.whole_file import write
-from h5model.session.file import File, new, open
+from h5model.session.file import File, new, open, write_index
 from h5model.spec.declared import Attr, Children
 from h5model.truncation import truncate
 from h5model.validation import Issue, Report, validate
@@ -43,6 +45,7 @@ __all__ = [
     "Group",
     "H5Array",
     "H5ModelError",
+    "IndexWarning",
     "Issue",
     "LimitError",
     "Limits",
@@ -57,10 +60,14 @@ __all__ = [
     "WrongTypeError",
     "__version__",
     "embed",
+    "inventory",
     "new",
     "open",
     "set_limits",
     "truncate",
+    "truncate_many",
     "validate",
+    "validate_many",
     "write",
+    "write_index",
 ]

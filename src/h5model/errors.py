@@ -9,6 +9,7 @@ rule without reading the message.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,16 @@ class H5ModelError(Exception):
         if rule is not None:
             self.rule = rule
         super().__init__(self._render())
+
+    def located(self, hdf5_path: str) -> H5ModelError:
+        """The same error said of ``hdf5_path`` (itself if it already names a path): for
+        a failure met below the code that knows which object was being read."""
+        if self.hdf5_path is not None:
+            return self
+        located = copy.copy(self)
+        located.hdf5_path = hdf5_path
+        located.args = (located._render(),)
+        return located
 
     def _render(self) -> str:
         where = []

@@ -1,4 +1,4 @@
-"""The ``h5model`` command: show, generate, graph, validate, truncate, set, recover.
+"""The ``h5model`` command: show, generate, graph, validate, inventory, truncate, set, recover.
 
 Errors name the file and the HDF5 path and exit non-zero, without a traceback:
 1 for a file or spec h5model cannot read as asked, 2 for bad usage, and 2 when a
@@ -6,6 +6,8 @@ read-only command finds the journal of an interrupted save (it changes nothing;
 ``h5model recover FILE`` rolls the save back). With ``--isolate`` the command runs in
 a child process under time and memory limits (``cli.isolate``): a file that crashes
 libhdf5, or makes it run or allocate without end, is an exit 2 naming the file.
+``validate``, ``inventory`` and ``truncate`` take many files, folders and patterns, read
+them in parallel (``--jobs``, ``--scheduler``; ``batch``) and stream one report.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from h5model.cli.isolate import DEFAULT_MEMORY_MIB, DEFAULT_SECONDS
 from h5model.errors import H5ModelError
 from h5model.storage.journal import JournalError
 
-READ_ONLY = frozenset({"show", "generate", "graph", "truncate"})
+READ_ONLY = frozenset({"show", "generate", "graph", "truncate", "inventory"})
 """Commands that never write to the file they read (``validate`` reports on its own)."""
 
 
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     def add_file(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", type=Path, help="an HDF5 file")
+        p.add_argument("file", type=_source, help="an HDF5 file, or its URL (https://, s3://...)")
         p.add_argument(
             "--spec",
             action="append",
@@ -75,9 +77,35 @@ def _parser() -> argparse.ArgumentParser:
         )
         add_layout(p)
 
+    def add_batch(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--jobs", "-j", type=_positive(int), default=None, metavar="N",
+                       help="read files in N local worker processes; a file that crashes "
+                       "or hangs its worker becomes an error row of its own")
+        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="read files on the running Dask scheduler at ADDRESS "
+                       "(pip install 'h5model[distributed]')")
+        p.add_argument("--timeout", type=_positive(float), default=None, metavar="SECONDS",
+                       help="stop reading a file after SECONDS (a worker process per "
+                       f"file; default with --jobs or --scheduler: {DEFAULT_SECONDS:g})")
+
     show = sub.add_parser("show", help="print the object tree with types, shapes and dtypes")
     add_file(show)
     show.add_argument("--depth", type=int, default=None, help="stop below this depth")
+    show.add_argument("--index", type=_index_choice, default=None, metavar="auto|INDEX",
+                      help="read the metadata from this index (path or URL); by default "
+                      "(auto) from a matching one beside the file or in the index cache")
+
+    indexer = sub.add_parser(
+        "index",
+        help="write a file's metadata index, so that opening it (even remotely) needs no "
+        "HDF5 metadata reads",
+    )
+    indexer.add_argument("file", type=_source, help="an HDF5 file, or its URL")
+    indexer.add_argument("-o", "--output", type=Path, default=None, metavar="INDEX",
+                         help="where to write it (default: the index cache, keyed by the "
+                         "file's size and modification time or ETag)")
+    indexer.add_argument("--chunks", nargs="+", default=(), metavar="HDF5_PATH",
+                         help="datasets whose chunk offsets to keep as well")
 
     generate = sub.add_parser(
         "generate", help="write the file's specs as LinkML YAML and pydantic modules"
@@ -89,30 +117,45 @@ def _parser() -> argparse.ArgumentParser:
         "validate",
         help="check files against their own specs (exit 0 valid, 1 invalid, 2 unreadable)",
     )
-    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    validate.add_argument("--format", choices=("text", "json", "junit"), default="text")
-    validate.add_argument(
-        "--output",
-        "-o",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="write the report here instead of standard output",
+    inventory = sub.add_parser(
+        "inventory",
+        help="a row per file: size, namespaces, objects, types, validation status",
     )
-    validate.add_argument(
-        "--strict",
-        action="store_true",
-        help="objects and attributes the spec does not define are errors",
-    )
-    validate.add_argument(
-        "--spec",
-        action="append",
-        type=Path,
-        default=None,
-        metavar="NAMESPACE_FILE",
-        help="a namespace file to validate against; may be repeated",
-    )
-    add_layout(validate)
+    for command, formats in ((validate, ("text", "json", "junit")),
+                             (inventory, ("text", "json", "junit", "csv", "parquet"))):
+        command.add_argument("files", nargs="+", metavar="FILE",
+                             help="files, folders (searched recursively), glob patterns "
+                             "or URLs")
+        command.add_argument("--format", choices=formats, default="text")
+        command.add_argument(
+            "--output",
+            "-o",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="write the report here instead of standard output",
+        )
+        command.add_argument(
+            "--strict",
+            action="store_true",
+            help="objects and attributes the spec does not define are errors",
+        )
+        command.add_argument(
+            "--spec",
+            action="append",
+            type=Path,
+            default=None,
+            metavar="NAMESPACE_FILE",
+            help="a namespace file to validate against; may be repeated",
+        )
+        command.add_argument(
+            "--index", type=_index_choice, default=False, metavar="auto|INDEX",
+            help="check from a metadata index, with no HDF5 read (rules that read dataset "
+            "values are skipped): 'auto' uses each file's matching one (beside it or in the "
+            "index cache), a path or URL names the index of the one file given",
+        )
+        add_layout(command)
+        add_batch(command)
 
     graph = sub.add_parser("graph", help="write the object graph as GraphML or JSON")
     add_file(graph)
@@ -129,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
         "set",
         help="set one attribute (or scalar dataset) in place, parsed by its spec dtype",
     )
-    setter.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    setter.add_argument("file", type=_source, help="an HDF5 file (edited in place, safely)")
     setter.add_argument("target", metavar="HDF5_PATH/ATTR",
                         help="object path and attribute name, e.g. /units/description")
     setter.add_argument("value", metavar="VALUE",
@@ -143,8 +186,10 @@ def _parser() -> argparse.ArgumentParser:
         "truncate",
         help="write a small copy with the first N rows of every dataset, kept consistent",
     )
-    truncate.add_argument("src", type=Path, metavar="SRC", help="the file to copy")
-    truncate.add_argument("dst", type=Path, metavar="DST", help="the copy to write")
+    truncate.add_argument("src", nargs="+", metavar="SRC",
+                          help="the file to copy; or several files, folders or patterns")
+    truncate.add_argument("dst", type=Path, metavar="DST",
+                          help="the copy to write; for several sources, a folder")
     truncate.add_argument(
         "-n", type=_rows, default=10, metavar="N", help="rows to keep (default 10)"
     )
@@ -158,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     truncate.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     add_layout(truncate)
+    add_batch(truncate)
 
     sub.add_parser("layouts", help="list the shipped layouts with their versions")
 
@@ -198,6 +244,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _source(text: str) -> Path | str:
+    """A file to read: a local path, or a URL kept as written (a Path would fold ``//``)."""
+    from h5model.storage.remote import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def _index_choice(text: str) -> Path | str | bool:
+    """``auto`` (a matching index, wherever it is) or an index's path or URL."""
+    return True if text == "auto" else _source(text)
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     def parse(text: str) -> int | float:
         try:
@@ -233,13 +291,16 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(arguments)
+    _plain_warnings()
     if args.isolate or args.time_limit is not None or args.memory_limit is not None:
         return _isolated(args, arguments)
     # validate's 1 means "invalid": a file it cannot read at all is a 2
-    unreadable = 2 if args.command == "validate" else 1
+    unreadable = 2 if args.command in ("validate", "inventory") else 1
     try:
-        if args.command == "validate":
-            return _validate(args)
+        if args.command in ("validate", "inventory") or _many(args):
+            from h5model.cli.many import run_many
+
+            return run_many(args)
         return _run(args)
     except JournalError as exc:
         print(f"h5model: error: {exc}", file=sys.stderr)
@@ -277,15 +338,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _files(args: argparse.Namespace) -> list[Path]:
+def _plain_warnings() -> None:
+    """An index that cannot be used is said in one line, as the errors are."""
+    import warnings
+
+    from h5model.hdf5.index_lookup import IndexWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: object,
+             **named: object) -> None:
+        if issubclass(category, IndexWarning):
+            print(f"h5model: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **named)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
+
+
+def _files(args: argparse.Namespace) -> list[Path | str]:
     """The input files a command reads."""
-    if args.command == "validate":
+    if args.command in ("validate", "inventory"):
         return list(args.files)
     if args.command == "layouts":
         return []
     if args.command == "truncate":
-        return [args.src]
+        return [Path(f) for f in args.src]
     return [args.file]
+
+
+def _many(args: argparse.Namespace) -> bool:
+    """A ``truncate`` of several files (or a folder, a pattern, or with workers)."""
+    if args.command != "truncate":
+        return False
+    one = Path(args.src[0])
+    return (
+        len(args.src) > 1 or one.is_dir() or (not one.exists() and bool(set("*?[") & set(
+            args.src[0]))) or args.jobs is not None or args.scheduler is not None
+        or args.timeout is not None
+    )
 
 
 def _named(args: argparse.Namespace) -> str:
@@ -321,43 +412,20 @@ def _isolated(args: argparse.Namespace, arguments: list[str]) -> int:
     return outcome.exit_code
 
 
-def _validate(args: argparse.Namespace) -> int:
-    """Exit codes CI can trust: 0 valid, 1 invalid, 2 unreadable input or bad usage."""
-    from h5model.validation import validate_many
-
-    try:
-        report = validate_many(args.files, spec=args.spec, strict=args.strict,
-                               layout=args.layout)
-    except H5ModelError as exc:  # a --spec file that cannot be used
-        print(f"h5model: error: {exc}", file=sys.stderr)
-        return 2
-    text = {
-        "text": report.to_text,
-        "json": report.to_json_text,
-        "junit": report.to_junit,
-    }[args.format]()
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            print(f"h5model: error: {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        if args.format != "text":
-            sys.stdout.write(report.to_text())
-    return report.exit_code()
-
-
 def _run(args: argparse.Namespace) -> int:
     from h5model.hdf5.open import open_hdf5
     from h5model.session.file import File
     from h5model.spec.loader import load_specs
 
+    if args.command == "index":
+        from h5model.session.file import write_index
+
+        print(write_index(args.file, args.output, chunks=args.chunks))
+        return 0
     if args.command == "show":
         from h5model.cli.show import tree_lines
 
-        with File(args.file, spec=args.spec, layout=args.layout) as file:
+        with File(args.file, spec=args.spec, layout=args.layout, index=args.index) as file:
             for line in tree_lines(file, args.depth):
                 print(line)
         return 0
@@ -423,9 +491,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "truncate":
         from h5model.truncation import truncate
 
-        written = truncate(args.src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite,
+        src = _source(args.src[0])
+        written = truncate(src, args.dst, n=args.n, keep=args.keep, overwrite=args.overwrite,
                            layout=args.layout)
-        before, after = args.src.stat().st_size, written.stat().st_size
+        before, after = Path(src).stat().st_size, written.stat().st_size
         print(f"{written}: {after:,} bytes (from {before:,} bytes)")
         return 0
     raise AssertionError(args.command)

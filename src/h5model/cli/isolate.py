@@ -5,15 +5,13 @@ interpreter with it), loop without end or allocate without bound, and no ``excep
 can catch that. A child process can be watched from outside: it gets an address-space
 and a CPU-time limit (``resource.setrlimit``, where the platform has it), a wall-clock
 timeout, no core dump, and whatever way it ends becomes an exit code (0, 1 or 2) and a
-message naming the file. ``h5model --isolate`` uses it for one command; a batch runner
-uses ``run_isolated`` for every file.
+message naming the file. ``h5model --isolate`` uses it for one command; the limits and
+the words for an abnormal end are ``batch.isolate``'s, which the batch workers share.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -21,37 +19,34 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-DEFAULT_SECONDS = 600.0
-"""Wall-clock limit of one isolated command (the CPU-time limit follows it)."""
+from h5model.batch.isolate import (
+    ANSWERED,
+    DEFAULT_MEMORY_MIB,
+    DEFAULT_SECONDS,
+    Limits,
+    abnormal_end,
+    apply_limits,
+    child_env,
+)
 
-DEFAULT_MEMORY_MIB = 4096
-"""Address-space limit of the child, in MiB (the interpreter and libraries take ~1 GiB)."""
+__all__ = [
+    "DEFAULT_MEMORY_MIB",
+    "DEFAULT_SECONDS",
+    "Limits",
+    "Outcome",
+    "apply_limits",
+    "run_isolated",
+]
 
 _CHILD = (
     "import json, sys\n"
-    "from h5model.cli.isolate import Limits, apply_limits\n"
+    "from h5model.batch.isolate import Limits, apply_limits\n"
     "apply_limits(Limits(**json.loads(sys.argv[1])))\n"
     "from h5model.cli.app import main\n"
     "raise SystemExit(main(sys.argv[2:]))\n"
 )
 """The child: limits first, then the command (the file is opened only after both)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What an isolated command may use before it is stopped."""
-
-    seconds: float = DEFAULT_SECONDS
-    """Wall-clock time; the child is killed after it."""
-    memory_mib: int | None = DEFAULT_MEMORY_MIB
-    """Address space (``RLIMIT_AS``); None for no limit."""
-    cpu_seconds: int | None = None
-    """CPU time (``RLIMIT_CPU``); None: the wall-clock limit, rounded up."""
-
-    def cpu(self) -> int:
-        return self.cpu_seconds if self.cpu_seconds is not None else math.ceil(self.seconds)
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ class Outcome:
     @property
     def failed_abnormally(self) -> bool:
         """The child did not end by answering: it crashed, hit a limit or was stopped."""
-        return self.timed_out or self.returncode not in (0, 1, 2, 130)
+        return self.timed_out or self.returncode not in ANSWERED
 
     @property
     def exit_code(self) -> int:
@@ -84,21 +79,7 @@ class Outcome:
 
     def problem(self) -> str | None:
         """Why the child ended abnormally, as a sentence (None when it answered)."""
-        if self.timed_out:
-            return f"reading the file took longer than {self.limits.seconds:g} s; stopped"
-        number = self.signal
-        if number is None:
-            if self.failed_abnormally:
-                return f"reading the file ended abnormally (exit status {self.returncode})"
-            return None
-        name = _signal_name(number)
-        if number == getattr(signal, "SIGXCPU", None):
-            return f"reading the file used more than {self.limits.cpu()} s of CPU time; stopped"
-        if number == signal.SIGKILL:
-            limit = self.limits.memory_mib
-            within = f" (limit {limit} MiB)" if limit is not None else ""
-            return f"reading the file was killed ({name}), e.g. for running out of memory{within}"
-        return f"reading the file crashed the HDF5 library ({name})"
+        return abnormal_end(self.returncode, self.timed_out, self.limits)
 
     def message(self, files: Sequence[str | os.PathLike[str]]) -> str | None:
         """``h5model: error: FILE: why`` for an abnormal end, naming the files worked on."""
@@ -134,7 +115,7 @@ def run_isolated(
             capture_output=capture,
             text=True,
             errors="replace",
-            env=_child_env(env),
+            env=child_env(env),
             timeout=limits.seconds,
             check=False,
         )
@@ -148,47 +129,6 @@ def run_isolated(
         tuple(argv), returncode, timed_out, time.monotonic() - started, limits,
         stdout if capture else None, stderr if capture else None,
     )
-
-
-def apply_limits(limits: Limits) -> None:
-    """Limit this process (called in the child, before it touches the file)."""
-    try:
-        import resource
-    except ImportError:  # not on this platform: the wall-clock timeout still holds
-        return
-    wanted = [("RLIMIT_CORE", 0), ("RLIMIT_CPU", limits.cpu())]
-    if limits.memory_mib is not None:
-        wanted.append(("RLIMIT_AS", limits.memory_mib * 1024 * 1024))
-    for name, soft in wanted:
-        which = getattr(resource, name, None)
-        if which is None:
-            continue
-        _, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY and soft > hard:
-            soft = hard
-        # CPU: the soft limit sends SIGXCPU; a second later the hard one kills
-        new_hard = soft + 1 if name == "RLIMIT_CPU" and hard == resource.RLIM_INFINITY else hard
-        with contextlib.suppress(ValueError, OSError):  # e.g. RLIMIT_AS on macOS
-            resource.setrlimit(which, (soft, new_hard))
-
-
-def _child_env(extra: dict[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
-    # the child must import this very h5model, installed or not
-    here = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-    # thread pools reserve address space per core; the child reads, it does not compute
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")
-    env.update(extra or {})
-    return env
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return f"signal {number}, {signal.Signals(number).name}"
-    except ValueError:
-        return f"signal {number}"
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -28,12 +28,14 @@ from h5model.errors import H5ModelError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5 import stored
 from h5model.hdf5.attributes import read_attributes, text_over_limit
+from h5model.hdf5.indexed import indexed_target
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
 from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.hdf5.paths import join, normalise
 from h5model.rules.dtypes import is_reference
 from h5model.spec.storage import TYPE_KEYS
+from h5model.storage.remote import RemoteReadError
 
 # Bound once: on Python 3.11 an Enum class's attributes are read through its metaclass's
 # ``__getattr__`` hook, six times slower than a plain class's, and these are read for
@@ -103,7 +105,11 @@ class _Walker:
         queue: deque[tuple[str, Any]] = deque([("/", root)])
         while queue:
             path, gid = queue.popleft()
-            for child_path, child_gid in self._group(path, gid):
+            try:
+                children = self._group(path, gid)
+            except RemoteReadError as exc:  # the network failed: say where the walk was
+                raise exc.located(path) from None
+            for child_path, child_gid in children:
                 queue.append((child_path, child_gid))
         self._resolve_soft_links()
         self._resolve_references()
@@ -353,8 +359,12 @@ def build_graph(file: h5py.File, label: str) -> FileIndex:
         raise H5ModelError(f"cannot read the file's structure ({exc})", file=label) from None
 
 
-def dereference_path(file: h5py.File, index: FileIndex, ref: Any) -> str | None:
-    """Canonical path of a reference's target, via the address map (no ``.name`` calls)."""
+def dereference_path(file: h5py.File | None, index: FileIndex, ref: Any) -> str | None:
+    """Canonical path of a reference's target, via the address map (no ``.name`` calls);
+    a reference read from a metadata index names its target itself (no file needed)."""
+    known, target = indexed_target(ref)
+    if known or file is None:
+        return target
     return _target_path(file.id, index.ref_paths, ref)
 
 

@@ -152,6 +152,18 @@ class ObjectGraph:
             for key, attrs in keydict.items():
                 yield _edge_tuple(source, node, key, attrs, data, keys)
 
+    def predecessors_in_order(self, node: str) -> list[str]:
+        """The nodes with an edge to ``node``, in the order their first edge was added."""
+        return list(self._pred.get(node, {}))
+
+    def order_predecessors(self, node: str, sources: list[str]) -> None:
+        """Put ``node``'s predecessors in the order ``sources`` gives (a graph rebuilt edge
+        by edge from another order, e.g. from a metadata index, then iterates the same)."""
+        pred = self._pred[node]
+        if sorted(sources) != sorted(pred):
+            raise ValueError(f"{node}: the predecessors given are not the node's")
+        self._pred[node] = {source: pred[source] for source in sources}
+
     def number_of_nodes(self) -> int:
         return len(self._nodes)
 

@@ -1,27 +1,44 @@
 """Opening a file read-only: h5py's errors turned into one that names the file, and a
 save by another process waited out first. Opening never writes: a save that a crash
-interrupted is reported (``h5model recover`` rolls it back), not undone here."""
+interrupted is reported (``h5model recover`` rolls it back), not undone here. A URL
+(``https://``, ``s3://``...) is read by byte ranges (``remote``); no lock or journal
+applies to it."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 
 from h5model.errors import FileMissingError, NotHDF5Error
+from h5model.spec.loader import BYTE_READERS
 from h5model.storage.journal import MarkedFile, journal_path, marked_by_a_save
 from h5model.storage.locking import reading
+from h5model.storage.remote import handle_of, is_url, open_url
 
 
-def open_hdf5(path: Path) -> h5py.File:
+def _remote_bytes(h5: h5py.File) -> Callable[[int, int], bytes] | None:
+    handle = handle_of(h5)
+    return handle.pread if handle is not None else None
+
+
+BYTE_READERS.append(_remote_bytes)
+
+
+def open_hdf5(path: Path | str) -> h5py.File:
     """Open read-only, turning h5py's errors into one that names the file.
 
     A save under way is waited for first, and one a crash interrupted raises
     ``InterruptedSave`` (so that ``validate``, ``truncate``, ``generate`` never read half a
     save, and never change the file)."""
+    if is_url(path):
+        assert isinstance(path, str)
+        return open_url(path)
+    path = Path(path)
     label = str(path)
     check_regular_file(path)
     if os.path.lexists(journal_path(path)):

@@ -98,7 +98,10 @@ class H5Array:
 
     def __getitem__(self, key: Any) -> Any:
         with self._source.reading():
-            return self._read(key)
+            try:
+                return self._read(key)
+            except H5ModelError as exc:  # e.g. a remote file's fetch failed: say which array
+                raise exc.located(self.hdf5_path) from None
 
     def _read(self, key: Any) -> Any:
         dataset = self.dataset

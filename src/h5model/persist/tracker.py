@@ -26,9 +26,11 @@ class Tracker:
     """Implements ``h5model.models.nodes.Owner`` for one open file."""
 
     def __init__(self, label: str, *, writable: bool, handle: Any = None,
-                 find: Callable[[str], Any] | None = None) -> None:
+                 find: Callable[[str], Any] | None = None, read_only: str = READ_ONLY) -> None:
         self.label = label
         self.writable = writable
+        self.read_only = read_only
+        """Why an edit is refused when the file is not writable."""
         self.handle = handle
         """The ``File`` the models belong to (``model.file``)."""
         self._find = find
@@ -47,7 +49,7 @@ class Tracker:
 
     def check_editable(self, model: Node) -> None:
         if not self.writable:
-            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=model.hdf5_path)
+            raise ReadOnlyError(self.read_only, file=self.label, hdf5_path=model.hdf5_path)
 
     def field_changed(self, model: Node, name: str) -> None:
         if self.writable:
@@ -63,12 +65,12 @@ class Tracker:
 
     def slice_written(self, array: H5Array, key: Any, value: Any) -> None:
         if not self.writable:
-            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=array.hdf5_path)
+            raise ReadOnlyError(self.read_only, file=self.label, hdf5_path=array.hdf5_path)
         self.changes.slice_written(array, key, value)
 
     def row_added(self, table: Node, row: dict[str, Any]) -> None:
         if not self.writable:
-            raise ReadOnlyError(READ_ONLY, file=self.label, hdf5_path=table.hdf5_path)
+            raise ReadOnlyError(self.read_only, file=self.label, hdf5_path=table.hdf5_path)
         self.changes.row_added(table, row)
 
     def pending_rows(self, table: Node) -> int:

@@ -12,6 +12,7 @@ time what it tells a type checker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,8 +30,10 @@ from h5model.errors import (
     ReadOnlyError,
     WrongTypeError,
 )
+from h5model.hdf5 import index_lookup
 from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
+from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.open import check_regular_file
 from h5model.models.declared import declare, module_of
 from h5model.models.lazyclasses import type_keys
@@ -46,6 +49,7 @@ from h5model.spec.declared import is_layout_class, resolve_layout
 from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
 from h5model.storage.locking import WriterLock, reading, recover
+from h5model.storage.remote import READ_ONLY, handle_of, is_url, read_only
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -73,9 +77,19 @@ class File(Generic[RootT]):
         external_root: PathLike | None = None,
         namespace: str | Sequence[str] | None = None,
         layout: Layout | LayoutLike | type[Any] | None = None,
+        index: PathLike | bool | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if index not in (None, False, True) and mode != "r":
+            raise ValueError("a metadata index is read only by read-only opens (mode 'r')")
+        self._index_arg = index
+        self.index_source: str | None = None
+        """The metadata index the models were read from (None: from the file itself)."""
+        self.url: str | None = str(path) if is_url(path) else None
+        """The URL of a remote file (read-only, by byte ranges); None for a local one."""
+        if self.url is not None and mode != "r":
+            raise read_only(self.url)
         self.path = Path(path)
         self.label = str(path)
         self.mode = "w-" if mode == "x" else mode
@@ -86,8 +100,10 @@ class File(Generic[RootT]):
         self._externals: dict[Path, File] = {}
         self._models: dict[str, Any] = {}
         self._tracker = Tracker(self.label, writable=self.writable, handle=self,
-                                find=self._models_get)
-        self._source = FileSource(self.path, self.label, self._tracker, self._models_get)
+                                find=self._models_get,
+                                **({"read_only": READ_ONLY} if self.url is not None else {}))
+        self._source = FileSource(self.path, self.label, self._tracker, self._models_get,
+                                  url=self.url)
         self._declared = declare(layout) if is_layout_class(layout) else None  # type: ignore[arg-type]
         """The layout written as model classes (``models.declared``): read as those classes."""
         self.layout: Layout | None = resolve_layout(layout) if layout is not None else None
@@ -103,8 +119,8 @@ class File(Generic[RootT]):
         self.modules: dict[str, ModuleType] = {}
         self._nx_graph: nx.MultiDiGraph[str] | None = None
         self._nx_source: FileIndex | None = None
-        exists = self.path.exists()
-        if self.mode in ("r", "r+"):
+        exists = self.url is not None or self.path.exists()
+        if self.mode in ("r", "r+") and self.url is None:
             check_regular_file(self.path)  # no such file, a FIFO, a symbolic-link loop...
         if self.mode == "w-" and exists:
             raise H5ModelError("the file exists; use mode='w' to replace it", file=self.label)
@@ -133,8 +149,21 @@ class File(Generic[RootT]):
             raise
 
     def _load(self) -> None:
-        with reading(self.path):
+        use_index = self.mode == "r" and self._index_arg is not False
+        found = self._find_index() if use_index else None
+        if found is not None:
+            self._load_indexed(*found, h5=None)
+            return
+        with reading(self.path) if self.url is None else contextlib.nullcontext():
             h5 = self._source.attach()
+            handle = handle_of(h5)
+            if use_index and self._index_arg in (None, True) and handle is not None:
+                found = index_lookup.find(self.url or self.path, None, registry.cache_dir(),
+                                          identity=index_lookup.remote_identity(handle),
+                                          beside=False)
+                if found is not None:
+                    self._load_indexed(*found, h5=h5)
+                    return
             specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg,
                                                      self._layout_namespaces())
             if self.layout is None:  # a file made self-describing keeps its layout
@@ -168,6 +197,38 @@ class File(Generic[RootT]):
         for path, name, problem in binding.text_problems:
             raise ModelError(f"attribute {name!r}: {problem}", file=self.label, hdf5_path=path,
                              rule="attribute.text-literal")
+
+    def _find_index(self) -> tuple[StoredIndex, str] | None:
+        arg = self._index_arg
+        explicit = None if arg is None or isinstance(arg, bool) else arg
+        identity = None if self.url is not None else index_lookup.local_identity(self.path)
+        return index_lookup.find(self.url or self.path, explicit, registry.cache_dir(),
+                                 identity=identity)
+
+    def _load_indexed(self, stored: StoredIndex, where: str, *, h5: h5py.File | None) -> None:
+        """Models from a metadata index: the file is opened only when data is read."""
+        specs = self._tracker.specs = index_lookup.specs_for(
+            stored, self.label, self._spec_arg, self._layout_namespaces())
+        self.modules = registry.modules_for(specs)
+        index = self._tracker.index = stored.index
+        self._bind(index)
+        self._source.binder = self._bind
+        self.index_source = where
+        if h5 is None:
+            verify = self.url is not None  # a local file's identity was compared already
+
+            def check(opened: h5py.File) -> None:
+                handle = handle_of(opened)
+                if verify and handle is not None:
+                    index_lookup.check_remote(stored, where, handle)
+
+            self._source.attach_later(check)
+        folder = (self.url.rsplit("/", 1)[0] if self.url is not None
+                  else os.path.dirname(os.path.abspath(self.path)))
+        self._models = Reader(
+            h5, self.label, index, self.modules, self._open_external,
+            source=self._source, owner=self._tracker, folder=folder,
+        ).build()
 
     def _models_get(self, path: str) -> Any:
         return self._models.get(path)
@@ -299,6 +360,8 @@ class File(Generic[RootT]):
 
         ``copy_limit`` (bytes) overrides ``H5MODEL_SAVE_COPY_LIMIT``: the largest file
         copied when the file system cannot clone it (larger ones use the journal)."""
+        if self.url is not None:
+            raise read_only(self.url)
         if not self.writable:
             raise ReadOnlyError("the file is open read-only (mode 'r'); open it with mode "
                                 "'r+' to save", file=self.label)
@@ -322,6 +385,10 @@ class File(Generic[RootT]):
 
     # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:
+        if self.url is not None:
+            raise H5ModelError(f"external link to {link.filename!r}: links of a remote file "
+                               "to other files are not followed", file=self.label,
+                               hdf5_path=link.hdf5_path)
         target = Path(os.path.realpath(Path(os.path.realpath(self.path)).parent
                                        / link.filename))
         root = Path(os.path.realpath(self.external_root))
@@ -368,12 +435,14 @@ def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: None = None,
     layout: Layout | LayoutLike | type[Any] | None = None,
+    index: PathLike | bool | None = None,
 ) -> File[Any]: ...
 @overload
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: type[RootT],
     layout: Layout | LayoutLike | type[Any] | None = None,
+    index: PathLike | bool | None = None,
 ) -> File[RootT]: ...
 def open(
     path: PathLike,
@@ -383,14 +452,20 @@ def open(
     external_root: PathLike | None = None,
     root_type: type[Any] | None = None,
     layout: Layout | LayoutLike | type[Any] | None = None,
+    index: PathLike | bool | None = None,
 ) -> File[Any]:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
     files on disk; ``layout`` (a shipped layout's name, a layout folder or its
     ``layout.yaml``) types objects without type attributes by position; ``root_type``
     (a model class) is checked against the root's model and types the handle
     (``File[root_type]``). A new file (``w``, ``w-``/``x``, ``a`` of a missing file) given
-    no ``spec`` gets the namespaces current pynwb writes, as ``new`` does."""
-    file: File[Any] = File(path, mode, spec=spec, external_root=external_root, layout=layout)
+    no ``spec`` gets the namespaces current pynwb writes, as ``new`` does. ``index``: a
+    metadata index to read the models from (a path or URL, written by ``h5model
+    index``); by default (None) a read-only open uses a matching one beside the file
+    (``FILE.h5mindex``) or in the index cache, False never does. An index that does not
+    match the file is warned about (``IndexWarning``) and the file is read instead."""
+    file: File[Any] = File(path, mode, spec=spec, external_root=external_root, layout=layout,
+                           index=index)
     root = file.root
     if root_type is not None and root is not None and not isinstance(root, root_type):
         file.close()
@@ -419,6 +494,15 @@ def new(
     if namespace is not None and spec is not None:
         raise ValueError("pass namespace= (committed specs) or spec= (files on disk), not both")
     return File(path, "w" if overwrite else "w-", spec=spec, namespace=namespace)
+
+
+def write_index(path: PathLike, output: PathLike | None = None, *,
+                chunks: Sequence[str] = ()) -> Path:
+    """Write the metadata index of the file (or URL) ``path``: to ``output``, or by default
+    into the index cache, where ``open`` finds it while the file stays as it is. Name
+    ``output`` ``FILE.h5mindex`` beside the file (or upload it as ``URL.h5mindex``) to have
+    every reader find it. ``chunks``: datasets whose chunk offsets to keep as well."""
+    return index_lookup.write(path, output, registry.cache_dir(), chunks=chunks)
 
 
 def _class_label(cls: type[Any]) -> str:

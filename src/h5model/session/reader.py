@@ -24,6 +24,7 @@ import pydantic
 
 from h5model.errors import ModelError, SpecError
 from h5model.hdf5.graph import Child, FileIndex
+from h5model.hdf5.indexed import IndexedReference, IndexedRegionReference
 from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
 from h5model.models.arrays import ArraySource, H5Array, IsoDatetimeArray
 from h5model.models.lazyclasses import type_class
@@ -41,7 +42,8 @@ from h5model.models.problems import model_problems
 from h5model.rules.dtypes import holds_references
 
 _PENDING = object()
-_MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
+_MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray,
+                         IndexedReference, IndexedRegionReference})
 _GENERIC = frozenset({Group, Dataset})
 """Untyped objects outside any spec: nothing to check, so no validation to pay for."""
 # Bound once: on Python 3.11 reading an Enum class's attribute goes through its
@@ -100,7 +102,7 @@ class Reader:
 
     def __init__(
         self,
-        file: h5py.File,
+        file: h5py.File | None,
         label: str,
         index: FileIndex,
         modules: Mapping[str, ModuleType],
@@ -108,9 +110,15 @@ class Reader:
         *,
         source: ArraySource,
         owner: Owner | None = None,
+        folder: str | None = None,
     ) -> None:
         self.file = file
-        self.folder = os.path.dirname(os.path.abspath(file.filename))
+        """The HDF5 file; None for models built from a metadata index (whose references
+        name their targets)."""
+        if folder is None:
+            assert file is not None
+            folder = os.path.dirname(os.path.abspath(file.filename))
+        self.folder = folder
         self.source = source
         """Where every lazy array of the file reads from."""
         self.owner = owner

@@ -23,14 +23,17 @@ from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
 from h5model.persist.tracker import Tracker
 from h5model.storage.locking import reading
+from h5model.storage.remote import handle_of
 
 
 class FileSource:
     """Implements ``ArraySource`` (and the save's ``SaveTarget``) for one open file."""
 
     def __init__(self, path: Path, label: str, tracker: Tracker,
-                 find: Callable[[str], Any]) -> None:
+                 find: Callable[[str], Any], *, url: str | None = None) -> None:
         self.path = path
+        self.url = url
+        """A remote file's URL: read by byte ranges, without locks or stamps."""
         self.label = label
         self._tracker = tracker
         self._find = find
@@ -42,25 +45,53 @@ class FileSource:
         self._saving: h5py.File | None = None
         """The journaled handle while a save writes (arrays of this file read through it)."""
         self.binder: Callable[[FileIndex], object] | None = None
+        """Types the graph of the file as reopened after a save (under a layout)."""
         self._filters_checked: set[str] = set()
         """Datasets whose compression filters are known to be available."""
-        """Types the graph of the file as reopened after a save (under a layout)."""
+        self._later: Callable[[h5py.File], None] | None = None
+        """Models built from a metadata index: the file is opened when first read, and this
+        checks it is still the state the index describes."""
 
     # -- the handle ----------------------------------------------------------------------------
     @property
     def h5(self) -> h5py.File:
+        if self._h5 is None and self._later is not None:
+            self._attach_now()
         if self._h5 is None:
             raise H5ModelError("the file has not been saved yet", file=self.label)
         return self._h5
 
     @property
     def is_open(self) -> bool:
-        return self._h5 is not None and bool(self._h5.id.valid)
+        return self._later is not None or (self._h5 is not None and bool(self._h5.id.valid))
+
+    def attach_later(self, check: Callable[[h5py.File], None]) -> None:
+        """Open the file only when something is read from it (models came from an index);
+        ``check`` refuses a file that changed since. A local file's state is noted now, so
+        that a later change is refused as another writer's."""
+        self._later = check
+        self._stamp = file_stamp(self.path) if self.url is None else None
+
+    def _attach_now(self) -> None:
+        check, self._later = self._later, None
+        assert check is not None
+        stamp = self._stamp
+        if self.url is None:
+            with reading(self.path):
+                h5 = open_hdf5(self.path)
+        else:
+            h5 = open_hdf5(self.url)
+        try:
+            check(h5)
+        except BaseException:
+            h5.close()
+            raise
+        self._h5, self._stamp = h5, stamp
 
     def attach(self) -> h5py.File:
         """Open the file (the caller holds the readers' lock) and note its state."""
-        self._h5 = open_hdf5(self.path)
-        self._stamp = file_stamp(self.path)
+        self._h5 = open_hdf5(self.url if self.url is not None else self.path)
+        self._stamp = file_stamp(self.path) if self.url is None else None
         return self._h5
 
     def release(self) -> None:
@@ -82,6 +113,7 @@ class FileSource:
             self._saving = None
 
     def close(self) -> None:
+        self._later = None
         if self.is_open:
             assert self._h5 is not None
             self._h5.close()
@@ -105,6 +137,11 @@ class FileSource:
         through this handle if that save changed the file (open it again instead)."""
         if self._saving is not None:
             yield  # our own save reads through its journaled handle
+            return
+        if self.url is not None:
+            handle = handle_of(self.h5)
+            with handle.reading_data() if handle is not None else contextlib.nullcontext():
+                yield
             return
         with reading(self.path):
             if self._stamp is not None and file_stamp(self.path) != self._stamp:

@@ -145,7 +145,10 @@ def load_layout(layout: Layout | LayoutLike) -> Layout:
 def read_layout(manifest: Path) -> Layout:
     """Read and check one ``layout.yaml``."""
     label = str(manifest)
-    document = _parse_text(_spec_file_text(manifest, label), label, yaml_ok=True)
+    shipped_at = shipped_folder()
+    trusted = shipped_at is not None and manifest.resolve().is_relative_to(shipped_at.resolve())
+    document = _parse_text(_spec_file_text(manifest, label), label, yaml_ok=True,
+                           trusted=trusted)
     body = document.get("layout") if isinstance(document, dict) else None
     if not isinstance(body, dict):
         raise SpecError(f"expected a mapping with a 'layout' entry in {MANIFEST}", file=label)
@@ -154,7 +157,7 @@ def read_layout(manifest: Path) -> Layout:
     namespace_path = (folder / namespace_file).resolve()
     if not namespace_path.is_relative_to(folder):
         raise SpecError("the namespace file lies outside the layout's folder", file=label)
-    namespaces = read_namespace_files([namespace_path])
+    namespaces = read_namespace_files([namespace_path], trusted=trusted)
     if not namespaces:
         raise SpecError("the namespace file defines no namespace", file=label)
     return _from_body(body, next(iter(namespaces)), namespaces, folder, namespace_path, label)

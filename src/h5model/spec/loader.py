@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,9 +181,11 @@ class SpecSet:
 # -- parsing -------------------------------------------------------------------
 
 
-def _parse_text(text: str, where: str, *, yaml_ok: bool) -> Any:
-    """The document a spec text holds, bounded: no huge integers, no deep nesting."""
-    document = _parse(text, where, yaml_ok=yaml_ok)
+def _parse_text(text: str, where: str, *, yaml_ok: bool, trusted: bool = False) -> Any:
+    """The document a spec text holds, bounded: no huge integers, no deep nesting.
+    ``trusted``: text shipped with h5model, which may be parsed by libyaml (a hundred
+    times faster, but it cannot refuse aliases, so never for text from elsewhere)."""
+    document = _parse(text, where, yaml_ok=yaml_ok, trusted=trusted)
     _check_document(document, where)
     return document
 
@@ -202,7 +204,7 @@ class _HugeInteger(ValueError):
         )
 
 
-def _parse(text: str, where: str, *, yaml_ok: bool) -> Any:
+def _parse(text: str, where: str, *, yaml_ok: bool, trusted: bool = False) -> Any:
     try:
         return json.loads(text, parse_int=_bounded_int)
     except RecursionError as exc:
@@ -212,8 +214,9 @@ def _parse(text: str, where: str, *, yaml_ok: bool) -> Any:
     except ValueError:
         if not yaml_ok:
             raise SpecError("spec text is not valid JSON", hdf5_path=where) from None
+    loader: Any = _TRUSTED_LOADER if trusted else _NoAliasLoader
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)
+        return yaml.load(text, Loader=loader)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         # ValueError: YAML integers too long for Python to convert
         raise SpecError(f"spec text is neither JSON nor YAML: {exc}", hdf5_path=where) from None
@@ -267,6 +270,10 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, "aliases are not allowed in a spec", event.start_mark
             )
         return super().compose_node(parent, index)
+
+
+_TRUSTED_LOADER: Any = getattr(yaml, "CSafeLoader", _NoAliasLoader)
+"""For YAML shipped with h5model only (``trusted``): libyaml's safe loader when present."""
 
 
 def _validated(model: type[pydantic.BaseModel], data: Any, where: str) -> Any:
@@ -428,16 +435,28 @@ def _text_size(dataset: h5py.Dataset, where: str) -> int:
     return length
 
 
+BYTE_READERS: list[Callable[[h5py.File], Callable[[int, int], bytes] | None]] = []
+"""Ways to read bytes of a file whose driver has no file descriptor: each gives, for an
+open file, ``read(size, offset)`` or None. Opening a remote file adds its own
+(``hdf5.open``), as the spec layer knows nothing of networks."""
+
+
 def _stored_vlen_length(dataset: h5py.Dataset) -> int | None:
     """The length of a contiguous variable-length element, from its file record (a
     4-byte little-endian length, then the heap address), or None where it cannot be
-    reached (another storage layout, a file driver without a file descriptor)."""
+    reached (another storage layout, a file driver without a file descriptor or a remote
+    file behind it)."""
     offset = dataset.id.get_offset()
-    if offset is None or dataset.file.driver != "sec2":
+    remote = next((read for find in BYTE_READERS if (read := find(dataset.file)) is not None),
+                  None) if offset is not None else None
+    if offset is None or (dataset.file.driver != "sec2" and remote is None):
         return None
     try:
-        handle = dataset.file.id.get_vfd_handle()
-        record = os.pread(int(handle), 4, int(offset))
+        if remote is not None:
+            record = remote(4, int(offset))
+        else:
+            handle = dataset.file.id.get_vfd_handle()
+            record = os.pread(int(handle), 4, int(offset))
     except (OSError, ValueError, TypeError):
         return None
     return int.from_bytes(record, "little") if len(record) == 4 else None
@@ -560,14 +579,16 @@ def namespace_from_documents(documents: Mapping[str, Any], origin: str) -> Names
 # -- specs on disk ------------------------------------------------------------------
 
 
-def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
-    """Namespaces from namespace files on disk (YAML or JSON); sources beside each file."""
+def read_namespace_files(paths: list[Path], *, trusted: bool = False) -> dict[str, NamespaceSpec]:
+    """Namespaces from namespace files on disk (YAML or JSON); sources beside each file.
+    ``trusted``: files shipped with h5model (see ``_parse_text``)."""
     out: dict[str, NamespaceSpec] = {}
     for path in paths:
         path = Path(path)
         label = str(path)
         raw = normalize.namespaces(
-            _parse_text(_spec_file_text(path, label), label, yaml_ok=True), label
+            _parse_text(_spec_file_text(path, label), label, yaml_ok=True, trusted=trusted),
+            label,
         )
         folder = path.resolve().parent
 
@@ -584,7 +605,8 @@ def read_namespace_files(paths: list[Path]) -> dict[str, NamespaceSpec]:
                 candidate = (folder / source).resolve().with_name(Path(source).name + suffix)
             if not candidate.exists():
                 raise SpecError(f"schema source {source!r} not found", hdf5_path=at)
-            return _parse_text(_spec_file_text(candidate, str(candidate)), at, yaml_ok=True)
+            return _parse_text(_spec_file_text(candidate, str(candidate)), at, yaml_ok=True,
+                               trusted=trusted)
 
         for entry in raw["namespaces"]:
             spec = _build_namespace(entry, read_source, label)

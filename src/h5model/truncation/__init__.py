@@ -30,6 +30,7 @@ from h5model.rules.ruleset import RuleSet
 from h5model.spec.declared import resolve_layout
 from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import SpecSet, find_spec_group, load_specs
+from h5model.storage.remote import is_url
 from h5model.truncation.copy import Copier, creation_properties
 from h5model.truncation.plan import Plan, Planner
 from h5model.truncation.progress import Progress
@@ -58,6 +59,8 @@ def truncate(
     when standard error is a terminal). ``layout`` types objects without type attributes
     (``spec.layout``): its types kept whole are copied whole, and a row count it keeps
     in a root attribute is set to the rows kept. Returns the path of the copy."""
+    if is_url(src):
+        raise H5ModelError("truncate copies a local file: download it first", file=str(src))
     src_path, dst_path = Path(src), Path(dst)
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -20,6 +20,8 @@ RULES: dict[str, str] = {
     "file.not-found": "the path does not exist",
     "file.not-hdf5": "the file is not HDF5 (no signature, or not openable)",
     "file.unreadable": "the file's structure cannot be read (e.g. truncated)",
+    "file.crashed": "reading the file crashed or exhausted the process reading it (batch runs)",
+    "file.timeout": "reading the file took longer than the time allowed (batch runs)",
     "spec.missing": "the file embeds no specifications and none were supplied",
     "spec.malformed": "a spec is not valid JSON/YAML or breaks the specification language",
     "spec.namespace-missing": "a namespace another depends on is absent",
@@ -53,7 +55,10 @@ RULES: dict[str, str] = {
     "check.failed": "a check could not run on this object (reported, never a traceback)",
 }
 
-UNREADABLE_RULES = frozenset({"file.not-found", "file.not-hdf5", "file.unreadable", "spec.missing"})
+UNREADABLE_RULES = frozenset({
+    "file.not-found", "file.not-hdf5", "file.unreadable", "file.crashed", "file.timeout",
+    "spec.missing",
+})
 
 
 class Severity(StrEnum):

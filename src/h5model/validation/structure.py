@@ -42,13 +42,14 @@ class StructureChecker:
 
     def __init__(
         self,
-        file: h5py.File,
+        file: h5py.File | None,
         index: FileIndex,
         rules: RuleSet,
         emit: Emit,
         skip: Callable[[str], bool],
     ) -> None:
         self.file = file
+        """None: checked from a metadata index, and no rule that reads data runs."""
         self.index = index
         self.graph = index.graph
         self.specs = rules.specs
@@ -309,6 +310,10 @@ class StructureChecker:
 
     def _dataset_text(self, path: str) -> Iterator[Any]:
         """A text dataset's values as ``str``: what it stores, in bounded blocks."""
+        if self.file is None:  # checked from a metadata index: scalars only, no data read
+            if path in self.index.scalars:
+                yield self.index.scalars[path]
+            return
         dataset = self.file[path]
         if not dataset.shape:
             yield self.index.scalars.get(path, dataset.asstr()[()])
@@ -319,7 +324,10 @@ class StructureChecker:
 
     def _dataset_refs(self, path: str, field: str | None) -> Iterator[Any]:
         """A dataset's references: what it stores, in bounded blocks (unwritten elements
-        are its fill value, a null reference unless the file says otherwise)."""
+        are its fill value, a null reference unless the file says otherwise). None when
+        checked from a metadata index (no data is read)."""
+        if self.file is None:
+            return
         for _, block in stored.blocks(self.file[path], field):
             yield from np.asarray(block, dtype=object).ravel()
 

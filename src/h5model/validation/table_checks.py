@@ -120,13 +120,14 @@ def _length(index: FileIndex, path: str) -> int | None:
 class TableChecker:
     def __init__(
         self,
-        file: h5py.File,
+        file: h5py.File | None,
         index: FileIndex,
         rules: RuleSet,
         emit: Emit,
         skip: Callable[[str], bool],
     ) -> None:
         self.file = file
+        """None: checked from a metadata index, and no rule that reads data runs."""
         self.index = index
         self.rules = rules
         self.emit = emit
@@ -194,6 +195,8 @@ class TableChecker:
                 )
 
     def check_index(self, index_path: str, data_path: str) -> None:
+        if self.file is None:  # checked from a metadata index: no data is read
+            return
         dataset = self.file[index_path]
         if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1 or not _integers(dataset):
             return  # a wrong shape or dtype is reported by the structure checks
@@ -240,6 +243,8 @@ class TableChecker:
         return (table, rows) if rows is not None else (table, 0)
 
     def check_region(self, path: str) -> None:
+        if self.file is None:  # checked from a metadata index: no data is read
+            return
         found = self._table_rows(path)
         if found is None:
             return  # a missing/dangling table attribute is reported by the structure checks
@@ -264,6 +269,8 @@ class TableChecker:
 
     # -- TimeSeriesReference ------------------------------------------------------------------
     def check_timeseries_references(self, path: str) -> None:
+        if self.file is None:  # checked from a metadata index: no data is read
+            return
         dataset = self.file[path]
         names = dataset.dtype.names or ()
         if not {"idx_start", "count", "timeseries"} <= set(names) or not dataset.shape:
