@@ -27,10 +27,12 @@ ALLOWED: dict[str, set[str]] = {
     # validation asks the model registry whether these very specs were already resolved
     "validation": {"errors", "storage", "spec", "rules", "codegen", "hdf5"},
     "truncation": {"errors", "storage", "spec", "rules", "hdf5"},
+    # drafting a layout reads the object graph, as validation does
+    "inference": {"errors", "storage", "spec", "rules", "hdf5"},
     # many files at once: runs validation and truncation per file, never the session
     "batch": {"errors", "storage", "spec", "rules", "codegen", "hdf5", "validation",
               "truncation"},
-    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch"},
+    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch", "inference"},
     # what a shipped layout's system does beyond one file reads through the session
     "layouts": BELOW_SESSION | {"session", "validation", "truncation"},
 }

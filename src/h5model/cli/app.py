@@ -207,6 +207,34 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("layouts", help="list the shipped layouts with their versions")
 
+    drafter = sub.add_parser(
+        "infer",
+        help="draft a layout (namespace, types and layout.yaml) from a file",
+    )
+    drafter.add_argument("file", type=Path, help="an HDF5 file")
+    drafter.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                         help="the folder to write the layout into (created)")
+    drafter.add_argument("--name", default=None,
+                         help="the layout's and namespace's name (default: from the file's)")
+    drafter.add_argument("--overwrite", action="store_true",
+                         help="replace layout files already in DIR")
+
+    embedder = sub.add_parser(
+        "embed",
+        help="make a file that follows a layout self-describing: validate it, then add the "
+        "specs and type attributes in one safe save (exit 1, nothing written, if invalid)",
+    )
+    embedder.add_argument("file", type=Path, help="an HDF5 file (edited in place, safely)")
+    embedder.add_argument("--layout", required=True, metavar="NAME|PATH",
+                          help="the layout the file follows: a shipped layout, a layout "
+                          "folder or its layout.yaml")
+    embedder.add_argument("--root-type", default=None, metavar="TYPE",
+                          help="the root's type, if not the layout's root type")
+    embedder.add_argument("--strict", action="store_true",
+                          help="objects no type binds count as errors")
+    embedder.add_argument("-v", "--verbose", action="store_true",
+                          help="also say how the save reached the disk and why")
+
     recover = sub.add_parser(
         "recover",
         help="roll back a save that a crash interrupted (exit 0 done or nothing to do, "
@@ -451,6 +479,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "recover":
         return _recover(args.file)
+    if args.command == "embed":
+        return _embed(args)
+    if args.command == "infer":
+        from h5model.inference import infer
+
+        draft = infer(args.file, args.output, name=args.name, overwrite=args.overwrite)
+        print(f"{draft.layout_file}: layout {draft.namespace!r}, root type {draft.root_type}, "
+              f"{len(draft.types)} type(s)")
+        return 0
     if args.command == "truncate":
         from h5model.truncation import truncate
 
@@ -461,6 +498,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{written}: {after:,} bytes (from {before:,} bytes)")
         return 0
     raise AssertionError(args.command)
+
+
+def _embed(args: argparse.Namespace) -> int:
+    """0 embedded; 1 the file does not fit the layout (the report printed, nothing written)."""
+    from h5model.cli.embed import EmbedRefused, embed
+
+    try:
+        done = embed(args.file, args.layout, root_type=args.root_type, strict=args.strict)
+    except EmbedRefused as refused:
+        sys.stdout.write(refused.report.to_text())
+        print(f"{args.file}: does not fit the layout; nothing was written", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {len(done.typed)} object(s) typed, specs embedded")
+    if args.verbose:
+        print(f"{args.file}: saved by {done.save.method}: {done.save.reason}")
+    return 0
 
 
 def _recover(path: Path) -> int:

@@ -12,7 +12,9 @@ once, so that the reader, validation and truncation all see the same typed graph
   Of those that fit, a type any other fitting one extends is dropped (the most
   specific wins); none left, or several, leaves the child untyped, with the reason.
 
-Objects with type attributes keep their types. Bound nodes are marked ``bound=True``.
+Objects with type attributes keep their types (and get what the layout says of their
+type, as a file made self-describing by ``h5model embed`` keeps its layout). Bound nodes
+are marked ``bound=True``.
 Attributes a layout stores as text holding literals are parsed into typed values in the
 index (``rules.text``), and where they are is kept so that edits are written back as
 text. Children of a type with numeric order are listed in numeric name order.
@@ -80,6 +82,8 @@ class _Binder:
         root = self.graph.nodes["/"]
         if "type" in root:
             rule = self._rule_of("/")
+            if rule is not None:
+                self._layout_extras("/", rule)
         else:
             ns, name = self.layout.namespace, self.layout.root_type
             rule = self.rules.type_rule(ns, name)
@@ -107,7 +111,12 @@ class _Binder:
     def _child(self, parent: str, name: str, target: str, rule: TypeRule) -> TypeRule | None:
         data = self.graph.nodes[target]
         if "type" in data:
-            return self._rule_of(target) if target not in self.binding.bound else None
+            if target in self.binding.bound:
+                return None
+            typed = self._rule_of(target)
+            if typed is not None:
+                self._layout_extras(target, typed)
+            return typed
         part = rule.named(name)
         if part is not None:
             if part.nested is not None:
@@ -194,7 +203,11 @@ class _Binder:
         data = self.graph.nodes[path]
         data["namespace"], data["type"], data["bound"] = namespace, type_name, True
         self.binding.bound.add(path)
-        rule = self.rules.type_rule(namespace, type_name)
+        self._layout_extras(path, self.rules.type_rule(namespace, type_name))
+
+    def _layout_extras(self, path: str, rule: TypeRule) -> None:
+        """What the layout says of the object's type, for bound objects and for those
+        whose type attributes name a type of the layout (a file ``h5model embed`` wrote)."""
         says = self._type_layout(rule)
         if says.text_attributes:
             self._parse_texts(path, rule, says.text_attributes)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import h5py
 
@@ -96,14 +96,7 @@ def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], p
         replace.remove_stale(path)
         target.release()
         try:
-            try:
-                new = replace.NewFile.beside(path, limit)
-            except replace.NoReplace as why:
-                report = SaveReport("journal", why.reason)
-                writer, touched = _in_place(path, write)
-            else:
-                report = SaveReport(new.method, new.reason)
-                writer, touched = _replacing(new, write)
+            report, (writer, touched) = rewrite(path, write, limit)
         except BaseException:
             target.reopen()
             raise
@@ -112,10 +105,21 @@ def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], p
     return report
 
 
-_Write = Callable[[h5py.File], tuple[Writer, set[str]]]
+T = TypeVar("T")
 
 
-def _replacing(new: replace.NewFile, write: _Write) -> tuple[Writer, set[str]]:
+def rewrite(path: Path, write: Callable[[h5py.File], T], limit: int) -> tuple[SaveReport, T]:
+    """Run ``write`` on the file's clone or copy and move it over the file, or on the file
+    itself through the undo journal: afterwards the file holds all of it or none of it.
+    The caller holds the saving lock."""
+    try:
+        new = replace.NewFile.beside(path, limit)
+    except replace.NoReplace as why:
+        return SaveReport("journal", why.reason), _in_place(path, write)
+    return SaveReport(new.method, new.reason), _replacing(new, write)
+
+
+def _replacing(new: replace.NewFile, write: Callable[[h5py.File], T]) -> T:
     """Edit the clone or copy, then move it over the file: readers of every kind see the
     old file or the new one."""
     try:
@@ -132,7 +136,7 @@ def _replacing(new: replace.NewFile, write: _Write) -> tuple[Writer, set[str]]:
     return done
 
 
-def _in_place(path: Path, write: _Write) -> tuple[Writer, set[str]]:
+def _in_place(path: Path, write: Callable[[h5py.File], T]) -> T:
     """Edit the file itself through the undo journal (other readers refuse it meanwhile)."""
     journal = JournaledFile(path)
     try:

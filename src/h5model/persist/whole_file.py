@@ -15,8 +15,11 @@ from pathlib import Path
 import h5py
 
 from h5model.errors import H5ModelError
+from h5model.models.declared import declare
 from h5model.models.nodes import Node, owner_of
-from h5model.persist.writer import Writer, embed_specs, type_key
+from h5model.persist.writer import Writer, embed_layout_document, embed_specs, type_key
+from h5model.spec.declared import is_layout_class
+from h5model.spec.layout import Layout
 from h5model.spec.loader import PathLike, SpecSet, combine, supplied_specs
 from h5model.storage.locking import WriterLock, recover
 from h5model.storage.replace import fsync_folder
@@ -28,8 +31,10 @@ def specs_of(model: Node) -> SpecSet | None:
     return owner.specs if owner is not None else None
 
 
-def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = False) -> Writer:
-    """Write ``root`` and everything under it as a new file with ``specs`` embedded.
+def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = False,
+               layout: Layout | None = None) -> Writer:
+    """Write ``root`` and everything under it as a new file with ``specs`` embedded (and
+    ``layout`` beside its namespace's specs, as ``h5model embed`` keeps it).
 
     Written to a temporary file beside ``path`` and moved into place at the end: an
     interrupted write leaves no file (or the old one) behind."""
@@ -48,6 +53,8 @@ def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = Fals
                 (ns.name, ns.version, ns.embedded_documents()) for ns in specs.namespaces.values()
             ]
             embed_specs(h5, documents)
+            if layout is not None:
+                embed_layout_document(h5, layout, specs)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             if path.exists():  # a replaced file keeps its permission bits
@@ -80,9 +87,15 @@ def _create_beside(path: Path) -> str:
 def write(root: Node, path: PathLike, *, overwrite: bool = False,
           spec: PathLike | Sequence[PathLike] | None = None) -> Path:
     """Write ``root`` (e.g. an NWBFile model) and everything under it to a new file, with
-    its specs embedded so that pynwb and every HDMF reader can open it."""
+    its specs embedded so that pynwb and every HDMF reader can open it. A root of a layout
+    written as classes (``models.declared``) embeds the spec derived from them, and the
+    layout."""
     target = Path(path)
     specs = specs_of(root) if spec is None else combine(None, supplied_specs(spec), str(path))
+    layout = None
+    if specs is None and spec is None and is_layout_class(type(root)):
+        layout = declare(type(root)).layout  # a layout written as classes: its derived spec
+        specs = combine(None, layout.namespaces(), str(path))
     if specs is None:
         raise H5ModelError("no specs to embed: pass spec=... for models not read from a file",
                            file=target)
@@ -92,7 +105,7 @@ def write(root: Node, path: PathLike, *, overwrite: bool = False,
     try:
         if target.exists():
             recover(target)  # a stale journal must not outlive its file
-        write_file(root, target, specs, overwrite=overwrite)
+        write_file(root, target, specs, overwrite=overwrite, layout=layout)
     finally:
         lock.release()
     return target

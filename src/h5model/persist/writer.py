@@ -34,6 +34,7 @@ from h5model.rules.dtypes import holds_references, is_text
 from h5model.rules.text import format_literal
 from h5model.rules.values import as_text, each_time, isodatetime_stored
 from h5model.spec import dtypes
+from h5model.spec.layout import EMBEDDED, Layout, layout_document
 from h5model.spec.loader import SpecSet
 from h5model.spec.storage import BOOKKEEPING_ATTRIBUTES, TYPE_KEYS
 
@@ -593,3 +594,15 @@ def embed_specs(h5: h5py.File, namespaces: Iterable[tuple[str, str, Mapping[str,
                 del target[source]
             target.create_dataset(source, data=json.dumps(document), dtype=h5py.string_dtype())
     h5.attrs[".specloc"] = group.ref
+
+
+def embed_layout_document(h5: h5py.File, layout: Layout, specs: SpecSet) -> None:
+    """The layout beside its namespace's embedded sources (``spec.layout.EMBEDDED``)."""
+    import json
+
+    own = specs.namespaces[layout.namespace]
+    group = h5["specifications"][f"{own.name}/{own.version or 'unversioned'}"]
+    if EMBEDDED in group:
+        del group[EMBEDDED]
+    group.create_dataset(EMBEDDED, data=json.dumps(layout_document(layout)),
+                         dtype=h5py.string_dtype())

@@ -35,6 +35,7 @@ from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.open import check_regular_file
+from h5model.models.declared import declare, module_of
 from h5model.models.lazyclasses import type_keys
 from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import SaveReport, save_changes, save_new
@@ -44,7 +45,8 @@ from h5model.rules.ruleset import RuleSet
 from h5model.session.builders import Builders
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.declared import is_layout_class, resolve_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import PathLike, SpecSet, combine, load_specs, supplied_specs
 from h5model.storage.locking import WriterLock, reading, recover
 from h5model.storage.remote import READ_ONLY, handle_of, is_url, read_only
@@ -74,7 +76,7 @@ class File(Generic[RootT]):
         spec: PathLike | Sequence[PathLike] | None = None,
         external_root: PathLike | None = None,
         namespace: str | Sequence[str] | None = None,
-        layout: Layout | LayoutLike | None = None,
+        layout: Layout | LayoutLike | type[Any] | None = None,
         index: PathLike | bool | None = None,
     ) -> None:
         if mode not in MODES:
@@ -102,7 +104,9 @@ class File(Generic[RootT]):
                                 **({"read_only": READ_ONLY} if self.url is not None else {}))
         self._source = FileSource(self.path, self.label, self._tracker, self._models_get,
                                   url=self.url)
-        self.layout: Layout | None = load_layout(layout) if layout is not None else None
+        self._declared = declare(layout) if is_layout_class(layout) else None  # type: ignore[arg-type]
+        """The layout written as model classes (``models.declared``): read as those classes."""
+        self.layout: Layout | None = resolve_layout(layout) if layout is not None else None
         """The layout that types the file's objects without type attributes (or None)."""
         self._spec_arg = spec
         self._default_specs = False
@@ -137,7 +141,7 @@ class File(Generic[RootT]):
                 else:
                     self._tracker.specs = registry.committed_specs(namespace, label=self.label)
                     self._default_specs = True
-                self.modules = registry.modules_for(self._tracker.specs)
+                self.modules = self._modules_for(self._tracker.specs)
             else:
                 self._load()
         except BaseException:
@@ -162,7 +166,9 @@ class File(Generic[RootT]):
                     return
             specs = self._tracker.specs = load_specs(h5, self.label, self._spec_arg,
                                                      self._layout_namespaces())
-            self.modules = registry.modules_for(specs)
+            if self.layout is None:  # a file made self-describing keeps its layout
+                self.layout = embedded_layout(h5, self.label, specs)
+            self.modules = self._modules_for(specs)
             index = self._tracker.index = build_graph(h5, self.label)
             self._bind(index)
             self._source.binder = self._bind
@@ -170,6 +176,13 @@ class File(Generic[RootT]):
                 h5, self.label, index, self.modules, self._open_external,
                 source=self._source, owner=self._tracker,
             ).build()
+
+    def _modules_for(self, specs: SpecSet) -> dict[str, ModuleType]:
+        """The model modules of ``specs``; a layout written as classes gives its own."""
+        modules = registry.modules_for(specs)
+        if self._declared is not None:
+            modules[self._declared.namespace] = module_of(self._declared)
+        return modules
 
     def _layout_namespaces(self) -> dict[str, Any]:
         return self.layout.namespaces() if self.layout is not None else {}
@@ -421,14 +434,14 @@ class File(Generic[RootT]):
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: None = None,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None,
 ) -> File[Any]: ...
 @overload
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: type[RootT],
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None,
 ) -> File[RootT]: ...
 def open(
@@ -438,7 +451,7 @@ def open(
     spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None,
     root_type: type[Any] | None = None,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None,
 ) -> File[Any]:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace

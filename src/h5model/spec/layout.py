@@ -36,7 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from h5model.errors import SpecError
-from h5model.spec.loader import NamespaceSpec, _parse_text, _spec_file_text, read_namespace_files
+from h5model.spec.loader import (
+    NamespaceSpec,
+    SpecSet,
+    _parse_text,
+    _read_text,
+    _spec_file_text,
+    _stored_member,
+    find_spec_group,
+    namespace_from_documents,
+    read_namespace_files,
+)
 from h5model.spec.patterns import NamePattern, compile_pattern
 
 MANIFEST = "layout.yaml"
@@ -142,16 +152,7 @@ def read_layout(manifest: Path) -> Layout:
     body = document.get("layout") if isinstance(document, dict) else None
     if not isinstance(body, dict):
         raise SpecError(f"expected a mapping with a 'layout' entry in {MANIFEST}", file=label)
-    known = {"name", "version", "namespace", "root_type", "doc", "types"}
-    unknown = set(body) - known
-    if unknown:
-        raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
-                        hdf5_path="layout")
-    name = _text(body, "name", label)
     namespace_file = _text(body, "namespace", label)
-    root_type = _text(body, "root_type", label)
-    if not name.isidentifier():
-        raise SpecError(f"layout name {name!r} must be an identifier", file=label)
     folder = manifest.resolve().parent
     namespace_path = (folder / namespace_file).resolve()
     if not namespace_path.is_relative_to(folder):
@@ -159,7 +160,21 @@ def read_layout(manifest: Path) -> Layout:
     namespaces = read_namespace_files([namespace_path], trusted=trusted)
     if not namespaces:
         raise SpecError("the namespace file defines no namespace", file=label)
-    namespace = next(iter(namespaces))
+    return _from_body(body, next(iter(namespaces)), namespaces, folder, namespace_path, label)
+
+
+def _from_body(body: dict[str, Any], namespace: str, namespaces: dict[str, NamespaceSpec],
+               folder: Path, namespace_path: Path, label: str) -> Layout:
+    """A layout from the body of its manifest, its namespace already read."""
+    known = {"name", "version", "namespace", "root_type", "doc", "types"}
+    unknown = set(body) - known
+    if unknown:
+        raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
+                        hdf5_path="layout")
+    name = _text(body, "name", label)
+    root_type = _text(body, "root_type", label)
+    if not name.isidentifier():
+        raise SpecError(f"layout name {name!r} must be an identifier", file=label)
     types_raw = body.get("types") or {}
     if not isinstance(types_raw, dict):
         raise SpecError("'types' must be a mapping", file=label, hdf5_path="layout/types")
@@ -179,6 +194,84 @@ def read_layout(manifest: Path) -> Layout:
                   namespace=namespace, root_type=root_type, folder=folder,
                   namespace_file=namespace_path, doc=str(body.get("doc") or ""), types=types,
                   read=namespaces)
+
+
+def layout_from_documents(documents: dict[str, Any], body: dict[str, Any],
+                          label: str) -> Layout:
+    """A layout whose namespace is given as documents (``namespace`` plus each source by
+    name) rather than files: one derived from model classes (``models.declared``)."""
+    namespace = namespace_from_documents(documents, label)
+    namespaces = {namespace.name: namespace}
+    return _from_body(body, namespace.name, namespaces, Path("."), Path(label), label)
+
+
+# -- a layout kept in the file it describes (``h5model embed``) ---------------------------------
+EMBEDDED = "layout"
+"""The member of the layout namespace's spec group (``/specifications/<ns>/<version>/``)
+holding the layout, beside the namespace's sources: HDMF readers read only the sources
+their namespace document names, and pass it by."""
+
+
+def layout_document(layout: Layout) -> dict[str, Any]:
+    """The layout as a JSON-able document, to embed beside its namespace's specs."""
+    types: dict[str, Any] = {}
+    for type_name, says in sorted(layout.types.items()):
+        entry: dict[str, Any] = {}
+        if says.name_pattern is not None:
+            entry["name_pattern"] = says.name_pattern.text
+        if says.order != "name":
+            entry["order"] = says.order
+        if says.text_attributes:
+            entry["text_attributes"] = sorted(says.text_attributes)
+        if says.rows is not None:
+            entry["rows"] = says.rows
+        if says.keep_whole:
+            entry["keep_whole"] = True
+        types[type_name] = entry
+    body = {"name": layout.name, "version": layout.version, "root_type": layout.root_type,
+            "doc": layout.doc, "types": types}
+    return {"layout": body}
+
+
+def embedded_layout(file: Any, label: str, specs: SpecSet) -> Layout | None:
+    """The layout a file keeps beside the specs it embeds (``h5model embed``), or None.
+
+    ``file`` is the open h5py file, ``specs`` the specs read from it."""
+    found = find_spec_group(file, label)
+    if found is None:
+        return None
+    spec_group, base = found
+    for namespace in specs.namespaces.values():
+        where = f"{base.rstrip('/')}/{namespace.name}"
+        ns_group = _stored_member(spec_group, namespace.name, where, label)
+        if ns_group is None or not hasattr(ns_group, "keys"):
+            continue
+        version = namespace.version or "unversioned"
+        group = _stored_member(ns_group, version, f"{where}/{version}", label)
+        if group is None or not hasattr(group, "keys"):
+            continue
+        layout = _layout_in(group, label, f"{where}/{version}", namespace,
+                            dict(specs.namespaces))
+        if layout is not None:
+            return layout
+    return None
+
+
+def _layout_in(group: Any, label: str, where: str, namespace: NamespaceSpec,
+               namespaces: dict[str, NamespaceSpec]) -> Layout | None:
+    member = _stored_member(group, EMBEDDED, f"{where}/{EMBEDDED}", label)
+    if member is None:
+        return None
+    at = f"{where}/{EMBEDDED}"
+    document = _parse_text(_read_text(member, at), at, yaml_ok=False)
+    body = document.get("layout") if isinstance(document, dict) else None
+    if not isinstance(body, dict) or "namespace" in body:
+        raise SpecError("expected a mapping with a 'layout' entry", file=label, hdf5_path=at)
+    try:
+        return _from_body(body, namespace.name, namespaces, Path(label).parent, Path(label),
+                          f"{label}:{at}")
+    except SpecError as exc:
+        raise SpecError(exc.message, file=label, hdf5_path=at) from None
 
 
 def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:

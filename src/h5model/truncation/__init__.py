@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 from h5py import h5f, h5g, h5p
@@ -26,7 +27,8 @@ from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.declared import resolve_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import SpecSet, find_spec_group, load_specs
 from h5model.storage.remote import is_url
 from h5model.truncation.copy import Copier, creation_properties
@@ -48,7 +50,7 @@ def truncate(
     overwrite: bool = False,
     *,
     progress: bool | None = None,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
 ) -> Path:
     """Write ``dst``: ``src`` with every dataset longer than ``n`` rows cut to ``n`` rows,
     tables, ragged columns, regions and time series cut consistently. ``keep`` names
@@ -67,9 +69,11 @@ def truncate(
     file = open_hdf5(src_path)
     with file:
         _check_destination(src_path, dst_path, overwrite)
-        chosen = load_layout(layout) if layout is not None else None
+        chosen = resolve_layout(layout) if layout is not None else None
         specs = (load_specs(file, label, None, chosen.namespaces()) if chosen is not None
                  else _specs(file, label))
+        if chosen is None and specs is not None:  # a file made self-describing keeps its layout
+            chosen = embedded_layout(file, label, specs)
         index = build_graph(file, label)
         counts: dict[str, str] = {}
         if chosen is not None and specs is not None:

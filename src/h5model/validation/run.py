@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -18,7 +19,8 @@ from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.limits import LimitError
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout, LayoutLike, load_layout
+from h5model.spec.declared import resolve_layout
+from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.storage.remote import RemoteFile, RemoteReadError, is_url
@@ -33,7 +35,7 @@ PathLike = str | os.PathLike[str]
 
 def validate(
     path: PathLike, *, spec: PathLike | Sequence[PathLike] | None = None, strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool = False,
 ) -> Report:
     """Validate one file against its own specs (or ``spec`` namespace files); ``layout``
@@ -46,7 +48,7 @@ def validate_many(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool = False,
 ) -> Report:
     """One report covering every file; each file's issues kept.
@@ -61,7 +63,7 @@ def validate_many(
     """
     if spec is not None:
         check_supplied(spec)
-    chosen = load_layout(layout) if layout is not None else None
+    chosen = resolve_layout(layout) if layout is not None else None
     if not isinstance(index, bool) and len(paths) != 1:
         raise H5ModelError("an index path is for one file; pass index=True for many")
     return Report([validate_file(p, spec=spec, strict=strict, layout=chosen, index=index)
@@ -73,12 +75,12 @@ def validate_file(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool = False,
 ) -> FileReport:
     """The issues of one file or URL (``spec`` files already checked by the caller);
     ``layout`` and ``index`` as for ``validate_many``."""
-    chosen = load_layout(layout) if layout is not None else None
+    chosen = resolve_layout(layout) if layout is not None else None
     report = _validate_file(str(path) if is_url(path) else Path(path), spec, index, chosen)
     if strict:
         report.issues = [replace(i, severity=Severity.ERROR) for i in report.issues]
@@ -141,6 +143,8 @@ def _check_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
         try:
             specs = load_specs(file, str(path), spec,
                                layout.namespaces() if layout is not None else None)
+            if layout is None:  # a file made self-describing keeps its layout
+                layout = embedded_layout(file, str(path), specs)
             rules = RuleSet(specs)
             if not generated(specs):  # what opening the file refuses, reported here
                 rules.build_all()
