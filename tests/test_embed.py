@@ -188,3 +188,25 @@ def test_kill_during_embed_leaves_old_or_embedded(tmp_path: Path, copy_limit: st
         assert h5model.validate(path, strict=True).exit_code() == 0
         seen.add("embedded")
     assert seen  # (which states were seen depends on the machine's speed)
+
+
+def test_hdmf_builds_the_event_features_of_an_embedded_file(tmp_path: Path) -> None:
+    """A feature's type says it is an array of one row per event (its allowed shapes), so
+    hdmf's generated classes take a feature's data as the array it is."""
+    from hdmf.backends.hdf5 import HDF5IO
+    from hdmf.build import BuildManager
+    from hdmf.common import get_type_map
+
+    path = write_rtdc(tmp_path / "cells.rtdc")
+    h5model.embed(path, "rtdc")
+    type_map = get_type_map()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        HDF5IO.load_namespaces(type_map, str(path))
+        manager = BuildManager(type_map)
+        with HDF5IO(str(path), "r", manager=manager) as io:
+            events = io.read_builder().groups["events"]
+            with h5py.File(path, "r") as h5:
+                for name in ("deform", "image"):
+                    feature = manager.construct(events.datasets[name])
+                    assert feature.data.shape == h5["events"][name].shape
