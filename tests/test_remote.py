@@ -330,3 +330,17 @@ def test_a_stalled_transfer_fails_in_bounded_time(
     assert time.monotonic() - started < 10  # three tries of about half a second each
     assert caught.value.file == url
     assert f"failed {remote.ATTEMPTS} times" in str(caught.value)
+
+
+def test_many_file_runs_take_urls(server: RangeServer, nwb_files: dict[str, Path]) -> None:
+    """A URL among the inputs of a many-file run is read where it is, as one row: the same
+    inventory and the same issues as its local file."""
+    url = server.url("ecephys.nwb")
+    local = nwb_files["ecephys"]
+    far, near = h5model.inventory([url]).rows[0], h5model.inventory([local]).rows[0]
+    assert far.path == url
+    assert (far.namespaces, far.objects, far.types) == (near.namespaces, near.objects,
+                                                         near.types)
+    report = h5model.validate_many([url, local])
+    assert [f.file for f in report.files] == [url, str(local)]
+    assert report.files[0].issues == report.files[1].issues
