@@ -148,3 +148,16 @@ def test_a_field_without_a_spec_dtype_is_refused() -> None:
 
     with pytest.raises(h5model.SpecError, match=r"Odd\.thing"):
         derive(Odd)
+
+
+def test_many_file_runs_take_a_layout_written_as_classes(tmp_path: Path) -> None:
+    """The classes serve a many-file run read in this process; worker processes, which
+    are told a layout as plain data, refuse them with a clear error."""
+    paths = [_plain(tmp_path / "a.h5"), _plain(tmp_path / "b.h5", channel="x")]
+    report = h5model.validate_many(paths, layout=Session)
+    assert [bool(f.issues) for f in report.files] == [False, True]
+    assert report.files[0].issues == h5model.validate(paths[0], layout=Session).issues
+    rows = h5model.inventory(paths[:1], layout=Session).rows
+    assert rows[0].types == {"lab.Info": 1, "lab.Session": 1, "lab.Trace": 2}
+    with pytest.raises(h5model.H5ModelError, match="in this process only"):
+        h5model.validate_many(paths, layout=Session, jobs=2)

@@ -23,6 +23,7 @@ from h5model.batch.rows import InventoryRow, TruncateRow, file_report, inventory
 from h5model.batch.runners import Job, run_here, run_on_scheduler, run_processes
 from h5model.batch.tasks import Answer
 from h5model.errors import H5ModelError
+from h5model.spec.declared import is_layout_class
 from h5model.spec.layout import Layout, LayoutLike
 from h5model.storage.remote import is_url
 from h5model.validation import FileReport, Report, check_supplied
@@ -48,7 +49,7 @@ def validate_many(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool = False,
     jobs: int | None = None,
     scheduler: str | None = None,
@@ -88,7 +89,7 @@ def inventory(
     *,
     spec: PathLike | Sequence[PathLike] | None = None,
     strict: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     jobs: int | None = None,
     scheduler: str | None = None,
     timeout: float | None = None,
@@ -120,7 +121,7 @@ def truncate_many(
     n: int = 10,
     keep: Sequence[str] = (),
     overwrite: bool = False,
-    layout: Layout | LayoutLike | None = None,
+    layout: Layout | LayoutLike | type[Any] | None = None,
     jobs: int | None = None,
     scheduler: str | None = None,
     timeout: float | None = None,
@@ -170,6 +171,10 @@ def _run(
         raise H5ModelError("give either jobs (local processes) or a Dask scheduler, not both")
     if timeout is not None and not timeout > 0:
         raise H5ModelError(f"the timeout must be a number of seconds > 0, not {timeout!r}")
+    if (jobs is not None or scheduler is not None or timeout is not None) and found and \
+            is_layout_class(options(found[0]).get("layout")):
+        raise H5ModelError("a layout written as classes is read in this process only: run "
+                           "without jobs, scheduler or timeout, or give its YAML folder")
     absolute = scheduler is not None  # a cluster's workers need not share our folder
     work = [
         Job(i, task, os.path.abspath(item.path) if absolute and not is_url(item.path)
@@ -206,12 +211,15 @@ def _listed(paths: Inputs) -> list[PathLike]:
     return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
-def _layout_arg(layout: Layout | LayoutLike | None) -> str | None:
-    """A layout as workers are told it: its name or folder (plain data)."""
-    if layout is None:
-        return None
+def _layout_arg(layout: Layout | LayoutLike | type[Any] | None) -> Any:
+    """A layout as workers are told it: its name or folder (plain data); a layout
+    written as classes is handed on as it is (it is read in this process only)."""
+    if layout is None or is_layout_class(layout):
+        return layout
     if isinstance(layout, Layout):
         return str(layout.folder)
+    if isinstance(layout, type):
+        raise H5ModelError(f"{layout.__name__} is not a layout: subclass h5model.Group")
     return os.fspath(layout)
 
 

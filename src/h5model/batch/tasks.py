@@ -21,7 +21,7 @@ from h5model.hdf5.graph import build_graph
 from h5model.hdf5.kinds import NodeKind
 from h5model.hdf5.open import open_hdf5
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import load_layout
+from h5model.spec.declared import resolve_layout
 from h5model.spec.loader import load_specs
 from h5model.storage.journal import JournalError
 from h5model.storage.remote import is_url
@@ -51,7 +51,7 @@ def inventory_task(path: str, options: dict[str, Any]) -> Answer:
         "warnings": sum(1 for i in issues if i["severity"] == Severity.WARNING.value),
         "issues": issues,
     }
-    layout = load_layout(options["layout"]) if options.get("layout") else None
+    layout = resolve_layout(options["layout"]) if options.get("layout") else None
     try:
         file = open_hdf5(path if is_url(path) else Path(path))
     except (H5ModelError, JournalError, OSError):
