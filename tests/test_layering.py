@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     # many files at once: runs validation and truncation per file, never the session
     "batch": {"errors", "storage", "spec", "rules", "codegen", "hdf5", "validation",
               "truncation"},
-    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch", "inference"},
+    "cli": BELOW_SESSION | {"session", "validation", "truncation", "batch", "inference",
+                             "layouts"},
     # what a shipped layout's system does beyond one file reads through the session
     "layouts": BELOW_SESSION | {"session", "validation", "truncation"},
 }

@@ -219,6 +219,29 @@ def _parser() -> argparse.ArgumentParser:
     drafter.add_argument("--overwrite", action="store_true",
                          help="replace layout files already in DIR")
 
+    stytra = sub.add_parser(
+        "stytra", help="stytra sessions: the metadata JSON (and logs) into a file and back")
+    stytra_sub = stytra.add_subparsers(dest="stytra_command", required=True)
+    importer = stytra_sub.add_parser(
+        "import", help="write a new session file from stytra's metadata JSON (and its logs)")
+    importer.add_argument("file", type=Path, metavar="METADATA_JSON",
+                          help="the session's *_metadata.json")
+    importer.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                          help="the session file to write (refused if it exists)")
+    importer.add_argument("--log", action="append", default=[], metavar="NAME=CSV",
+                          help="a log stytra saved as CSV, e.g. behavior_log=x_behavior_log.csv;"
+                          " may be repeated")
+    exporter = stytra_sub.add_parser(
+        "export", help="write the metadata JSON (and logs) a session file holds, as stytra does")
+    exporter.add_argument("file", type=Path, help="a session file (layout stytra)")
+    exporter.add_argument("-o", "--output", type=Path, required=True, metavar="METADATA_JSON",
+                          help="the JSON document to write (refused if it exists)")
+    exporter.add_argument("--logs", type=Path, default=None, metavar="DIR",
+                          help="also write each log as <name>.csv into this folder")
+    exporter.add_argument("--strict-json", action="store_true",
+                          help="refuse NaN and infinities, which standard JSON cannot hold "
+                          "(stytra writes them as NaN/Infinity)")
+
     embedder = sub.add_parser(
         "embed",
         help="make a file that follows a layout self-describing: validate it, then add the "
@@ -481,6 +504,10 @@ def _run(args: argparse.Namespace) -> int:
         return _recover(args.file)
     if args.command == "embed":
         return _embed(args)
+    if args.command == "stytra":
+        from h5model.cli.stytra import run_stytra
+
+        return run_stytra(args)
     if args.command == "infer":
         from h5model.inference import infer
 
