@@ -26,8 +26,11 @@ N = 40
 
 
 def write_rtdc(path: Path, n: int = N) -> Path:
-    """An RT-DC file as dcnum's own writer makes it."""
+    """An RT-DC file as dcnum's own writer makes it, its raw images in a basin beside it."""
     rng = np.random.default_rng(1)
+    with dcnum_write.HDF5Writer(path.parent / "raw.rtdc", mode="w") as hw:
+        hw.store_feature_chunk("image", rng.integers(0, 255, (2 * n, 8, 12), dtype=np.uint8))
+        hw.h5.attrs["experiment:event count"] = 2 * n
     with dcnum_write.HDF5Writer(path, mode="w") as hw:
         hw.store_feature_chunk("deform", rng.random(n))
         hw.store_feature_chunk("area_um", (rng.random(n) * 100).astype(np.float32))

@@ -56,6 +56,8 @@ class Binding:
     """Datasets that truncation copies whole (their type's layout says ``keep_whole``)."""
     numeric: set[str] = field(default_factory=set)
     """Groups whose children are listed in numeric name order."""
+    basins: set[str] = field(default_factory=set)
+    """Datasets that are basin documents (their type's layout says ``basin``)."""
 
 
 def bind(index: FileIndex, rules: RuleSet, layout: Layout | None) -> Binding:
@@ -215,6 +217,8 @@ class _Binder:
             self.binding.rows[path] = says.rows
         if says.keep_whole:
             self.binding.whole.add(path)
+        if says.basin:
+            self.binding.basins.add(path)
 
     def _parse_texts(self, path: str, rule: TypeRule, names: frozenset[str]) -> None:
         attrs = self.index.attrs.get(path, {})

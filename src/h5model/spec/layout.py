@@ -22,6 +22,7 @@ says what the spec language cannot:
           rows: experiment:event count # every dataset child has this many rows
         Basin:
           keep_whole: true             # never cut by truncate
+          basin: true                  # a dcnum basin document: features held elsewhere
 
 Patterns are compiled by ``spec.patterns`` (no backtracking); text attributes are
 parsed by ``rules.text``. ``--layout`` takes a shipped name, the folder or its
@@ -64,7 +65,11 @@ class TypeLayout:
     rows: str | None = None
     """A collection whose datasets all have one row count, the root attribute named here."""
     keep_whole: bool = False
-    """Datasets of the type are copied whole by ``truncate`` (e.g. lines of a document)."""
+    """Objects of the type are copied whole by ``truncate`` (e.g. lines of a document; a
+    group with everything in it)."""
+    basin: bool = False
+    """Datasets of the type are dcnum basin documents (``hdf5.basins``): ``validate``
+    checks the basin they describe and its mapping."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,8 @@ def layout_document(layout: Layout) -> dict[str, Any]:
             entry["rows"] = says.rows
         if says.keep_whole:
             entry["keep_whole"] = True
+        if says.basin:
+            entry["basin"] = True
         types[type_name] = entry
     body = {"name": layout.name, "version": layout.version, "root_type": layout.root_type,
             "doc": layout.doc, "types": types}
@@ -277,7 +284,8 @@ def _layout_in(group: Any, label: str, where: str, namespace: NamespaceSpec,
 def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
     if not isinstance(entry, dict):
         raise SpecError("expected a mapping", file=label, hdf5_path=where)
-    unknown = set(entry) - {"name_pattern", "order", "text_attributes", "rows", "keep_whole"}
+    unknown = set(entry) - {"name_pattern", "order", "text_attributes", "rows", "keep_whole",
+                            "basin"}
     if unknown:
         raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
                         hdf5_path=where)
@@ -299,7 +307,8 @@ def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
     rows = entry.get("rows")
     if rows is not None and not isinstance(rows, str):
         raise SpecError("rows must name a root attribute", file=label, hdf5_path=where)
-    return TypeLayout(compiled, order, frozenset(texts), rows, bool(entry.get("keep_whole")))
+    return TypeLayout(compiled, order, frozenset(texts), rows, bool(entry.get("keep_whole")),
+                      bool(entry.get("basin")))
 
 
 def _text(body: dict[str, Any], key: str, label: str) -> str:

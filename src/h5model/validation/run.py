@@ -24,6 +24,7 @@ from h5model.spec.layout import Layout, LayoutLike, embedded_layout
 from h5model.spec.loader import load_specs, read_namespace_files
 from h5model.storage.journal import JournalError
 from h5model.storage.remote import RemoteFile, RemoteReadError, is_url
+from h5model.validation.basins import check_basins
 from h5model.validation.external import check_external_links
 from h5model.validation.layout_checks import check_binding
 from h5model.validation.report import Emit, FileReport, Issue, Report, Severity
@@ -174,8 +175,9 @@ def _check_file(path: Path | str, spec: PathLike | Sequence[PathLike] | None,
         def skip(hdf5_path: str) -> bool:
             return any(hdf5_path == p or hdf5_path.startswith(p + "/") for p in spec_paths)
 
-        if isinstance(path, Path):  # a remote file's links are not followed
+        if isinstance(path, Path):  # a remote file's links (and basins) are not followed
             check_external_links(path, index, emit, skip)
+            check_basins(path, file, index, emit)
         structure = StructureChecker(file, index, rules, emit, skip)
         tables = TableChecker(file, index, structure.rules, emit, skip)
         for check in (structure.run, tables.run):
