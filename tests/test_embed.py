@@ -210,3 +210,51 @@ def test_hdmf_builds_the_event_features_of_an_embedded_file(tmp_path: Path) -> N
                 for name in ("deform", "image"):
                     feature = manager.construct(events.datasets[name])
                     assert feature.data.shape == h5["events"][name].shape
+
+
+def _hdmf_reads(path: Path) -> Any:
+    """What hdmf's generic reader makes of a file: its namespaces loaded from the file
+    (as ``load_namespaces=True`` did), then the whole container tree constructed."""
+    from hdmf.backends.hdf5 import HDF5IO
+    from hdmf.build import BuildManager
+    from hdmf.common import get_type_map
+
+    type_map = get_type_map()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        HDF5IO.load_namespaces(type_map, str(path))
+        with HDF5IO(str(path), "r", manager=BuildManager(type_map)) as io:
+            root = io.read()
+            return root, {c.name: c for c in root.all_objects.values()}
+
+
+def test_hdmf_reads_text_literal_attributes_of_an_embedded_rtdc_file(tmp_path: Path) -> None:
+    """The layout keeps 'pipeline:dcnum generation' as text holding an int: the embedded
+    spec says text (what is stored), hdmf reads it; h5model still reads an int."""
+    path = write_rtdc(tmp_path / "cells.rtdc")
+    before = _models(path, layout="rtdc")
+    h5model.embed(path, "rtdc")
+    root, _ = _hdmf_reads(path)
+    assert getattr(root, "pipeline:dcnum generation", None) in ("11", None)
+    with h5py.File(path) as h5:
+        assert h5.attrs["pipeline:dcnum generation"] == "11"  # stored as it was
+    with h5model.open(path) as f:
+        assert f.root.pipeline_dcnum_generation == 11
+    after = _models(path)
+    assert after == before
+
+
+def test_hdmf_reads_an_embedded_offspect_cache(tmp_path: Path) -> None:
+    from test_layout_offspect import META, write_cache
+
+    path = write_cache(tmp_path / "cache.hdf5", {"a.cnt": (META, [0, 1, 10])})
+    before = _models(path, layout="offspect")
+    h5model.embed(path, "offspect")
+    _, objects = _hdmf_reads(path)
+    assert {"a.cnt", "traces", "0", "1", "10"} <= set(objects)
+    with h5model.open(path) as f:
+        origin = f.root["a.cnt"]
+        assert origin.samplingrate == 1000.0 and origin.samples_pre_event == 5
+        assert origin.traces["10"].id == 10 and origin.traces["10"].reject is False
+    assert _models(path) == before
+    assert h5model.validate(path, strict=True).exit_code() == 0

@@ -99,11 +99,13 @@ class _Binder:
         if rule is None:
             return
         queue: list[tuple[str, TypeRule]] = [("/", rule)]
+        # the specs a file embeds (``h5model embed``) are no part of what the layout types
+        specs = "/specifications" if ".specloc" in self.index.attrs.get("/", {}) else None
         while queue:
             path, rule = queue.pop()
             self._order(path, rule)
             for child in self.index.children.get(path, ()):
-                if child.kind is not LinkKind.HARD:
+                if child.kind is not LinkKind.HARD or child.target == specs:
                     continue
                 found = self._child(path, child.name, child.target, rule)
                 if found is not None and self.graph.nodes[child.target]["kind"] is NodeKind.GROUP:

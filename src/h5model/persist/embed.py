@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -25,7 +26,7 @@ from h5model.hdf5.graph import build_graph
 from h5model.persist.save import SaveReport, rewrite
 from h5model.persist.writer import embed_layout_document, embed_specs, type_key
 from h5model.rules.ruleset import RuleSet
-from h5model.spec.layout import Layout
+from h5model.spec.layout import Layout, stored_documents
 from h5model.spec.loader import combine, find_spec_group
 from h5model.storage import replace as replacing
 from h5model.storage.locking import WriterLock, recover, saving
@@ -85,7 +86,13 @@ def _embed(h5: h5py.File, layout: Layout, label: str) -> dict[str, str]:
         attrs["object_id"] = str(uuid.uuid4())
         typed[path] = data["type"]
     names = specs.dependency_closure(layout.namespace)
-    embed_specs(h5, [(specs.namespaces[n].name, specs.namespaces[n].version,
-                      specs.namespaces[n].embedded_documents()) for n in names])
-    embed_layout_document(h5, layout, specs)
+    documents: list[tuple[str, str, Any]] = []
+    literals: dict[str, dict[str, Any]] = {}
+    for n in names:
+        held = specs.namespaces[n].embedded_documents()
+        if n == layout.namespace:  # text attributes declared as the text they store
+            held, literals = stored_documents(held, layout)
+        documents.append((specs.namespaces[n].name, specs.namespaces[n].version, held))
+    embed_specs(h5, documents)
+    embed_layout_document(h5, layout, specs, literals)
     return typed

@@ -11,6 +11,7 @@ import secrets
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -19,7 +20,7 @@ from h5model.models.declared import declare
 from h5model.models.nodes import Node, owner_of
 from h5model.persist.writer import Writer, embed_layout_document, embed_specs, type_key
 from h5model.spec.declared import is_layout_class
-from h5model.spec.layout import Layout
+from h5model.spec.layout import Layout, stored_documents
 from h5model.spec.loader import PathLike, SpecSet, combine, supplied_specs
 from h5model.storage.locking import WriterLock, recover
 from h5model.storage.replace import fsync_folder
@@ -49,12 +50,16 @@ def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = Fals
             writer.write_attributes(h5, root)
             writer.write_children(h5, root)
             writer.finish()
-            documents = [
-                (ns.name, ns.version, ns.embedded_documents()) for ns in specs.namespaces.values()
-            ]
+            documents: list[tuple[str, str, Any]] = []
+            literals: dict[str, dict[str, Any]] = {}
+            for ns in specs.namespaces.values():
+                held = ns.embedded_documents()
+                if layout is not None and ns.name == layout.namespace:
+                    held, literals = stored_documents(held, layout)  # text as stored
+                documents.append((ns.name, ns.version, held))
             embed_specs(h5, documents)
             if layout is not None:
-                embed_layout_document(h5, layout, specs)
+                embed_layout_document(h5, layout, specs, literals)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             if path.exists():  # a replaced file keeps its permission bits

@@ -596,13 +596,15 @@ def embed_specs(h5: h5py.File, namespaces: Iterable[tuple[str, str, Mapping[str,
     h5.attrs[".specloc"] = group.ref
 
 
-def embed_layout_document(h5: h5py.File, layout: Layout, specs: SpecSet) -> None:
-    """The layout beside its namespace's embedded sources (``spec.layout.EMBEDDED``)."""
+def embed_layout_document(h5: h5py.File, layout: Layout, specs: SpecSet,
+                          literals: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """The layout beside its namespace's embedded sources (``spec.layout.EMBEDDED``), with
+    the declared specs of attributes embedded as text (``spec.layout.stored_documents``)."""
     import json
 
     own = specs.namespaces[layout.namespace]
     group = h5["specifications"][f"{own.name}/{own.version or 'unversioned'}"]
     if EMBEDDED in group:
         del group[EMBEDDED]
-    group.create_dataset(EMBEDDED, data=json.dumps(layout_document(layout)),
+    group.create_dataset(EMBEDDED, data=json.dumps(layout_document(layout, literals)),
                          dtype=h5py.string_dtype())

@@ -31,7 +31,9 @@ parsed by ``rules.text``. ``--layout`` takes a shipped name, the folder or its
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,10 @@ class TypeLayout:
     basin: bool = False
     """Datasets of the type are dcnum basin documents (``hdf5.basins``): ``validate``
     checks the basin they describe and its mapping."""
+    literals: Mapping[str, Any] = field(default_factory=dict)
+    """Only in a layout kept in a file (``h5model embed``): text attribute -> the
+    attribute's spec as the layout declared it (dtype of the literal), while the embedded
+    spec declares the text that is stored (``stored_documents``)."""
 
 
 @dataclass(frozen=True)
@@ -217,8 +223,10 @@ holding the layout, beside the namespace's sources: HDMF readers read only the s
 their namespace document names, and pass it by."""
 
 
-def layout_document(layout: Layout) -> dict[str, Any]:
-    """The layout as a JSON-able document, to embed beside its namespace's specs."""
+def layout_document(layout: Layout,
+                    literals: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The layout as a JSON-able document, to embed beside its namespace's specs;
+    ``literals`` (type -> attribute -> its declared spec) as ``stored_documents`` gives."""
     types: dict[str, Any] = {}
     for type_name, says in sorted(layout.types.items()):
         entry: dict[str, Any] = {}
@@ -234,16 +242,91 @@ def layout_document(layout: Layout) -> dict[str, Any]:
             entry["keep_whole"] = True
         if says.basin:
             entry["basin"] = True
+        declared = (literals or {}).get(type_name) or says.literals
+        if declared:
+            entry["literals"] = {k: dict(v) for k, v in sorted(declared.items())}
         types[type_name] = entry
     body = {"name": layout.name, "version": layout.version, "root_type": layout.root_type,
             "doc": layout.doc, "types": types}
     return {"layout": body}
 
 
+_TEXT_DTYPES = frozenset({"text", "utf", "utf8", "utf-8", "ascii", "str", "bytes"})
+_TYPE_KEYS = ("data_type_def", "neurodata_type_def")
+
+
+def stored_documents(documents: Mapping[str, Any], layout: Layout
+                     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A layout namespace's documents as a file embeds them, and what they no longer say.
+
+    An attribute the layout keeps as text holding a literal is declared as the scalar
+    text the file stores, so that readers of the embedded spec alone (hdmf) read what is
+    there; its declared spec (the literal's dtype, shape) is returned, type -> attribute
+    -> spec, to keep in the embedded layout, where ``embedded_layout`` takes it back."""
+    out: dict[str, Any] = json.loads(json.dumps(dict(documents), default=str))
+    literals: dict[str, dict[str, Any]] = {}
+    for name, document in out.items():
+        if name == "namespace":
+            continue
+        for definition in _definitions_in(document):
+            type_name = next((definition[k] for k in _TYPE_KEYS if definition.get(k)), None)
+            says = layout.types.get(str(type_name)) if type_name else None
+            if says is None or not says.text_attributes:
+                continue
+            for attribute in definition.get("attributes") or []:
+                if not isinstance(attribute, dict) or attribute.get(
+                        "name") not in says.text_attributes:
+                    continue
+                if str(attribute.get("dtype", "text")) in _TEXT_DTYPES and not attribute.get(
+                        "shape"):
+                    continue  # already what is stored
+                literals.setdefault(str(type_name), {})[attribute["name"]] = dict(attribute)
+                for key in ("shape", "dims", "value", "default_value"):
+                    attribute.pop(key, None)
+                attribute["dtype"] = "text"
+    return out, literals
+
+
+def _definitions_in(document: Any) -> Iterator[dict[str, Any]]:
+    """Every group and dataset definition of a source document, nested ones too."""
+    stack = [document] if isinstance(document, dict) else []
+    while stack:
+        current = stack.pop()
+        yield current
+        for key in ("groups", "datasets"):
+            stack.extend(d for d in current.get(key) or [] if isinstance(d, dict))
+
+
+def _restore_literals(specs: SpecSet, layout: Layout) -> None:
+    """Put back in ``specs`` (in place) the attribute specs ``stored_documents`` took out,
+    so that text attributes read as their literals' types, as under the layout itself."""
+    declared = {t: says.literals for t, says in layout.types.items() if says.literals}
+    namespace = specs.namespaces.get(layout.namespace)
+    if not declared or namespace is None:
+        return
+    documents: dict[str, Any] = json.loads(json.dumps(dict(namespace.documents), default=str))
+    for name, document in documents.items():
+        if name == "namespace":
+            continue
+        for definition in _definitions_in(document):
+            type_name = next((definition[k] for k in _TYPE_KEYS if definition.get(k)), None)
+            wanted = declared.get(str(type_name)) if type_name else None
+            if not wanted:
+                continue
+            definition["attributes"] = [
+                dict(wanted[a["name"]]) if isinstance(a, dict) and a.get("name") in wanted
+                else a for a in definition.get("attributes") or []]
+    restored = namespace_from_documents(documents, namespace.origin)
+    specs.namespaces[layout.namespace] = restored
+    specs._types[layout.namespace] = dict(restored.types())
+
+
 def embedded_layout(file: Any, label: str, specs: SpecSet) -> Layout | None:
     """The layout a file keeps beside the specs it embeds (``h5model embed``), or None.
 
-    ``file`` is the open h5py file, ``specs`` the specs read from it."""
+    ``file`` is the open h5py file, ``specs`` the specs read from it; attributes the
+    embedded spec declares as the text they store get back the literal types the layout
+    declared (``stored_documents``), in ``specs`` itself."""
     found = find_spec_group(file, label)
     if found is None:
         return None
@@ -260,6 +343,7 @@ def embedded_layout(file: Any, label: str, specs: SpecSet) -> Layout | None:
         layout = _layout_in(group, label, f"{where}/{version}", namespace,
                             dict(specs.namespaces))
         if layout is not None:
+            _restore_literals(specs, layout)
             return layout
     return None
 
@@ -285,7 +369,7 @@ def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
     if not isinstance(entry, dict):
         raise SpecError("expected a mapping", file=label, hdf5_path=where)
     unknown = set(entry) - {"name_pattern", "order", "text_attributes", "rows", "keep_whole",
-                            "basin"}
+                            "basin", "literals"}
     if unknown:
         raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
                         hdf5_path=where)
@@ -307,8 +391,14 @@ def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
     rows = entry.get("rows")
     if rows is not None and not isinstance(rows, str):
         raise SpecError("rows must name a root attribute", file=label, hdf5_path=where)
+    literals = entry.get("literals") or {}
+    if not isinstance(literals, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and v.get("name") == k
+            for k, v in literals.items()):
+        raise SpecError("literals must map attribute names to their specs", file=label,
+                        hdf5_path=where)
     return TypeLayout(compiled, order, frozenset(texts), rows, bool(entry.get("keep_whole")),
-                      bool(entry.get("basin")))
+                      bool(entry.get("basin")), literals)
 
 
 def _text(body: dict[str, Any], key: str, label: str) -> str:
