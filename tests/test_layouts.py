@@ -110,10 +110,15 @@ def _damaged(rtdc: Path, damage: str) -> None:
             h5.attrs["pipeline:dcnum generation"] = "eleven"
         elif damage == "image-attributes":
             del h5["events/image"].attrs["CLASS"]
+        elif damage == "mapped-feature":
+            del h5["events/basinmap0"]
+    if damage == "basin-feature":
+        with h5py.File(rtdc.parent / "raw.rtdc", "r+") as h5:
+            del h5["events/image"]
 
 
 @pytest.mark.parametrize(("damage", "rule", "where"), [
-    ("missing-events", "layout.root-unbound", "/"),
+    ("missing-events", "layout.required", "/"),
     ("length", "layout.rows", "/events/deform"),
     ("dtype", "dataset.dtype", "/events/area_um"),
     ("unbound", "type.unbound", "/events/Bad-Name"),
@@ -124,6 +129,26 @@ def test_rtdc_damage_is_caught(rtdc: Path, damage: str, rule: str, where: str) -
     _damaged(rtdc, damage)
     assert (rule, where) in _issues(rtdc)
     report = h5model.validate(rtdc, layout="rtdc", strict=True)
+    assert report.exit_code() == 1
+
+
+@pytest.mark.parametrize(("damage", "rule", "named"), [
+    ("missing-events", "layout.required", "'events' is missing"),
+    ("mapped-feature", "basin.mapping", "feature 'basinmap0' is missing from /events"),
+    ("basin-feature", "basin.feature", "raw.rtdc has no feature 'image'"),
+    ("length", "layout.rows", "37 rows, expected 40"),
+    ("dtype", "dataset.dtype", "expected dtype numeric"),
+    ("unbound", "type.unbound", "name 'Bad-Name' does not match"),
+    ("literal", "attribute.text-literal", "'eleven' is not a literal"),
+])
+def test_each_rtdc_damage_has_its_own_message(rtdc: Path, damage: str, rule: str,
+                                              named: str) -> None:
+    """A missing feature is named, wherever it was required (the layout, a basin's
+    mapping, a basin's feature list), not only reported as a missing events group."""
+    _damaged(rtdc, damage)
+    report = h5model.validate(rtdc, layout="rtdc", strict=True)
+    messages = [i.message for i in report.issues if i.rule == rule]
+    assert any(named in m for m in messages), [(i.rule, i.message) for i in report.issues]
     assert report.exit_code() == 1
 
 

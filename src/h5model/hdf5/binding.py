@@ -58,6 +58,8 @@ class Binding:
     """Groups whose children are listed in numeric name order."""
     basins: set[str] = field(default_factory=set)
     """Datasets that are basin documents (their type's layout says ``basin``)."""
+    requires: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Path -> members it must hold (its type's layout ``requires``)."""
 
 
 def bind(index: FileIndex, rules: RuleSet, layout: Layout | None) -> Binding:
@@ -221,6 +223,8 @@ class _Binder:
             self.binding.whole.add(path)
         if says.basin:
             self.binding.basins.add(path)
+        if says.requires:
+            self.binding.requires[path] = says.requires
 
     def _parse_texts(self, path: str, rule: TypeRule, names: frozenset[str]) -> None:
         attrs = self.index.attrs.get(path, {})

@@ -23,6 +23,8 @@ says what the spec language cannot:
         Basin:
           keep_whole: true             # never cut by truncate
           basin: true                  # a dcnum basin document: features held elsewhere
+        RTDCFile:
+          requires: [events]           # reported by name if missing; the rest still checked
 
 Patterns are compiled by ``spec.patterns`` (no backtracking); text attributes are
 parsed by ``rules.text``. ``--layout`` takes a shipped name, the folder or its
@@ -72,6 +74,10 @@ class TypeLayout:
     basin: bool = False
     """Datasets of the type are dcnum basin documents (``hdf5.basins``): ``validate``
     checks the basin they describe and its mapping."""
+    requires: tuple[str, ...] = ()
+    """Members (paths relative to the object, e.g. ``events``) the object must hold, each
+    reported by name when missing (``layout.required``), even where the spec lets them
+    be absent so that the rest of the file is still checked."""
     literals: Mapping[str, Any] = field(default_factory=dict)
     """Only in a layout kept in a file (``h5model embed``): text attribute -> the
     attribute's spec as the layout declared it (dtype of the literal), while the embedded
@@ -242,6 +248,8 @@ def layout_document(layout: Layout,
             entry["keep_whole"] = True
         if says.basin:
             entry["basin"] = True
+        if says.requires:
+            entry["requires"] = list(says.requires)
         declared = (literals or {}).get(type_name) or says.literals
         if declared:
             entry["literals"] = {k: dict(v) for k, v in sorted(declared.items())}
@@ -369,7 +377,7 @@ def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
     if not isinstance(entry, dict):
         raise SpecError("expected a mapping", file=label, hdf5_path=where)
     unknown = set(entry) - {"name_pattern", "order", "text_attributes", "rows", "keep_whole",
-                            "basin", "literals"}
+                            "basin", "literals", "requires"}
     if unknown:
         raise SpecError(f"unexpected keys {sorted(map(str, unknown))}", file=label,
                         hdf5_path=where)
@@ -397,8 +405,14 @@ def _type_layout(entry: Any, label: str, where: str) -> TypeLayout:
             for k, v in literals.items()):
         raise SpecError("literals must map attribute names to their specs", file=label,
                         hdf5_path=where)
+    requires = entry.get("requires") or []
+    if not isinstance(requires, list) or not all(
+            isinstance(r, str) and r and not r.startswith("/") and ".." not in r.split("/")
+            for r in requires):
+        raise SpecError("requires must be a list of member paths relative to the object",
+                        file=label, hdf5_path=where)
     return TypeLayout(compiled, order, frozenset(texts), rows, bool(entry.get("keep_whole")),
-                      bool(entry.get("basin")), literals)
+                      bool(entry.get("basin")), tuple(requires), literals)
 
 
 def _text(body: dict[str, Any], key: str, label: str) -> str:

@@ -52,8 +52,9 @@ def _check(path: Path, file: h5py.File, basin: Basin, emit: Emit) -> None:
     if basin.mapping is not None:
         mapping = events.get(basin.mapping) if isinstance(events, h5py.Group) else None
         if not isinstance(mapping, h5py.Dataset):
-            emit(basin.where, "basin.mapping", f"basin {basin.name!r} maps events through "
-                 f"/{EVENTS}/{basin.mapping}, which the file does not have", Severity.ERROR)
+            emit(basin.where, "basin.mapping", f"feature {basin.mapping!r} is missing from "
+                 f"/{EVENTS}: basin {basin.name!r} maps the events through it",
+                 Severity.ERROR)
             return
     if basin.kind == "internal":
         group = file.get(basin.paths[0]) if basin.paths else None

@@ -7,7 +7,8 @@ error with ``--strict``), as is an attribute whose text is not the literal the l
 declares. A collection whose layout gives it a row count (``rows``) must hold datasets
 of that many rows, the count read from the root attribute named. A file read with
 specs but no layout in which no object carries a type is reported too: nothing in it
-was checked.
+was checked. A member a layout ``requires`` (e.g. an RT-DC file's ``events``) is
+reported by name when missing, while the rest of the file is still checked.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ def check_binding(index: FileIndex, binding: Binding, emit: Emit) -> None:
         emit(path, "attribute.text-literal", f"attribute {name!r}: {problem}", Severity.ERROR)
     for path, attribute in sorted(binding.rows.items()):
         _check_rows(index, path, attribute, emit)
+    for path, members in sorted(binding.requires.items()):
+        for member in members:
+            if not _holds(index, path, member):
+                emit(path, "layout.required", f"{member!r} is missing: layout "
+                     f"{binding.layout.name!r} requires it here", Severity.ERROR)
+
+
+def _holds(index: FileIndex, path: str, member: str) -> bool:
+    """Whether the object at ``path`` holds ``member`` (a relative path, hard links)."""
+    current = path
+    for part in member.split("/"):
+        found = next((c.target for c in index.children.get(current, ())
+                      if c.name == part), None)
+        if found is None:
+            return False
+        current = found
+    return True
 
 
 def _check_rows(index: FileIndex, path: str, attribute: str, emit: Emit) -> None:
