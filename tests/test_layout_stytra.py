@@ -324,3 +324,14 @@ def test_embed_then_open_without_layout_gives_the_same_models(
     assert h5model.validate(path).exit_code() == 0
     out = export_session(path, tmp_path / "again.json")
     assert out.read_text() == metadata.read_text()
+
+
+def test_nesting_beyond_the_bound_is_refused(tmp_path: Path) -> None:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(80):
+        inner["k"] = {}
+        inner = inner["k"]
+    with pytest.raises(StytraError, match="nested more than 64 deep"):
+        import_session({"general": deep, "animal": {}, "stimulus": {}}, tmp_path / "deep.h5")
+    assert not (tmp_path / "deep.h5").exists()

@@ -137,7 +137,7 @@ def locate(file_path: Path, paths: Sequence[str]) -> tuple[Path | None, list[str
             continue
         try:
             resolved = (folder / candidate).resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             reasons.append(f"{given!r} cannot be resolved")
             continue
         if not resolved.is_relative_to(folder):

@@ -25,7 +25,6 @@ from h5model.errors import H5ModelError
 from h5model.hdf5.basins import (
     EVENTS,
     Basin,
-    BasinError,
     MappedFeature,
     locate,
     mapped_rows,
@@ -110,11 +109,15 @@ def _from_basins(path: Path, name: str) -> MappedFeature | None:
             if found is None:
                 continue
             other = h5py.File(found, "r")
-            if f"{EVENTS}/{name}" not in other:
+            try:
+                if f"{EVENTS}/{name}" not in other:
+                    other.close()
+                    continue
+                return MappedFeature(other[f"{EVENTS}/{name}"], mapping, name, keep=(h5, other))
+            except BaseException:
                 other.close()
-                continue
-            return MappedFeature(other[f"{EVENTS}/{name}"], mapping, name, keep=(h5, other))
-    except (BasinError, KeyError):
+                raise
+    except BaseException:  # a damaged document, a filter that is not here: nothing left open
         h5.close()
         raise
     h5.close()

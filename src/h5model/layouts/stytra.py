@@ -48,6 +48,8 @@ CATEGORIES = ("general", "animal", "stimulus", "imaging", "behavior", "camera")
 METADATA = "metadata"
 LOGS = "logs"
 _INT64 = (-(2**63), 2**63 - 1)
+MAX_DEPTH = 64
+"""The deepest nesting of mappings imported (deeper is refused, never recursed into)."""
 _ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d)?\Z")
 _TEXT = h5py.string_dtype("utf-8")
 
@@ -93,6 +95,9 @@ def import_session(document: PathLike | Mapping[str, Any], destination: PathLike
 
 def _store_mapping(group: h5py.Group, mapping: Mapping[Any, Any], where: str,
                    label: str) -> None:
+    if where.count("/") >= MAX_DEPTH:
+        raise StytraError(f"key path {where!r}: mappings nested more than {MAX_DEPTH} deep",
+                          file=label, hdf5_path=_hdf5(where))
     for key, value in mapping.items():
         at = f"{where}/{key}" if where else str(key)
         _check_key(key, at, label)
