@@ -225,3 +225,31 @@ def test_copy_features_refuses_to_overwrite_a_feature(
     with pytest.raises(FeatureError, match="names events"):
         copy_features(path, tmp_path / "bad.rtdc", ["deform"], mapping=[0, mapping.size])
     assert not (tmp_path / "bad.rtdc").exists()
+
+
+def test_a_basin_of_another_measurement_is_refused_as_dcnum_refuses_it(tmp_path: Path) -> None:
+    write_raw(tmp_path / "raw.rtdc")
+    with h5py.File(tmp_path / "raw.rtdc", "r+") as h5:
+        h5.attrs["experiment:date"] = "2024-03-01"
+        h5.attrs["experiment:time"] = "10:00:00"
+        h5.attrs["setup:identifier"] = "RC-1"
+    with h5py.File(tmp_path / "raw.rtdc") as h5:
+        right = dcnum_read.get_measurement_identifier(h5)
+    for name, identifier in (("right.rtdc", right), ("wrong.rtdc", "another-run")):
+        with dcnum_write.HDF5Writer(tmp_path / name, mode="w") as hw:
+            hw.store_feature_chunk("deform", np.zeros(4))
+            hw.store_basin(name="raw", paths=["raw.rtdc"], features=["image"],
+                           mapping=np.arange(4), identifier=identifier)
+            hw.h5.attrs["experiment:event count"] = 4
+    assert _issues(tmp_path / "right.rtdc") == []
+    with h5model.open(tmp_path / "right.rtdc", layout="rtdc") as f:
+        assert np.array_equal(feature(f, "image")[:],
+                              dcnum_read.HDF5Data(tmp_path / "right.rtdc")["image"][:])
+    issues = _issues(tmp_path / "wrong.rtdc")
+    assert [(r, s) for r, s, _ in issues] == [("basin.identifier", "ERROR")]
+    assert repr(right) in issues[0][2] and "'another-run'" in issues[0][2]
+    with pytest.raises(dcnum_read.hdf5_data.BasinIdentifierMismatchError):
+        dcnum_read.HDF5Data(tmp_path / "wrong.rtdc")["image"]
+    with h5model.open(tmp_path / "wrong.rtdc", layout="rtdc") as f, \
+            pytest.raises(FeatureError, match="another-run"):
+        feature(f, "image")

@@ -18,8 +18,10 @@ out, devices and URLs are never opened; they are reported as not followed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +159,33 @@ def readable(dataset: Any, label: str) -> Any:
     if isinstance(dataset, h5py.Dataset):
         check_filters(dataset.id.get_create_plist(), label, dataset.name or "")
     return dataset
+
+
+def measurement_identifier(h5: h5py.File) -> str | None:
+    """What identifies a measurement, as dcnum compares it with a basin's ``identifier``:
+    ``experiment:run identifier``, or else a UUID from the MD5 of
+    ``"<experiment:time>_<experiment:date>_<setup:identifier>"`` when all three are set."""
+    given = h5.attrs.get("experiment:run identifier")
+    if given:
+        return given.decode() if isinstance(given, bytes) else str(given)
+    parts = [h5.attrs.get(k) or None for k in ("experiment:time", "experiment:date",
+                                                 "setup:identifier")]
+    if any(p is None for p in parts):
+        return None
+    text = "_".join(p.decode() if isinstance(p, bytes) else str(p) for p in parts)
+    return str(uuid.UUID(hex=hashlib.md5(text.encode("utf-8")).hexdigest()))
+
+
+def identifier_problem(basin: Basin, other: h5py.File) -> str | None:
+    """Why the file found for ``basin`` is not the measurement it names (None: it is, or
+    the basin names none)."""
+    if basin.identifier is None:
+        return None
+    found = measurement_identifier(other)
+    if found == basin.identifier:
+        return None
+    return (f"basin {basin.name!r} names measurement {basin.identifier!r}, but "
+            f"{Path(other.filename).name} is {found!r}")
 
 
 def mapped_rows(index: np.ndarray, dataset: Any) -> np.ndarray:

@@ -26,6 +26,7 @@ from h5model.hdf5.basins import (
     EVENTS,
     Basin,
     MappedFeature,
+    identifier_problem,
     locate,
     mapped_rows,
     read_basins,
@@ -110,6 +111,9 @@ def _from_basins(path: Path, name: str) -> MappedFeature | None:
                 continue
             other = h5py.File(found, "r")
             try:
+                wrong = identifier_problem(basin, other)
+                if wrong is not None:  # as dcnum, never read another measurement's rows
+                    raise FeatureError(wrong, file=str(path), hdf5_path=basin.where)
                 if f"{EVENTS}/{name}" not in other:
                     other.close()
                     continue

@@ -8,7 +8,8 @@ another machine. What the file says that cannot hold is an error: an unreadable
 document (``basin.document``), a mapping feature that is absent (``basin.mapping``),
 a mapping naming rows the basin does not have (``basin.range``), a basin without a
 mapping shorter than the events (``basin.rows``), a feature it lists that it lacks
-(``basin.feature``).
+(``basin.feature``), a basin file that is another measurement than the one the basin
+names (``basin.identifier``; dcnum refuses to read it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from h5model.errors import H5ModelError
 from h5model.hdf5.basins import (
     EVENTS,
     Basin,
+    identifier_problem,
     locate,
     mapping_range,
     parse_basin,
@@ -76,6 +78,10 @@ def _check(path: Path, file: h5py.File, basin: Basin, emit: Emit) -> None:
              Severity.WARNING)
         return
     with h5py.File(found, "r") as other:
+        wrong = identifier_problem(basin, other)
+        if wrong is not None:  # dcnum refuses to read such a basin
+            emit(basin.where, "basin.identifier", wrong, Severity.ERROR)
+            return
         group = other.get(EVENTS)
         if not isinstance(group, h5py.Group):
             emit(basin.where, "basin.feature", f"basin {basin.name!r}: {found.name} has no "
