@@ -79,6 +79,9 @@ class FileIndex:
     """object address -> canonical path."""
     scalars: dict[str, Any] = field(default_factory=dict)
     """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
+    attr_refs: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)
+    """(path, attribute) -> the canonical paths its object references lead to, in the
+    order of its elements (None: dangling), so models read later need no dereferencing."""
     binding: Any = None
     """What ``hdf5.binding.bind`` found (a ``Binding``), once it has run."""
 
@@ -91,7 +94,8 @@ class _Walker:
         self.graph = ObjectGraph()
         self.index = FileIndex(self.graph)
         self.addr_to_path: dict[int, str] = {}
-        self.pending_refs: list[tuple[str, str, Any, bool]] = []
+        self.pending_refs: list[tuple[str, str, Any, bool, bool]] = []
+        """(source, name, reference, is a region reference, is held by an attribute)."""
         self.soft: list[tuple[str, Child]] = []
         self.by_name: dict[str, dict[str, Child]] = {}
         # a text attribute is stored in the file: in a file no larger than the attribute
@@ -268,12 +272,13 @@ class _Walker:
 
     def _collect_refs(self, path: str, name: str, value: Any) -> None:
         if isinstance(value, (h5py.Reference, h5py.RegionReference)):
-            self.pending_refs.append((path, name, value, isinstance(value, h5py.RegionReference)))
+            self.pending_refs.append(
+                (path, name, value, isinstance(value, h5py.RegionReference), True))
         elif isinstance(value, np.ndarray) and value.dtype == object and value.size:
             for item in value.flat:
                 if isinstance(item, (h5py.Reference, h5py.RegionReference)):
                     self.pending_refs.append(
-                        (path, name, item, isinstance(item, h5py.RegionReference))
+                        (path, name, item, isinstance(item, h5py.RegionReference), True)
                     )
 
     def _dataset_refs(self, path: str, oid: Any, dtype: np.dtype) -> None:
@@ -293,14 +298,17 @@ class _Walker:
                     for ref in np.asarray(block, dtype=object).flat:
                         if ref:
                             region = isinstance(ref, h5py.RegionReference)
-                            self.pending_refs.append((path, name or "", ref, region))
+                            self.pending_refs.append((path, name or "", ref, region, False))
             except LimitError as exc:
                 raise exc.at(self.label, path) from None
 
     def _resolve_references(self) -> None:
         done: set[tuple[str, str, str]] = set()
-        for source, name, ref, region in self.pending_refs:
+        attr_refs = self.index.attr_refs
+        for source, name, ref, region, in_attribute in self.pending_refs:
             target = self.dereference(ref)
+            if in_attribute:
+                attr_refs.setdefault((source, name), []).append(target)
             if target is None:
                 if DANGLING not in self.graph:
                     self.graph.add_node(DANGLING, kind=NodeKind.MISSING, path=None)
