@@ -65,20 +65,22 @@ class OnDemand(MutableMapping[str, Any]):
         self._added[path] = model
 
     def __delitem__(self, path: str) -> None:
-        if path not in self:
+        if not self._known(path):
             raise KeyError(path)
         self._added.pop(path, None)
         self._source.models.pop(path, None)
         self._removed.add(path)
 
-    def __contains__(self, path: object) -> bool:
-        if not isinstance(path, str):
-            return False
+    def _known(self, path: str) -> bool:
+        """``path`` holds a model, found without building one."""
         if path in self._added:
             return True
         if path in self._removed:
             return False
-        return path in self._source.models or self._source.filled(path) is not None
+        return path in self._source.models or self._source.class_of(path) is not None
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._known(path)
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
@@ -86,8 +88,11 @@ class OnDemand(MutableMapping[str, Any]):
             if path not in self._removed:
                 seen.add(path)
                 yield path
-        for path in list(self._added):
-            if path not in seen:
+        # models handed out that the file no longer holds at their path (a save removed
+        # them), and models saved since
+        for path in [*self._source.models, *self._added]:
+            if path not in seen and path not in self._removed:
+                seen.add(path)
                 yield path
 
     def __len__(self) -> int:

@@ -344,8 +344,11 @@ class Reader:
             del private[FILL]
             try:
                 self._fill(model, path)
-            except BaseException:
-                private[FILL] = self.fill  # still unfilled: the next read tries again
+            except BaseException:  # still unfilled: the next read tries again
+                object.__setattr__(model, "__dict__", {"hdf5_path": path})
+                object.__setattr__(model, "__pydantic_fields_set__", set())
+                object.__setattr__(model, "__pydantic_private__",
+                                   {"_owner": self.owner, "_parent": parent, FILL: self.fill})
                 raise
             if parent is not _UNSET:
                 model._parent = parent
@@ -409,9 +412,6 @@ class Reader:
             else:
                 model.__pydantic_validator__.validate_python(kwargs, self_instance=model)
         except pydantic.ValidationError as exc:
-            object.__setattr__(model, "__dict__", {"hdf5_path": path})
-            object.__setattr__(model, "__pydantic_private__",
-                               {"_owner": self.owner, "_parent": _UNSET})
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
         private = model.__pydantic_private__
         assert private is not None
