@@ -100,6 +100,13 @@ class _Walker:
         """(source, name, reference, is a region reference, is held by an attribute)."""
         self.soft: list[tuple[str, Child]] = []
         self.by_name: dict[str, dict[str, Child]] = {}
+        self.shared: dict[str, str] = {}
+        """Attribute names, short texts, link names and edge keys met so far: each repeat
+        is the same object (a file repeats them by the thousand)."""
+        self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.dtypes: dict[tuple[str, str], np.dtype] = {}
+        self.edge_data: dict[str, dict[str, Any]] = {}
+        """Edge key -> the data of every edge with that key and no more (shared)."""
         # a text attribute is stored in the file: in a file no larger than the attribute
         # limit, none can exceed it, and the texts read by the scalar readers (which cannot
         # stop before reading) need no measuring
@@ -129,7 +136,7 @@ class _Walker:
             address = h5o.get_info(oid).addr
         self.addr_to_path[address] = path
         try:
-            attrs = read_attributes(oid, self.texts_unbounded)
+            attrs = read_attributes(oid, self.texts_unbounded, self.shared)
         except LimitError as exc:
             raise exc.at(self.label, path) from None
         if self.texts_unbounded:
@@ -143,8 +150,9 @@ class _Walker:
             data["kind"] = _GROUP
         else:
             data["kind"] = _DATASET
-            data["shape"] = oid.shape
-            data["dtype"] = oid.dtype
+            shape = oid.shape
+            data["shape"] = self.shapes.setdefault(shape, shape) if shape is not None else None
+            data["dtype"] = self._shared_dtype(oid.dtype)
             if data["shape"] == ():
                 scalar = _read_scalar(oid, data["dtype"])
                 if scalar is not _NOT_READ:
@@ -154,7 +162,7 @@ class _Walker:
         if isinstance(namespace, str) and isinstance(type_name, str):
             data["namespace"] = namespace
             data["type"] = type_name
-        self.graph.add_node(path, **data)
+        self.graph.add_node(path, data)
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
@@ -175,6 +183,7 @@ class _Walker:
         raw_prefix = prefix.encode("utf-8", "surrogateescape")
         for raw_name, link_type, address in entries:
             name = raw_name.decode("utf-8", "surrogateescape")
+            name = self.shared.setdefault(name, name)  # "data", "timestamps"... by thousands
             child_path = prefix + name
             if link_type == h5l.TYPE_HARD:
                 existing = self.addr_to_path.get(address)
@@ -208,11 +217,27 @@ class _Walker:
                 )
         return out
 
+    def _shared_dtype(self, dtype: np.dtype) -> np.dtype:
+        """One object per distinct plain dtype (h5py makes a new one per dataset). Equal
+        dtypes with different metadata (text, references) stay apart: numpy's equality
+        ignores metadata."""
+        if dtype.names is not None or dtype.subdtype is not None:
+            return dtype
+        key = (dtype.str, repr(dtype.metadata))
+        return self.dtypes.setdefault(key, dtype)
+
     def _edge(
         self, source: str, target: str, label: EdgeLabel, name: str, **extra: Any
     ) -> None:
         key = edge_key(label, name)
-        self.graph.add_edge(source, target, key, label=label, name=name, **extra)
+        key = self.shared.setdefault(key, key)
+        if extra:
+            self.graph.add_edge(source, target, key, label=label, name=name, **extra)
+            return
+        data = self.edge_data.get(key)
+        if data is None:
+            data = self.edge_data[key] = {"label": label, "name": name}
+        self.graph.add_edge(source, target, key, data)
 
     def _resolve_soft_links(self) -> None:
         for parent, child in self.soft:

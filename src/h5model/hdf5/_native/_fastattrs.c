@@ -258,10 +258,32 @@ static PyObject *read_scalar(hid_t attr, long long limit) {
     return result;
 }
 
+/* The one object equal to `text` in `shared` (added if new): names and short texts repeat
+   across the objects of a file, and each copy would stay in memory as long as the file's
+   graph. Takes the reference to `text`, returns a new one (NULL on error). */
+static PyObject *share(PyObject *shared, PyObject *text) {
+    if (shared == NULL || text == NULL || !PyUnicode_CheckExact(text)) {
+        return text;
+    }
+    PyObject *found = PyDict_SetDefault(shared, text, text);
+    Py_XINCREF(found);
+    Py_DECREF(text);
+    return found;
+}
+
+#define SHARED_TEXT_LENGTH 32 /* longer texts (object ids, descriptions) rarely repeat */
+
 static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
     long long object, limit = 0;
     Py_ssize_t count;
-    if (!PyArg_ParseTuple(args, "Ln|L", &object, &count, &limit)) {
+    PyObject *shared = Py_None;
+    if (!PyArg_ParseTuple(args, "Ln|LO", &object, &count, &limit, &shared)) {
+        return NULL;
+    }
+    if (shared == Py_None) {
+        shared = NULL;
+    } else if (!PyDict_CheckExact(shared)) {
+        PyErr_SetString(PyExc_TypeError, "shared texts must be a dict or None");
         return NULL;
     }
     if (!ready) {
@@ -297,13 +319,17 @@ static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
         if (length < 0) {
             PyErr_Format(PyExc_OSError, "HDF5 could not read the name of attribute %zd", i);
         } else {
-            key = PyUnicode_DecodeUTF8(name, length, "surrogateescape");
+            key = share(shared, PyUnicode_DecodeUTF8(name, length, "surrogateescape"));
         }
         if (name != buffer) {
             PyMem_Free(name);
         }
         PyObject *value = key ? read_scalar(attr, limit) : NULL;
         p_close_attr(attr);
+        if (value != NULL && PyUnicode_CheckExact(value) &&
+            PyUnicode_GET_LENGTH(value) <= SHARED_TEXT_LENGTH) {
+            value = share(shared, value);
+        }
         if (value == NULL) {
             Py_XDECREF(key);
             goto fail;
@@ -330,8 +356,9 @@ static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
     {"read_scalar_attributes", read_scalar_attributes, METH_VARARGS,
-     "(object, count[, limit]) -> (values in name order, None for those left to h5py "
-     "(and text longer than limit bytes, when given); their names)."},
+     "(object, count[, limit[, shared]]) -> (values in name order, None for those left to "
+     "h5py (and text longer than limit bytes, when given); their names). Names and short "
+     "texts equal to one in the dict shared are that one (new ones are added)."},
     {"lengths_conversion", lengths_conversion, METH_VARARGS,
      "(function addresses, probe type) -> address of the stored-lengths conversion."},
     {NULL, NULL, 0, NULL},
