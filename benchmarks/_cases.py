@@ -204,12 +204,12 @@ def case_h5py_copy(clock: _Clock, path: str, dataset: str | None) -> None:
     import h5py
 
     clock.imports_done()
-    with tempfile.TemporaryDirectory(prefix="h5model-bench-") as folder:
-        with h5py.File(path, "r") as src, h5py.File(f"{folder}/copy.h5", "w") as dst:
-            for name in src:
-                src.copy(src[name], dst, name=name)
-            for key, value in src.attrs.items():
-                dst.attrs[key] = value
+    with (tempfile.TemporaryDirectory(prefix="h5model-bench-") as folder,
+          h5py.File(path, "r") as src, h5py.File(f"{folder}/copy.h5", "w") as dst):
+        for name in src:
+            src.copy(src[name], dst, name=name)
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
 
 
 def _require(dataset: str | None) -> str:

@@ -24,6 +24,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import h5py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_read import CaseFailed, child_env, probe_h5model, run_child  # noqa: E402
+from bench_read import CaseFailed, child_env, probe_h5model, run_child
 
 CASES = [
     ("touch", "h5model-touch"), ("touch", "pynwb-touch"),
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="operations to run (default all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    extra, info = probe_h5model("/tmp")
+    with tempfile.TemporaryDirectory(prefix="h5model-bench-") as scratch:
+        extra, _ = probe_h5model(scratch)
     env = child_env(extra)
     results: dict[str, Any] = {}
     for label, path in (("small", args.small), ("large", args.large)):

@@ -17,19 +17,26 @@ up, never asked for its name.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5g, h5l, h5o, h5r, h5s, h5t
+from h5py import h5a, h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.errors import H5ModelError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5 import stored
-from h5model.hdf5.attributes import read_attributes, text_over_limit
+from h5model.hdf5._native.library import LOCK
+from h5model.hdf5._native.scan import SCANNER, dtype_of
+from h5model.hdf5.attributes import (
+    MANY_ATTRIBUTES,
+    read_attribute,
+    read_attributes,
+    text_over_limit,
+)
 from h5model.hdf5.indexed import indexed_target
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
@@ -132,29 +139,72 @@ class _Walker:
         return self.index
 
     def _register(self, path: str, oid: Any, address: int | None = None) -> None:
+        """Record the object ``oid`` (opened by h5py) at ``path``."""
         if address is None:
             address = h5o.get_info(oid).addr
-        self.addr_to_path[address] = path
         try:
             attrs = read_attributes(oid, self.texts_unbounded, self.shared)
         except LimitError as exc:
             raise exc.at(self.label, path) from None
+        if isinstance(oid, h5g.GroupID):
+            self._record(path, address, attrs, _GROUP, None, None, lambda: oid)
+        else:
+            self._record(path, address, attrs, _DATASET, oid.shape, oid.dtype, lambda: oid)
+
+    def _scan(self, gid: Any, raw_name: bytes, path: str, address: int) -> NodeKind | None:
+        """Record the object ``raw_name`` of the group ``gid`` through the compiled step,
+        asking h5py only for what it leaves (other dtypes, array attributes, scalar values,
+        references); its kind, or None for a committed datatype."""
+        assert SCANNER is not None and LOCK is not None
+        limit = _limits.LIMITS.attribute_bytes if self.texts_unbounded else 0
+        with LOCK:
+            found = SCANNER(gid.id, raw_name, limit, self.shared, MANY_ATTRIBUTES)
+        if found is None:
+            return None
+        kind_text, shape, signature, attrs, rest = found
+        opened: list[Any] = []
+
+        def oid() -> Any:
+            if not opened:
+                opened.append(h5o.open(gid, raw_name))
+            return opened[0]
+
+        try:
+            if attrs is None:  # many attributes: read by name (see attributes.py)
+                attrs = read_attributes(oid(), self.texts_unbounded, self.shared)
+            for name in rest or ():
+                attrs[name] = read_attribute(
+                    h5a.open(oid(), name.encode("utf-8", "surrogateescape")))
+        except LimitError as exc:
+            raise exc.at(self.label, path) from None
+        if kind_text == "group":
+            self._record(path, address, attrs, _GROUP, None, None, oid)
+            return _GROUP
+        dtype = dtype_of(signature) if signature is not None else None
+        if dtype is None:
+            dtype = oid().dtype
+        self._record(path, address, attrs, _DATASET, shape, dtype, oid)
+        return _DATASET
+
+    def _record(self, path: str, address: int, attrs: dict[str, Any], kind: NodeKind,
+                shape: tuple[int, ...] | None, dtype: np.dtype | None,
+                oid: Callable[[], Any]) -> None:
+        """What the graph keeps of one object; ``oid`` opens it with h5py when a scalar
+        value or references must be read."""
+        self.addr_to_path[address] = path
         if self.texts_unbounded:
             name = text_over_limit(attrs)
             if name is not None:
                 raise attribute_too_large(name).at(self.label, path)
         self.index.attrs[path] = attrs
         self.index.children[path] = []
-        data: dict[str, Any] = {}
-        if isinstance(oid, h5g.GroupID):
-            data["kind"] = _GROUP
-        else:
-            data["kind"] = _DATASET
-            shape = oid.shape
+        data: dict[str, Any] = {"kind": kind}
+        if kind is _DATASET:
+            assert dtype is not None
             data["shape"] = self.shapes.setdefault(shape, shape) if shape is not None else None
-            data["dtype"] = self._shared_dtype(oid.dtype)
-            if data["shape"] == ():
-                scalar = _read_scalar(oid, data["dtype"])
+            data["dtype"] = dtype = self._shared_dtype(dtype)
+            if shape == ():
+                scalar = _read_scalar(oid(), dtype)
                 if scalar is not _NOT_READ:
                     self.index.scalars[path] = scalar
         namespace = attrs.get("namespace")
@@ -166,8 +216,8 @@ class _Walker:
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
-        if data["kind"] is _DATASET:
-            self._dataset_refs(path, oid, data["dtype"])
+        if dtype is not None and (dtype.names or is_reference(dtype)):
+            self._dataset_refs(path, oid(), dtype)
 
     def _group(self, path: str, gid: Any) -> list[tuple[str, bytes]]:
         """Register the entries of the group at ``path``; its subgroups, to walk next."""
@@ -191,13 +241,19 @@ class _Walker:
                     self._edge(path, existing, _CHILD, name)
                     self.index.children[path].append(Child(name, _HARD, existing))
                     continue
-                oid = h5o.open(gid, raw_name)
-                if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
-                    continue  # committed datatypes are not objects of the data model
-                self._register(child_path, oid, address)
+                if SCANNER is not None:
+                    kind = self._scan(gid, raw_name, child_path, address)
+                    if kind is None:
+                        continue  # committed datatypes are not objects of the data model
+                else:
+                    oid = h5o.open(gid, raw_name)
+                    if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
+                        continue
+                    self._register(child_path, oid, address)
+                    kind = _GROUP if isinstance(oid, h5g.GroupID) else _DATASET
                 self._edge(path, child_path, _CHILD, name)
                 self.index.children[path].append(Child(name, _HARD, child_path))
-                if isinstance(oid, h5g.GroupID):
+                if kind is _GROUP:
                     out.append((child_path, raw_prefix + raw_name))
             elif link_type == h5l.TYPE_SOFT:
                 target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
