@@ -273,6 +273,21 @@ static PyObject *share(PyObject *shared, PyObject *text) {
 
 #define SHARED_TEXT_LENGTH 32 /* longer texts (object ids, descriptions) rarely repeat */
 
+/* An error of HDF5 as an OSError, unless the file object HDF5 reads through raised one of
+   its own (a remote read that failed): that one comes out as it was raised. */
+#define OS_ERROR(text)                                                                         \
+    do {                                                                                       \
+        if (!PyErr_Occurred()) {                                                               \
+            PyErr_SetString(PyExc_OSError, text);                                              \
+        }                                                                                      \
+    } while (0)
+#define OS_ERROR_FORMAT(...)                                                                   \
+    do {                                                                                       \
+        if (!PyErr_Occurred()) {                                                               \
+            PyErr_Format(PyExc_OSError, __VA_ARGS__);                                          \
+        }                                                                                      \
+    } while (0)
+
 /* Read the `count` attributes of `object` into `values` (name -> value, in name order) and
    `rest` (names left to h5py, held by None in values). 0 on success, -1 with an exception. */
 static int read_into(hid_t object, Py_ssize_t count, long long limit, PyObject *shared,
@@ -282,7 +297,7 @@ static int read_into(hid_t object, Py_ssize_t count, long long limit, PyObject *
         hid_t attr = p_open_by_idx(object, ".", (int)c_index_name, (int)c_iter_inc,
                                    (hsize_t)i, 0, 0);
         if (attr < 0) {
-            PyErr_Format(PyExc_OSError, "HDF5 could not open attribute %zd of object %lld", i,
+            OS_ERROR_FORMAT("HDF5 could not open attribute %zd of object %lld", i,
                          (long long)object);
             return -1;
         }
@@ -299,7 +314,7 @@ static int read_into(hid_t object, Py_ssize_t count, long long limit, PyObject *
         }
         PyObject *key = NULL;
         if (length < 0) {
-            PyErr_Format(PyExc_OSError, "HDF5 could not read the name of attribute %zd", i);
+            OS_ERROR_FORMAT("HDF5 could not read the name of attribute %zd", i);
         } else {
             key = share(shared, PyUnicode_DecodeUTF8(name, length, "surrogateescape"));
         }
@@ -418,7 +433,7 @@ static PyObject *init_walk(PyObject *self, PyObject *args) {
 static PyObject *dataset_shape(hid_t dataset) {
     hid_t space = p_dataset_space(dataset);
     if (space < 0) {
-        PyErr_SetString(PyExc_OSError, "HDF5 could not read the dataspace");
+        OS_ERROR("HDF5 could not read the dataspace");
         return NULL;
     }
     PyObject *shape = NULL;
@@ -432,7 +447,7 @@ static PyObject *dataset_shape(hid_t dataset) {
         int rank = p_space_ndims(space);
         if (kind != c_space_simple || rank < 0 || rank > MAX_RANK ||
             p_space_dims(space, dims, NULL) < 0) {
-            PyErr_SetString(PyExc_OSError, "HDF5 could not read the dataspace's extent");
+            OS_ERROR("HDF5 could not read the dataspace's extent");
         } else {
             shape = PyTuple_New(rank);
             for (int i = 0; shape != NULL && i < rank; i++) {
@@ -454,7 +469,7 @@ static PyObject *dataset_shape(hid_t dataset) {
 static PyObject *dataset_signature(hid_t dataset) {
     hid_t type = p_dataset_type(dataset);
     if (type < 0) {
-        PyErr_SetString(PyExc_OSError, "HDF5 could not read the datatype");
+        OS_ERROR("HDF5 could not read the datatype");
         return NULL;
     }
     PyObject *out;
@@ -489,7 +504,7 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
     }
     hid_t object = p_object_open((hid_t)loc, name, 0);
     if (object < 0) {
-        PyErr_Format(PyExc_OSError, "HDF5 could not open %s", name);
+        OS_ERROR_FORMAT("HDF5 could not open %s", name);
         return NULL;
     }
     PyObject *kind = NULL, *shape = NULL, *signature = NULL, *values = NULL, *rest = NULL;
@@ -508,7 +523,7 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
     }
     int count = signature ? p_num_attrs(object) : 0;
     if (signature != NULL && count < 0) {
-        PyErr_SetString(PyExc_OSError, "HDF5 could not count the attributes");
+        OS_ERROR("HDF5 could not count the attributes");
     } else if (signature != NULL && most >= 0 && count > most) {
         values = Py_NewRef(Py_None); /* too many to read by position: left to the caller */
         rest = Py_NewRef(Py_None);
