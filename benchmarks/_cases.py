@@ -163,6 +163,55 @@ def case_pynwb_validate(clock: _Clock, path: str, dataset: str | None) -> None:
     clock.extra["n_errors"] = len(errors)
 
 
+def case_h5model_touch(clock: _Clock, path: str, dataset: str | None) -> None:
+    """Open with h5model, reach the root and slice one TimeSeries' data (models are built
+    as they are reached: the cost follows what is touched)."""
+    import h5model
+
+    clock.imports_done()
+    with h5model.open(path) as f:
+        series = next(iter(f.root.acquisition.values()))
+        clock.extra["n_values"] = int(series.data[:10].size)
+
+
+def case_pynwb_touch(clock: _Clock, path: str, dataset: str | None) -> None:
+    """The same with pynwb: ``read()`` and one TimeSeries' data slice."""
+    from pynwb import NWBHDF5IO
+
+    clock.imports_done()
+    with NWBHDF5IO(path, "r") as io:
+        nwbfile = io.read()
+        series = next(iter(nwbfile.acquisition.values()))
+        clock.extra["n_values"] = int(series.data[:10].size)
+
+
+def case_h5model_truncate(clock: _Clock, path: str, dataset: str | None) -> None:
+    """``h5model.truncate(path, out, n=5)`` into a temporary folder."""
+    import tempfile
+
+    import h5model
+
+    clock.imports_done()
+    with tempfile.TemporaryDirectory(prefix="h5model-bench-") as folder:
+        h5model.truncate(path, f"{folder}/cut.nwb", n=5, progress=False)
+
+
+def case_h5py_copy(clock: _Clock, path: str, dataset: str | None) -> None:
+    """Copy every object of the file with HDF5's own object copy (``Group.copy``, i.e.
+    ``H5Ocopy``), root attributes included: the floor for writing a whole new file."""
+    import tempfile
+
+    import h5py
+
+    clock.imports_done()
+    with (tempfile.TemporaryDirectory(prefix="h5model-bench-") as folder,
+          h5py.File(path, "r") as src, h5py.File(f"{folder}/copy.h5", "w") as dst):
+        for name in src:
+            src.copy(src[name], dst, name=name)
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+
+
 def _require(dataset: str | None) -> str:
     if not dataset:
         raise SystemExit("this case needs a DATASET argument")
@@ -181,6 +230,10 @@ CASES: dict[str, Callable[[_Clock, str, str | None], None]] = {
     "h5model-big": case_h5model_big,
     "h5model-validate": case_h5model_validate,
     "pynwb-validate": case_pynwb_validate,
+    "h5model-touch": case_h5model_touch,
+    "pynwb-touch": case_pynwb_touch,
+    "h5model-truncate": case_h5model_truncate,
+    "h5py-copy": case_h5py_copy,
 }
 
 

@@ -218,3 +218,52 @@ def test_export_keeps_parallel_edges_and_their_keys(
     assert set(read.edges(keys=True)) == set(graph.edges(keys=True))
     assert set(read["/"]["/specifications"]) == {"child:specifications", "reference:.specloc"}
     assert read.nodes["/units"]["kind"] == "group"
+
+
+def _everything(index: FileIndex) -> tuple[object, ...]:
+    """What a traversal recorded, in comparable form (dtypes with their metadata)."""
+    def node(data: dict[str, object]) -> dict[str, object]:
+        return {k: (v.str, repr(v.metadata), v.names) if isinstance(v, np.dtype) else v
+                for k, v in data.items()}
+
+    return (
+        {n: node(d) for n, d in index.graph.nodes(data=True)},
+        sorted((u, v, k, sorted(d.items(), key=str))
+               for u, v, k, d in index.graph.edges(keys=True, data=True)),
+        {p: {k: repr(v) for k, v in a.items()} for p, a in index.attrs.items()},
+        {p: [(c.name, c.kind, c.target, c.broken) for c in cs]
+         for p, cs in index.children.items()},
+        {p: repr(v) for p, v in index.scalars.items()},
+        index.attr_refs,
+    )
+
+
+def test_the_compiled_traversal_step_records_what_h5py_does(
+    tmp_path: Path, nwb_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from h5model.hdf5 import graph
+
+    if graph.SCANNER is None:
+        pytest.skip("the compiled traversal step is not built here")
+    odd = tmp_path / "odd.h5"
+    with h5py.File(odd, "w") as f:  # dtypes, shapes and attributes h5py alone reads
+        f.create_dataset("big_endian", data=np.arange(4, dtype=">i2"))
+        f.create_dataset("flags", data=np.array([True, False]))
+        f.create_dataset("fixed_text", data=np.array([b"ab", b"cd"]))
+        f.create_dataset("utf8", data=["é", "x"], dtype=h5py.string_dtype())
+        f.create_dataset("empty", data=h5py.Empty("f4"))
+        f.create_dataset("scalar", data=3.5)
+        f.create_dataset("compound", data=np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]))
+        f.create_dataset("half", data=np.ones(3, dtype="<f2"))
+        many = f.create_group("many")
+        for i in range(40):  # more attributes than are read by position
+            many.attrs[f"a{i:02d}"] = i
+        many.attrs["array"] = [1, 2, 3]
+        f["refs"] = [f["scalar"].ref, f["many"].ref]
+    paths = [odd, *(nwb_files[name] for name in sorted(nwb_files))]
+    for path in paths:
+        compiled = _everything(index_of(path))
+        monkeypatch.setattr(graph, "SCANNER", None)
+        plain = _everything(index_of(path))
+        monkeypatch.undo()
+        assert compiled == plain, path.name

@@ -28,10 +28,12 @@ from h5model.hdf5.limits import attribute_too_large
 _VLEN_TEXT = h5t.py_create(h5py.string_dtype())
 _OBJECT = np.dtype(object)
 
-AttributeReader = Callable[[Any, bool], dict[str, Any]]
-"""(an object's h5py identifier, guard) -> name -> value for each of its attributes, in name
-order. ``guard``: measure every text before reading it (where the library lets us, see
-``_native/lengths.py``), as in a file larger than the attribute limit."""
+AttributeReader = Callable[[Any, bool, "dict[str, str] | None"], dict[str, Any]]
+"""(an object's h5py identifier, guard, shared texts) -> name -> value for each of its
+attributes, in name order. ``guard``: measure every text before reading it (where the
+library lets us, see ``_native/lengths.py``), as in a file larger than the attribute
+limit. Shared texts (a dict, or None): names and short texts equal to one there are that
+one, so that a file's thousands of repeats are one object each (``_native.read_attrs``)."""
 
 
 MANY_ATTRIBUTES = 32
@@ -39,7 +41,8 @@ MANY_ATTRIBUTES = 32
 its index sorts them all again: such objects are read by one pass over their names."""
 
 
-def read_through_h5py(oid: Any, guard: bool = False) -> dict[str, Any]:
+def read_through_h5py(oid: Any, guard: bool = False,
+                      shared: dict[str, str] | None = None) -> dict[str, Any]:
     """name -> value for every attribute of the object ``oid``, in name order, all through h5py
     (every text is measured before it is read: ``guard`` changes nothing here)."""
     if h5a.get_num_attrs(oid) > MANY_ATTRIBUTES:
@@ -69,7 +72,8 @@ def native_reader(scan: _native.ScalarReader) -> AttributeReader:
     under h5py's lock, and through h5py for the rest."""
     assert LOCK is not None  # no native reader exists without the lock
 
-    def read_attributes(oid: Any, guard: bool = False) -> dict[str, Any]:
+    def read_attributes(oid: Any, guard: bool = False,
+                        shared: dict[str, str] | None = None) -> dict[str, Any]:
         """name -> value for every attribute of the object ``oid``, in name order."""
         count = h5a.get_num_attrs(oid)
         if not count:
@@ -77,7 +81,8 @@ def native_reader(scan: _native.ScalarReader) -> AttributeReader:
         if count > MANY_ATTRIBUTES:
             return read_by_names(oid)
         with LOCK:
-            values, rest = scan(oid.id, count, _limits.LIMITS.attribute_bytes if guard else 0)
+            values, rest = scan(oid.id, count, _limits.LIMITS.attribute_bytes if guard else 0,
+                                shared)
         for name in rest:  # each keeps its place, held by None
             values[name] = read_attribute(h5a.open(oid, name.encode("utf-8", "surrogateescape")))
         return values

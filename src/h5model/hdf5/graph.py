@@ -17,17 +17,26 @@ up, never asked for its name.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5g, h5l, h5o, h5r, h5s, h5t
+from h5py import h5a, h5g, h5l, h5o, h5r, h5s, h5t
 
 from h5model.errors import H5ModelError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5 import stored
-from h5model.hdf5.attributes import read_attributes, text_over_limit
+from h5model.hdf5._native.library import LOCK
+from h5model.hdf5._native.scan import SCANNER, dtype_of
+from h5model.hdf5.attributes import (
+    MANY_ATTRIBUTES,
+    read_attribute,
+    read_attributes,
+    text_over_limit,
+)
 from h5model.hdf5.indexed import indexed_target
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
@@ -79,6 +88,9 @@ class FileIndex:
     """object address -> canonical path."""
     scalars: dict[str, Any] = field(default_factory=dict)
     """Values of scalar datasets of plain dtypes, read during the traversal (they are tiny)."""
+    attr_refs: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)
+    """(path, attribute) -> the canonical paths its object references lead to, in the
+    order of its elements (None: dangling), so models read later need no dereferencing."""
     binding: Any = None
     """What ``hdf5.binding.bind`` found (a ``Binding``), once it has run."""
 
@@ -91,9 +103,17 @@ class _Walker:
         self.graph = ObjectGraph()
         self.index = FileIndex(self.graph)
         self.addr_to_path: dict[int, str] = {}
-        self.pending_refs: list[tuple[str, str, Any, bool]] = []
+        self.pending_refs: list[tuple[str, str, Any, bool, bool]] = []
+        """(source, name, reference, is a region reference, is held by an attribute)."""
         self.soft: list[tuple[str, Child]] = []
         self.by_name: dict[str, dict[str, Child]] = {}
+        self.shared: dict[str, str] = {}
+        """Attribute names, short texts, link names and edge keys met so far: each repeat
+        is the same object (a file repeats them by the thousand)."""
+        self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.dtypes: dict[tuple[str, str], np.dtype] = {}
+        self.edge_data: dict[str, dict[str, Any]] = {}
+        """Edge key -> the data of every edge with that key and no more (shared)."""
         # a text attribute is stored in the file: in a file no larger than the attribute
         # limit, none can exceed it, and the texts read by the scalar readers (which cannot
         # stop before reading) need no measuring
@@ -102,43 +122,89 @@ class _Walker:
     def walk(self) -> FileIndex:
         root = h5g.open(self.fid, b"/")
         self._register("/", root)
-        queue: deque[tuple[str, Any]] = deque([("/", root)])
+        # groups wait by name, not open: an open group holds its object header in memory,
+        # and a level of a big file holds tens of thousands of groups
+        queue: deque[tuple[str, bytes]] = deque([("/", b"/")])
         while queue:
-            path, gid = queue.popleft()
+            path, name = queue.popleft()
             try:
+                gid = root if path == "/" else h5g.open(self.fid, name)
                 children = self._group(path, gid)
             except RemoteReadError as exc:  # the network failed: say where the walk was
                 raise exc.located(path) from None
-            for child_path, child_gid in children:
-                queue.append((child_path, child_gid))
+            queue.extend(children)
         self._resolve_soft_links()
         self._resolve_references()
         self.index.ref_paths = self.addr_to_path
         return self.index
 
     def _register(self, path: str, oid: Any, address: int | None = None) -> None:
+        """Record the object ``oid`` (opened by h5py) at ``path``."""
         if address is None:
             address = h5o.get_info(oid).addr
-        self.addr_to_path[address] = path
         try:
-            attrs = read_attributes(oid, self.texts_unbounded)
+            attrs = read_attributes(oid, self.texts_unbounded, self.shared)
         except LimitError as exc:
             raise exc.at(self.label, path) from None
+        if isinstance(oid, h5g.GroupID):
+            self._record(path, address, attrs, _GROUP, None, None, lambda: oid)
+        else:
+            self._record(path, address, attrs, _DATASET, oid.shape, oid.dtype, lambda: oid)
+
+    def _scan(self, gid: Any, raw_name: bytes, path: str, address: int) -> NodeKind | None:
+        """Record the object ``raw_name`` of the group ``gid`` through the compiled step,
+        asking h5py only for what it leaves (other dtypes, array attributes, scalar values,
+        references); its kind, or None for a committed datatype."""
+        assert SCANNER is not None and LOCK is not None
+        limit = _limits.LIMITS.attribute_bytes if self.texts_unbounded else 0
+        with LOCK:
+            found = SCANNER(gid.id, raw_name, limit, self.shared, MANY_ATTRIBUTES)
+        if found is None:
+            return None
+        kind_text, shape, signature, attrs, rest = found
+        opened: list[Any] = []
+
+        def oid() -> Any:
+            if not opened:
+                opened.append(h5o.open(gid, raw_name))
+            return opened[0]
+
+        try:
+            if attrs is None:  # many attributes: read by name (see attributes.py)
+                attrs = read_attributes(oid(), self.texts_unbounded, self.shared)
+            for name in rest or ():
+                attrs[name] = read_attribute(
+                    h5a.open(oid(), name.encode("utf-8", "surrogateescape")))
+        except LimitError as exc:
+            raise exc.at(self.label, path) from None
+        if kind_text == "group":
+            self._record(path, address, attrs, _GROUP, None, None, oid)
+            return _GROUP
+        dtype = dtype_of(signature) if signature is not None else None
+        if dtype is None:
+            dtype = oid().dtype
+        self._record(path, address, attrs, _DATASET, shape, dtype, oid)
+        return _DATASET
+
+    def _record(self, path: str, address: int, attrs: dict[str, Any], kind: NodeKind,
+                shape: tuple[int, ...] | None, dtype: np.dtype | None,
+                oid: Callable[[], Any]) -> None:
+        """What the graph keeps of one object; ``oid`` opens it with h5py when a scalar
+        value or references must be read."""
+        self.addr_to_path[address] = path
         if self.texts_unbounded:
             name = text_over_limit(attrs)
             if name is not None:
                 raise attribute_too_large(name).at(self.label, path)
         self.index.attrs[path] = attrs
         self.index.children[path] = []
-        data: dict[str, Any] = {}
-        if isinstance(oid, h5g.GroupID):
-            data["kind"] = _GROUP
-        else:
-            data["kind"] = _DATASET
-            data["shape"] = oid.shape
-            data["dtype"] = oid.dtype
-            if data["shape"] == ():
-                scalar = _read_scalar(oid, data["dtype"])
+        data: dict[str, Any] = {"kind": kind}
+        if kind is _DATASET:
+            assert dtype is not None
+            data["shape"] = self.shapes.setdefault(shape, shape) if shape is not None else None
+            data["dtype"] = dtype = self._shared_dtype(dtype)
+            if shape == ():
+                scalar = _read_scalar(oid(), dtype)
                 if scalar is not _NOT_READ:
                     self.index.scalars[path] = scalar
         namespace = attrs.get("namespace")
@@ -146,14 +212,15 @@ class _Walker:
         if isinstance(namespace, str) and isinstance(type_name, str):
             data["namespace"] = namespace
             data["type"] = type_name
-        self.graph.add_node(path, **data)
+        self.graph.add_node(path, data)
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
-        if data["kind"] is _DATASET:
-            self._dataset_refs(path, oid, data["dtype"])
+        if dtype is not None and (dtype.names or is_reference(dtype)):
+            self._dataset_refs(path, oid(), dtype)
 
-    def _group(self, path: str, gid: Any) -> list[tuple[str, Any]]:
+    def _group(self, path: str, gid: Any) -> list[tuple[str, bytes]]:
+        """Register the entries of the group at ``path``; its subgroups, to walk next."""
         entries: list[tuple[bytes, int, int]] = []
 
         def collect(name: bytes, info: Any) -> None:
@@ -163,8 +230,10 @@ class _Walker:
         gid.links.iterate(collect, info=True)
         out = []
         prefix = path if path.endswith("/") else path + "/"
+        raw_prefix = prefix.encode("utf-8", "surrogateescape")
         for raw_name, link_type, address in entries:
             name = raw_name.decode("utf-8", "surrogateescape")
+            name = self.shared.setdefault(name, name)  # "data", "timestamps"... by thousands
             child_path = prefix + name
             if link_type == h5l.TYPE_HARD:
                 existing = self.addr_to_path.get(address)
@@ -172,14 +241,20 @@ class _Walker:
                     self._edge(path, existing, _CHILD, name)
                     self.index.children[path].append(Child(name, _HARD, existing))
                     continue
-                oid = h5o.open(gid, raw_name)
-                if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
-                    continue  # committed datatypes are not objects of the data model
-                self._register(child_path, oid, address)
+                if SCANNER is not None:
+                    kind = self._scan(gid, raw_name, child_path, address)
+                    if kind is None:
+                        continue  # committed datatypes are not objects of the data model
+                else:
+                    oid = h5o.open(gid, raw_name)
+                    if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
+                        continue
+                    self._register(child_path, oid, address)
+                    kind = _GROUP if isinstance(oid, h5g.GroupID) else _DATASET
                 self._edge(path, child_path, _CHILD, name)
                 self.index.children[path].append(Child(name, _HARD, child_path))
-                if isinstance(oid, h5g.GroupID):
-                    out.append((child_path, oid))
+                if kind is _GROUP:
+                    out.append((child_path, raw_prefix + raw_name))
             elif link_type == h5l.TYPE_SOFT:
                 target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
                 if not target.startswith("/"):
@@ -198,11 +273,27 @@ class _Walker:
                 )
         return out
 
+    def _shared_dtype(self, dtype: np.dtype) -> np.dtype:
+        """One object per distinct plain dtype (h5py makes a new one per dataset). Equal
+        dtypes with different metadata (text, references) stay apart: numpy's equality
+        ignores metadata."""
+        if dtype.names is not None or dtype.subdtype is not None:
+            return dtype
+        key = (dtype.str, repr(dtype.metadata))
+        return self.dtypes.setdefault(key, dtype)
+
     def _edge(
         self, source: str, target: str, label: EdgeLabel, name: str, **extra: Any
     ) -> None:
         key = edge_key(label, name)
-        self.graph.add_edge(source, target, key, label=label, name=name, **extra)
+        key = self.shared.setdefault(key, key)
+        if extra:
+            self.graph.add_edge(source, target, key, label=label, name=name, **extra)
+            return
+        data = self.edge_data.get(key)
+        if data is None:
+            data = self.edge_data[key] = {"label": label, "name": name}
+        self.graph.add_edge(source, target, key, data)
 
     def _resolve_soft_links(self) -> None:
         for parent, child in self.soft:
@@ -268,12 +359,13 @@ class _Walker:
 
     def _collect_refs(self, path: str, name: str, value: Any) -> None:
         if isinstance(value, (h5py.Reference, h5py.RegionReference)):
-            self.pending_refs.append((path, name, value, isinstance(value, h5py.RegionReference)))
+            self.pending_refs.append(
+                (path, name, value, isinstance(value, h5py.RegionReference), True))
         elif isinstance(value, np.ndarray) and value.dtype == object and value.size:
             for item in value.flat:
                 if isinstance(item, (h5py.Reference, h5py.RegionReference)):
                     self.pending_refs.append(
-                        (path, name, item, isinstance(item, h5py.RegionReference))
+                        (path, name, item, isinstance(item, h5py.RegionReference), True)
                     )
 
     def _dataset_refs(self, path: str, oid: Any, dtype: np.dtype) -> None:
@@ -293,14 +385,17 @@ class _Walker:
                     for ref in np.asarray(block, dtype=object).flat:
                         if ref:
                             region = isinstance(ref, h5py.RegionReference)
-                            self.pending_refs.append((path, name or "", ref, region))
+                            self.pending_refs.append((path, name or "", ref, region, False))
             except LimitError as exc:
                 raise exc.at(self.label, path) from None
 
     def _resolve_references(self) -> None:
         done: set[tuple[str, str, str]] = set()
-        for source, name, ref, region in self.pending_refs:
+        attr_refs = self.index.attr_refs
+        for source, name, ref, region, in_attribute in self.pending_refs:
             target = self.dereference(ref)
+            if in_attribute:
+                attr_refs.setdefault((source, name), []).append(target)
             if target is None:
                 if DANGLING not in self.graph:
                     self.graph.add_node(DANGLING, kind=NodeKind.MISSING, path=None)
@@ -348,15 +443,46 @@ def edge_key(label: EdgeLabel, name: str) -> str:
     return label + ":" + name if name else label.value
 
 
+WALK_CACHE_BYTES = 2 * 2**20
+"""The metadata cache a traversal keeps (libhdf5's default lets it grow to 32 MiB). It
+counts bytes as stored; decoded object headers and B-tree nodes take several times that
+in memory (about 400 MiB at 32 MiB on a file of 65,000 objects), and a traversal that
+visits each object once gains nothing from keeping them."""
+
+
 def build_graph(file: h5py.File, label: str) -> FileIndex:
     """Traverse ``file`` once; raise H5ModelError naming the path on unreadable objects."""
     walker = _Walker(file, label)
     try:
-        return walker.walk()
+        with _small_cache(file):
+            return walker.walk()
     except H5ModelError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise H5ModelError(f"cannot read the file's structure ({exc})", file=label) from None
+
+
+@contextmanager
+def _small_cache(file: h5py.File) -> Iterator[None]:
+    """The file's metadata cache held to ``WALK_CACHE_BYTES`` while it is traversed."""
+    try:
+        before = file.id.get_mdc_config()
+        small = file.id.get_mdc_config()
+        if small.max_size > WALK_CACHE_BYTES:
+            small.set_initial_size = True
+            small.initial_size = WALK_CACHE_BYTES
+            small.max_size = WALK_CACHE_BYTES
+            small.min_size = min(small.min_size, WALK_CACHE_BYTES)
+            file.id.set_mdc_config(small)
+    except (AttributeError, RuntimeError, ValueError):
+        yield  # a file driver without a metadata cache to size
+        return
+    try:
+        yield
+    finally:
+        before.set_initial_size = False
+        with suppress(RuntimeError, ValueError):
+            file.id.set_mdc_config(before)
 
 
 def dereference_path(file: h5py.File | None, index: FileIndex, ref: Any) -> str | None:

@@ -323,6 +323,9 @@ def _need(ok: bool, what: str) -> None:
 
 
 _DTYPE_STR = re.compile(r"^[<>|=][biufcSUVb?]\d{1,9}$")
+_PLAIN_DTYPES: dict[str, np.dtype] = {}
+"""Plain dtypes met in indexes, by their text: an index names a handful thousands of
+times."""
 _KINDS = {str(k): k for k in NodeKind}
 _LINKS = {str(k): k for k in LinkKind}
 _LABELS = {str(k): k for k in EdgeLabel}
@@ -374,57 +377,72 @@ def loads(data: bytes, label: str, file_label: str) -> StoredIndex:
 
 
 def _document(doc: Any, file_label: str) -> StoredIndex:
-    _need(isinstance(doc, dict), "the top level is not an object")
-    _need(doc.get("format") == "h5mindex" and doc.get("version") == VERSION,
-          "the format name or version inside differs from the header's")
+    if not isinstance(doc, dict):
+        raise _Bad("the top level is not an object")
+    if not (doc.get("format") == "h5mindex" and doc.get("version") == VERSION):
+        raise _Bad("the format name or version inside differs from the header's")
     identity = doc.get("identity")
-    _need(isinstance(identity, dict) and _is_int(identity.get("size"))
-          and isinstance(identity.get("stamp"), str), "identity: expected size and stamp")
+    if not (isinstance(identity, dict) and _is_int(identity.get("size"))
+            and isinstance(identity.get("stamp"), str)):
+        raise _Bad("identity: expected size and stamp")
     source = doc.get("source")
-    _need(isinstance(source, str), "source: expected text")
+    if not isinstance(source, str):
+        raise _Bad("source: expected text")
     graph = ObjectGraph()
     index = FileIndex(graph)
     nodes = _list(doc.get("nodes"), "nodes")
     for entry in nodes:
-        _need(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str),
-              "nodes: expected [path, data] pairs")
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise _Bad("nodes: expected [path, data] pairs")
         graph.add_node(entry[0], **_node(entry[1], entry[0]))
     for entry in _list(doc.get("edges"), "edges"):
-        _need(isinstance(entry, list) and len(entry) in (4, 5)
-              and all(isinstance(x, str) for x in entry[:4]), "edges: expected lists of text")
+        if not (isinstance(entry, list) and len(entry) in (4, 5)
+                and all(isinstance(x, str) for x in entry[:4])):
+            raise _Bad("edges: expected lists of text")
         source_node, target, label_text, name = entry[:4]
-        _need(source_node in graph and target in graph, f"edge {source_node} -> {target}: "
-              "a node that is not listed")
+        if not (source_node in graph and target in graph):
+            raise _Bad(f"edge {source_node} -> {target}: "
+                      "a node that is not listed")
         label = _LABELS.get(label_text)
-        _need(label is not None, f"edge label {label_text!r} unknown")
+        if label is None:
+            raise _Bad(f"edge label {label_text!r} unknown")
         assert label is not None
         extra: dict[str, Any] = {}
         if len(entry) == 5:
-            _need(isinstance(entry[4], bool), "edge region flag: expected true or false")
+            if not isinstance(entry[4], bool):
+                raise _Bad("edge region flag: expected true or false")
             extra["region"] = entry[4]
         graph.add_edge(source_node, target, edge_key(label, name), label=label, name=name,
                        **extra)
     for node, order in _dict(doc.get("predecessors"), "predecessors").items():
-        _need(node in graph and isinstance(order, list), f"predecessors of {node}: a list")
+        if not (node in graph and isinstance(order, list)):
+            raise _Bad(f"predecessors of {node}: a list")
         try:
             graph.order_predecessors(node, order)
         except (TypeError, ValueError):
             raise _Bad(f"predecessors of {node}: not the node's") from None
     children = _dict(doc.get("children"), "children")
     for path, kids in children.items():
-        _need(path in graph, f"children of {path}: not a listed node")
+        if path not in graph:
+            raise _Bad(f"children of {path}: not a listed node")
         index.children[path] = [_child(c, path) for c in _list(kids, f"children of {path}")]
     for path, attrs in _dict(doc.get("attrs"), "attrs").items():
-        _need(path in graph, f"attributes of {path}: not a listed node")
-        index.attrs[path] = {name: _value(v, f"{path} attribute {name}")
-                             for name, v in _dict(attrs, f"attributes of {path}").items()}
+        if path not in graph:
+            raise _Bad(f"attributes of {path}: not a listed node")
+        try:
+            index.attrs[path] = {name: _value(v, "")
+                                 for name, v in _dict(attrs, f"attributes of {path}").items()}
+        except _Bad as exc:  # name the attribute only now: most indexes have none bad
+            bad = next(name for name, v in attrs.items() if not _decodes(v))
+            raise _Bad(f"{path} attribute {bad}{exc}") from None
     for path, value in _dict(doc.get("scalars"), "scalars").items():
-        _need(path in graph, f"scalar {path}: not a listed node")
+        if path not in graph:
+            raise _Bad(f"scalar {path}: not a listed node")
         index.scalars[path] = _value(value, f"scalar {path}")
     for entry in _list(doc.get("refs"), "refs"):
-        _need(isinstance(entry, list) and len(entry) == 2 and _is_int(entry[0])
-              and isinstance(entry[1], str) and entry[1] in graph,
-              "refs: expected [address, listed path] pairs")
+        if not (isinstance(entry, list) and len(entry) == 2 and _is_int(entry[0])
+                and isinstance(entry[1], str) and entry[1] in graph):
+            raise _Bad("refs: expected [address, listed path] pairs")
         index.ref_paths[entry[0]] = entry[1]
     layouts = {path: _layout_of(v, path) for path, v in _dict(doc.get("layouts"),
                                                                 "layouts").items()}
@@ -433,13 +451,14 @@ def _document(doc: Any, file_label: str) -> StoredIndex:
     if specs is not None:
         stored_specs = {}
         for name, entry in _dict(specs, "specs").items():
-            _need(isinstance(entry, dict) and isinstance(entry.get("origin"), str)
-                  and isinstance(entry.get("documents"), dict)
-                  and isinstance(entry.get("available"), list)
-                  and all(isinstance(v, str) for v in entry["available"]),
-                  f"specs of {name}: expected origin, documents and available versions")
+            if not (isinstance(entry, dict) and isinstance(entry.get("origin"), str)
+                    and isinstance(entry.get("documents"), dict)
+                    and isinstance(entry.get("available"), list)
+                    and all(isinstance(v, str) for v in entry["available"])):
+                raise _Bad(f"specs of {name}: expected origin, documents and available versions")
             spec = namespace_from_documents(entry["documents"], entry["origin"])
-            _need(spec.name == name, f"specs of {name}: the documents define {spec.name!r}")
+            if not (spec.name == name):
+                raise _Bad(f"specs of {name}: the documents define {spec.name!r}")
             stored_specs[name] = (spec, list(entry["available"]))
     return StoredIndex(Identity(identity["size"], identity["stamp"]), source, index,
                        stored_specs, layouts)
@@ -460,64 +479,71 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _node(data: Any, path: str) -> dict[str, Any]:
-    _need(isinstance(data, dict), f"node {path}: expected an object")
-    kind = _KINDS.get(data.get("kind"))
-    _need(kind is not None, f"node {path}: unknown kind {data.get('kind')!r}")
+    if not isinstance(data, dict):
+        raise _Bad(f"node {path}: expected an object")
+    kind_text: Any = data.get("kind")
+    kind = _KINDS.get(kind_text)
+    if kind is None:
+        raise _Bad(f"node {path}: unknown kind {data.get('kind')!r}")
     out: dict[str, Any] = {"kind": kind}
     for key, value in data.items():
         if key == "kind":
             continue
         if key == "shape":
-            _need(value is None or (isinstance(value, list) and all(_is_int(n) for n in value)),
-                  f"node {path}: shape: expected whole numbers")
+            if not (value is None or (isinstance(value, list) and all(_is_int(n) for n in value))):
+                raise _Bad(f"node {path}: shape: expected whole numbers")
             out[key] = None if value is None else tuple(value)
         elif key == "dtype":
             out[key] = decode_dtype(value, f"node {path}: dtype")
         elif key in ("namespace", "type", "filename", "path"):
-            _need(value is None or isinstance(value, str), f"node {path}: {key}: expected text")
+            if not (value is None or isinstance(value, str)):
+                raise _Bad(f"node {path}: {key}: expected text")
             out[key] = value
         else:
             raise _Bad(f"node {path}: unknown field {key!r}")
-    if kind is NodeKind.DATASET:
-        _need("shape" in out and "dtype" in out, f"node {path}: a dataset without shape/dtype")
+    if kind is NodeKind.DATASET and not ("shape" in out and "dtype" in out):
+        raise _Bad(f"node {path}: a dataset without shape/dtype")
     return out
 
 
 def _child(entry: Any, parent: str) -> Child:
-    _need(isinstance(entry, list) and len(entry) == 6, f"children of {parent}: expected "
-          "[name, kind, target, filename, path, broken]")
+    if not (isinstance(entry, list) and len(entry) == 6):
+        raise _Bad(f"children of {parent}: expected "
+                  "[name, kind, target, filename, path, broken]")
     name, kind_text, target, filename, path, broken = entry
     kind = _LINKS.get(kind_text)
-    _need(isinstance(name, str) and kind is not None and isinstance(target, str)
-          and (filename is None or isinstance(filename, str))
-          and (path is None or isinstance(path, str)) and isinstance(broken, bool),
-          f"children of {parent}: a malformed entry")
+    if not (isinstance(name, str) and kind is not None and isinstance(target, str)
+            and (filename is None or isinstance(filename, str))
+            and (path is None or isinstance(path, str)) and isinstance(broken, bool)):
+        raise _Bad(f"children of {parent}: a malformed entry")
     assert kind is not None
     return Child(name, kind, target, filename, path, broken)
 
 
 def _layout_of(data: Any, path: str) -> Layout:
-    _need(isinstance(data, dict), f"layout of {path}: expected an object")
+    if not isinstance(data, dict):
+        raise _Bad(f"layout of {path}: expected an object")
     chunks = data.get("chunks")
-    _need(chunks is None or (isinstance(chunks, list) and all(_is_int(n) for n in chunks)),
-          f"layout of {path}: chunks")
+    if not (chunks is None or (isinstance(chunks, list) and all(_is_int(n) for n in chunks))):
+        raise _Bad(f"layout of {path}: chunks")
     filters = _list(data.get("filters"), f"layout of {path}: filters")
     for f in filters:
-        _need(isinstance(f, list) and len(f) == 3 and _is_int(f[0]) and isinstance(f[1], str)
-              and isinstance(f[2], list) and all(_is_int(v) for v in f[2]),
-              f"layout of {path}: a malformed filter")
+        if not (isinstance(f, list) and len(f) == 3 and _is_int(f[0]) and isinstance(f[1], str)
+                and isinstance(f[2], list) and all(_is_int(v) for v in f[2])):
+            raise _Bad(f"layout of {path}: a malformed filter")
     offset = data.get("offset")
-    _need(offset is None or _is_int(offset), f"layout of {path}: offset")
+    if not (offset is None or _is_int(offset)):
+        raise _Bad(f"layout of {path}: offset")
     offsets = data.get("chunk_offsets")
     chunk_offsets = None
     if offsets is not None:
-        _need(isinstance(offsets, list) and len(offsets) <= MAX_CHUNKS,
-              f"layout of {path}: chunk offsets")
+        if not (isinstance(offsets, list) and len(offsets) <= MAX_CHUNKS):
+            raise _Bad(f"layout of {path}: chunk offsets")
         chunk_offsets = []
         for o in offsets:
-            _need(isinstance(o, list) and len(o) == 4 and isinstance(o[0], list)
-                  and all(_is_int(x) for x in o[0]) and all(_is_int(x) for x in o[1:]),
-                  f"layout of {path}: a malformed chunk offset")
+            if not (isinstance(o, list) and len(o) == 4 and isinstance(o[0], list)
+                    and all(_is_int(x) for x in o[0]) and all(_is_int(x) for x in o[1:])):
+                raise _Bad(f"layout of {path}: a malformed chunk offset")
             chunk_offsets.append((tuple(o[0]), o[1], o[2], o[3]))
     return Layout(None if chunks is None else tuple(chunks),
                   [(f[0], f[1], tuple(f[2])) for f in filters], offset, chunk_offsets)
@@ -538,11 +564,20 @@ def _dtype(data: Any, where: str, depth: int) -> np.dtype:
 
 
 def _dtype_any(data: Any, where: str, depth: int) -> Any:
-    _need(depth < 16, f"{where}: nested too deeply")
     if isinstance(data, str):
-        _need(_DTYPE_STR.match(data) is not None, f"{where}: {data!r} is not a plain dtype")
-        return np.dtype(data)
-    _need(isinstance(data, dict), f"{where}: expected a dtype")
+        known = _PLAIN_DTYPES.get(data)
+        if known is not None:
+            return known
+        if _DTYPE_STR.match(data) is None:
+            raise _Bad(f"{where}: {data!r} is not a plain dtype")
+        dtype = np.dtype(data)
+        if len(_PLAIN_DTYPES) < 256:
+            _PLAIN_DTYPES[data] = dtype
+        return dtype
+    if depth >= 16:
+        raise _Bad(f"{where}: nested too deeply")
+    if not isinstance(data, dict):
+        raise _Bad(f"{where}: expected a dtype")
     if "vlen" in data:
         base = data["vlen"]
         if base == "str":
@@ -553,36 +588,46 @@ def _dtype_any(data: Any, where: str, depth: int) -> Any:
     if data.get("any") == "object" and len(data) == 1:
         return np.dtype(object)
     if "ref" in data:
-        _need(data["ref"] in ("object", "region"), f"{where}: unknown reference kind")
+        if data["ref"] not in ("object", "region"):
+            raise _Bad(f"{where}: unknown reference kind")
         return h5py.regionref_dtype if data["ref"] == "region" else h5py.ref_dtype
     if "enum" in data:
         values = _dict(data["enum"], f"{where}: enum")
-        _need(all(type(v) is int for v in values.values()), f"{where}: enum values")
+        if not all(type(v) is int for v in values.values()):
+            raise _Bad(f"{where}: enum values")
         base = _dtype(data.get("base"), where, depth + 1)
-        _need(base.kind in "iub", f"{where}: an enum of {base}")
+        if base.kind not in "iub":
+            raise _Bad(f"{where}: an enum of {base}")
         return h5py.enum_dtype(values, basetype=base)
     if "text" in data:
         size = data["text"]
-        _need(_is_int(size) and 0 < size < 1 << 30 and data.get("encoding") in ("ascii", "utf-8"),
-              f"{where}: fixed-length text")
+        if not (_is_int(size) and 0 < size < 1 << 30
+                and data.get("encoding") in ("ascii", "utf-8")):
+            raise _Bad(f"{where}: fixed-length text")
         return h5py.string_dtype(data["encoding"], size)
     if "opaque" in data:
         size = data["opaque"]
-        _need(_is_int(size) and 0 < size < 1 << 30, f"{where}: opaque size")
+        if not (_is_int(size) and 0 < size < 1 << 30):
+            raise _Bad(f"{where}: opaque size")
         return h5py.opaque_dtype(np.dtype(f"V{size}"))
     if "sub" in data:
         shape = data.get("shape")
-        _need(isinstance(shape, list) and all(_is_int(n) for n in shape)
-              and math.prod(shape) < 1 << 30, f"{where}: subarray shape")
+        if not (isinstance(shape, list) and all(_is_int(n) for n in shape)
+                and math.prod(shape) < 1 << 30):
+            raise _Bad(f"{where}: subarray shape")
         return np.dtype((_dtype(data["sub"], where, depth + 1), tuple(shape)))
     if "fields" in data:
         fields = _list(data["fields"], f"{where}: fields")
-        itemsize = data.get("itemsize")
-        _need(_is_int(itemsize) and itemsize < 1 << 30, f"{where}: itemsize")
-        names, formats, offsets = [], [], []
+        itemsize: Any = data.get("itemsize")
+        if not (_is_int(itemsize) and itemsize < 1 << 30):
+            raise _Bad(f"{where}: itemsize")
+        names: list[str] = []
+        formats: list[np.dtype] = []
+        offsets: list[int] = []
         for f in fields:
-            _need(isinstance(f, list) and len(f) == 3 and isinstance(f[0], str)
-                  and _is_int(f[2]), f"{where}: a malformed field")
+            if not (isinstance(f, list) and len(f) == 3 and isinstance(f[0], str)
+                    and _is_int(f[2])):
+                raise _Bad(f"{where}: a malformed field")
             names.append(f[0])
             formats.append(_dtype(f[1], where, depth + 1))
             offsets.append(f[2])
@@ -592,21 +637,26 @@ def _dtype_any(data: Any, where: str, depth: int) -> Any:
 
 
 def _value(data: Any, where: str, depth: int = 0) -> Any:
-    _need(depth < 16, f"{where}: nested too deeply")
     if data is None or type(data) in (str, bool, int, float):
         return data
-    _need(isinstance(data, dict), f"{where}: expected a value")
+    if depth >= 16:
+        raise _Bad(f"{where}: nested too deeply")
+    if not isinstance(data, dict):
+        raise _Bad(f"{where}: expected a value")
     if "ref" in data:
         target, null, region = data["ref"], data.get("null"), data.get("region")
-        _need((target is None or isinstance(target, str)) and isinstance(null, bool)
-              and isinstance(region, bool), f"{where}: a malformed reference")
+        if not ((target is None or isinstance(target, str)) and isinstance(null, bool)
+                and isinstance(region, bool)):
+            raise _Bad(f"{where}: a malformed reference")
         return make_reference(target, null, region)
     if "objects" in data:
         dtype = decode_dtype(data["objects"], where)
-        _need(dtype.hasobject, f"{where}: an object array of {dtype}")
+        if not dtype.hasobject:
+            raise _Bad(f"{where}: an object array of {dtype}")
         shape = _shape(data.get("shape"), where)
         items = _list(data.get("items"), f"{where}: items")
-        _need(len(items) == math.prod(shape), f"{where}: {len(items)} items for shape {shape}")
+        if not (len(items) == math.prod(shape)):
+            raise _Bad(f"{where}: {len(items)} items for shape {shape}")
         out = np.empty(shape, dtype=dtype)
         flat = out.reshape(-1)
         for i, item in enumerate(items):
@@ -614,25 +664,36 @@ def _value(data: Any, where: str, depth: int = 0) -> Any:
         return out
     if "array" in data or "scalar" in data:
         dtype = decode_dtype(data.get("array", data.get("scalar")), where)
-        _need(not dtype.hasobject, f"{where}: raw bytes of an object dtype")
+        if dtype.hasobject:
+            raise _Bad(f"{where}: raw bytes of an object dtype")
         shape = _shape(data.get("shape"), where) if "array" in data else ()
         raw = data.get("bytes")
-        _need(isinstance(raw, str), f"{where}: bytes: expected base64 text")
-        _need(len(raw) <= (_limits.LIMITS.attribute_bytes * 4) // 3 + 4,
-              f"{where}: larger than the attribute limit")
+        if not isinstance(raw, str):
+            raise _Bad(f"{where}: bytes: expected base64 text")
+        if not (len(raw) <= (_limits.LIMITS.attribute_bytes * 4) // 3 + 4):
+            raise _Bad(f"{where}: larger than the attribute limit")
         try:
             blob = base64.b64decode(raw, validate=True)
         except ValueError:
             raise _Bad(f"{where}: bytes: not base64") from None
-        _need(len(blob) == math.prod(shape) * dtype.itemsize,
-              f"{where}: {len(blob)} bytes for shape {shape} of {dtype}")
-        array = np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
-        return array if "array" in data else array[()]
+        if len(blob) != math.prod(shape) * dtype.itemsize:
+            raise _Bad(f"{where}: {len(blob)} bytes for shape {shape} of {dtype}")
+        if "array" not in data:
+            return np.frombuffer(blob, dtype=dtype)[0]  # a scalar of its own (not a view)
+        return np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
     raise _Bad(f"{where}: unknown value form")
 
 
+def _decodes(data: Any) -> bool:
+    try:
+        _value(data, "")
+    except _Bad:
+        return False
+    return True
+
+
 def _shape(value: Any, where: str) -> tuple[int, ...]:
-    _need(isinstance(value, list) and len(value) <= 32 and all(_is_int(n) for n in value)
-          and math.prod(value) <= _limits.LIMITS.attribute_bytes,
-          f"{where}: shape: expected a bounded list of whole numbers")
+    if not (isinstance(value, list) and len(value) <= 32 and all(_is_int(n) for n in value)
+            and math.prod(value) <= _limits.LIMITS.attribute_bytes):
+        raise _Bad(f"{where}: shape: expected a bounded list of whole numbers")
     return tuple(value)

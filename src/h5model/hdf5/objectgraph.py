@@ -99,7 +99,12 @@ class ObjectGraph:
     def edges(self) -> EdgeView:
         return EdgeView(self._succ)
 
-    def add_node(self, node: str, **attrs: Any) -> None:
+    def add_node(self, node: str, data: dict[str, Any] | None = None, /, **attrs: Any) -> None:
+        """Add ``node`` (or update its data); ``data`` is kept as the node's own dict, not
+        copied (the traversal builds one per object and hands it over)."""
+        if data is not None:
+            data.update(attrs)
+            attrs = data
         if node in self._nodes:
             self._nodes[node].update(attrs)
             return
@@ -107,9 +112,14 @@ class ObjectGraph:
         self._succ[node] = {}
         self._pred[node] = {}
 
-    def add_edge(self, source: str, target: str, key: Hashable = None, **attrs: Any) -> Hashable:
+    def add_edge(self, source: str, target: str, key: Hashable = None,
+                 data: EdgeData | None = None, /, **attrs: Any) -> Hashable:
         """Add an edge (or update the one with ``key``); without a key, the lowest free
-        integer, as networkx does. Returns the key."""
+        integer, as networkx does. Returns the key. ``data`` is kept, not copied, and may be
+        shared by many edges (the traversal gives every child edge of one name one dict):
+        an edge's data is replaced, never changed in place."""
+        if data is not None:
+            attrs = {**data, **attrs} if attrs else data
         if source not in self._nodes:
             self.add_node(source)
         if target not in self._nodes:
@@ -123,10 +133,7 @@ class ObjectGraph:
             while key in keydict:
                 key += 1
         existing = keydict.get(key)
-        if existing is None:
-            keydict[key] = attrs
-        else:
-            existing.update(attrs)
+        keydict[key] = attrs if existing is None else {**existing, **attrs}
         return key
 
     def has_edge(self, source: str, target: str, key: Hashable = None) -> bool:

@@ -149,6 +149,27 @@ def is_type(model: Any, name: str) -> bool:
     return False
 
 
+FILL = "_h5_fill"
+"""Key, in the private state of a model handed out before its fields were read, of what
+reads them (``session.reader``): the model fills itself on first use."""
+
+
+def is_pending(model: Any) -> bool:
+    """True for a model whose fields are not read yet (it reads them on first use)."""
+    private = getattr(model, "__pydantic_private__", None)
+    return private is not None and private.get(FILL) is not None
+
+
+def materialize(model: Any) -> Any:
+    """``model`` with its fields read (a no-op for a model that has them)."""
+    private = getattr(model, "__pydantic_private__", None)
+    if private:
+        fill = private.get(FILL)
+        if fill is not None:
+            fill(model)
+    return model
+
+
 def adopt(model: "Node", owner: Owner) -> None:
     """From now on ``model`` belongs to ``owner`` (and reports its edits there)."""
     model._owner = owner
@@ -284,8 +305,46 @@ class Node(BaseModel):
             return None
         return owner.handle
 
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # reached only for what the instance lacks: private state (pydantic keeps it
+            # apart) and, on a model not filled yet, its fields
+            private = self.__pydantic_private__
+            if private is not None:
+                try:
+                    return private[name]
+                except KeyError:
+                    fill = private.get(FILL)
+                    if fill is not None:
+                        fill(self)
+                        return getattr(self, name)
+            return super().__getattr__(name)
+
+    def __eq__(self, other: object) -> bool:
+        materialize(self)
+        materialize(other)
+        return super().__eq__(other)
+
+    def __copy__(self) -> "Node":
+        materialize(self)
+        return super().__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> "Node":
+        materialize(self)
+        return super().__deepcopy__(memo)
+
+    def __iter__(self) -> Any:
+        materialize(self)
+        return super().__iter__()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        materialize(self)
+        return super().__getstate__()
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name[0] != "_":
+            materialize(self)
             _check_editable(self)  # a read-only file refuses before anything changes
         # pydantic validates the new value first (validate_assignment): a wrong dtype,
         # a missing required value or a reference to the wrong type fails right here

@@ -12,7 +12,7 @@ written when a check fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +66,7 @@ class SaveReport:
     reason: str
 
 
-def save_changes(tracker: Tracker, target: SaveTarget, models: dict[str, Any], path: Path,
+def save_changes(tracker: Tracker, target: SaveTarget, models: MutableMapping[str, Any], path: Path,
                  *, copy_limit: int | None = None) -> SaveReport | None:
     """Check every change recorded by ``tracker``, then write exactly those, atomically;
     None when there was nothing to save.
@@ -162,7 +162,7 @@ def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -
     return SaveReport("new", "a new file, written whole and moved into place")
 
 
-def _settle(tracker: Tracker, target: SaveTarget, models: dict[str, Any], writer: Writer,
+def _settle(tracker: Tracker, target: SaveTarget, models: MutableMapping[str, Any], writer: Writer,
             touched: set[str]) -> None:
     """New models learn their paths, removed ones are forgotten, changed attributes and
     datasets show their new values and shapes."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, overload
@@ -43,6 +43,7 @@ from h5model.persist.tracker import Tracker
 from h5model.persist.whole_file import specs_of
 from h5model.rules.ruleset import RuleSet
 from h5model.session.builders import Builders
+from h5model.session.ondemand import OnDemand
 from h5model.session.reader import Reader
 from h5model.session.source import FileSource
 from h5model.spec.declared import is_layout_class, resolve_layout
@@ -98,7 +99,9 @@ class File(Generic[RootT]):
         self.last_save: SaveReport | None = None
         """How the last save of this handle reached the disk (``method``, ``reason``)."""
         self._externals: dict[Path, File] = {}
-        self._models: dict[str, Any] = {}
+        self._models: MutableMapping[str, Any] = {}
+        """hdf5_path -> model: an ``OnDemand`` mapping for a file read (models are built
+        when reached), a plain dict for a new file."""
         self._tracker = Tracker(self.label, writable=self.writable, handle=self,
                                 find=self._models_get,
                                 **({"read_only": READ_ONLY} if self.url is not None else {}))
@@ -313,8 +316,16 @@ class File(Generic[RootT]):
         return model
 
     def models(self) -> Iterator[tuple[str, Node]]:
-        """(hdf5_path, model) for every object, in dependency order."""
+        """(hdf5_path, model) for every object, parents before children (each model is
+        built as it is reached)."""
         return iter(self._models.items())
+
+    def _classes(self) -> Iterator[tuple[str, type[Node]]]:
+        """(hdf5_path, the class of its model) for every object, building no model."""
+        models = self._models
+        if isinstance(models, OnDemand):
+            return models.classes()
+        return ((path, type(model)) for path, model in models.items())
 
     @overload
     def find(self, kind: type[T]) -> list[T]: ...
@@ -325,17 +336,18 @@ class File(Generic[RootT]):
         class, or a type's name (``"TimeSeries"``, ``"core.TimeSeries"``,
         ``("core", "TimeSeries")``)."""
         if isinstance(kind, type):
-            return [m for _, m in sorted(self._models.items()) if isinstance(m, kind)]
+            return [self._models[path] for path, cls in sorted(self._classes())
+                    if issubclass(cls, kind)]
         namespace, name = _type_key(kind)
         known = type_keys(self.modules)
         if not any(n == name and namespace in (None, ns) for ns, n in known):
             where = f"namespace {namespace!r}" if namespace else "the file's specs"
             raise H5ModelError(f"no type {name!r} in {where}", file=self.label)
         return [
-            model for _, model in sorted(self._models.items())
+            self._models[path] for path, model_class in sorted(self._classes())
             if any(cls.h5_type is not None and cls.h5_type[1] == name
                    and namespace in (None, cls.h5_type[0])
-                   for cls in type(model).__mro__ if isinstance(cls, type)
+                   for cls in model_class.__mro__ if isinstance(cls, type)
                    and issubclass(cls, Node) and "h5_type" in vars(cls))
         ]
 

@@ -1,20 +1,22 @@
-"""Graph -> models, in dependency order.
+"""Graph -> models, each built when it is first reached.
 
-First every node gets its class, top down (a typed object's class comes from
-its type attributes; an untyped one's from the field its parent's spec gives
-it). Then the graph is flattened into a queue where every object comes after
-what it needs (its children, link targets, referenced objects) and each node
-is instantiated once. A reference or soft link to an object yields that very
-model. An edge that would close a cycle is left out of the queue and the field
-is set after construction.
+A model's class is found top down (a typed object's class comes from its type
+attributes; an untyped one's from the field its parent's spec gives it, the
+parent at the object's canonical path). A model is handed out unfilled: its
+path and class only. Its fields are read the first time one is used
+(``fill``): attributes (references become the models they name, themselves
+unfilled), the dataset's lazy value, the children. So the same path always
+gives the same object, a reference or link gives its target itself, and a
+cycle needs no closing: every edge leads to an object that already exists.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -23,12 +25,15 @@ import numpy as np
 import pydantic
 
 from h5model.errors import ModelError, SpecError
-from h5model.hdf5.graph import Child, FileIndex
-from h5model.hdf5.indexed import IndexedReference, IndexedRegionReference
-from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
+from h5model.hdf5.graph import Child, FileIndex, dereference_path
+from h5model.hdf5.indexed import IndexedReference, IndexedRegionReference, indexed_target
+from h5model.hdf5.kinds import LinkKind, NodeKind
+from h5model.hdf5.objectgraph import ObjectGraph
 from h5model.models.arrays import ArraySource, H5Array, IsoDatetimeArray
 from h5model.models.lazyclasses import type_class
 from h5model.models.nodes import (
+    _UNSET,
+    FILL,
     BrokenLink,
     Dataset,
     ExternalLink,
@@ -36,12 +41,12 @@ from h5model.models.nodes import (
     H5Field,
     Node,
     Owner,
-    adopt,
+    is_pending,
 )
 from h5model.models.problems import model_problems
 from h5model.rules.dtypes import holds_references
+from h5model.session.ondemand import OnDemand
 
-_PENDING = object()
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray,
                          IndexedReference, IndexedRegionReference})
 _GENERIC = frozenset({Group, Dataset})
@@ -50,9 +55,7 @@ _GENERIC = frozenset({Group, Dataset})
 # metaclass's ``__getattr__`` hook (six times a plain attribute), and the reader reads
 # these per object.
 _GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
-_HARD, _EXTERNAL, _REFERENCE = LinkKind.HARD, LinkKind.EXTERNAL, EdgeLabel.REFERENCE
-_IN_FILE = (LinkKind.HARD, LinkKind.SOFT)
-"""Links to objects of this file (external ones are resolved only when asked)."""
+_EXTERNAL = LinkKind.EXTERNAL
 
 
 class _ClassInfo:
@@ -98,7 +101,7 @@ def _node_class(cls: type[Node], field_name: str) -> type[Node] | None:
 
 
 class Reader:
-    """Builds every model of one file."""
+    """The models of one file, each built the first time it is reached."""
 
     def __init__(
         self,
@@ -124,27 +127,43 @@ class Reader:
         self.owner = owner
         """The file every model belongs to (None: models owned by no open file)."""
         self.label = label
-        self.index = index
-        self.graph = index.graph
+        self._index = index
         self.external_opener = external_opener
         self.modules = modules
         self.types: dict[tuple[str, str], type[Node]] = {}
         """(namespace, type) -> its class, as the file's objects reach them."""
         self.classes: dict[str, type[Node]] = {}
+        """Canonical path -> the class of its model, found as models are reached."""
         self.info: dict[type[Node], _ClassInfo] = {}
         self.models: dict[str, Any] = {}
+        """Every model handed out so far (filled or not), by canonical path."""
         self.datetimes: set[str] = set()
         """Datasets whose spec dtype is isodatetime: arrays of them read as datetimes."""
-        self.deferred: list[tuple[str, Callable[[], None]]] = []
+        self.lock = threading.RLock()
+        """Held while a model is filled: two threads reaching one model fill it once."""
+
+    @property
+    def index(self) -> FileIndex:
+        """The file's object graph as last read: after a save, the saved file's (models
+        filled later read what the file holds then)."""
+        current = self.owner.index if self.owner is not None else None
+        return current if current is not None else self._index
+
+    @property
+    def graph(self) -> ObjectGraph:
+        return self.index.graph
 
     # -- public --------------------------------------------------------------------
-    def build(self) -> dict[str, Any]:
-        self._assign_classes()
-        for path in self._order():
-            self._instantiate(path)
-        for _, patch in self.deferred:
-            patch()
-        return self.models
+    def build(self) -> OnDemand:
+        """The file's models by path; the root's class is found now (a file whose root
+        does not fit its spec fails here)."""
+        self.class_of("/")
+        return OnDemand(self)
+
+    def paths(self) -> Iterator[str]:
+        """Every object's canonical path, parents before children."""
+        index = self.index
+        return (path for path in index.children if self.class_of(path) is not None)
 
     # -- classes -------------------------------------------------------------------
     def class_info(self, cls: type[Node]) -> _ClassInfo:
@@ -181,92 +200,88 @@ class Reader:
             )
         return cls
 
-    def _assign_classes(self) -> None:
-        queue = ["/"]
-        self.classes["/"] = self._typed_class("/") or Group
-        while queue:
-            path = queue.pop()
-            cls = self.classes[path]
-            info = self.class_info(cls)
-            for child in self.index.children.get(path, ()):
-                if child.kind is not _HARD or child.target in self.classes:
-                    continue
-                typed = self._typed_class(child.target)
-                if typed is not None:
-                    chosen: type[Node] = typed
-                    part_class = info.parts.get(child.name)
-                    if part_class is not None and typed in part_class.__bases__:
-                        chosen = part_class  # the part's type, with what the owner adds
-                else:
-                    named = info.named.get(child.name)
-                    if named is not None and named[1].unwrap and named[1].dtype == "isodatetime":
-                        self.datetimes.add(child.target)
-                    kind = self.graph.nodes[child.target]["kind"]
-                    fallback: type[Node] = Dataset if kind is _DATASET else Group
-                    chosen = fallback
-                    nested = named[2] if named is not None else None
-                    if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
-                        chosen = nested
-                self.classes[child.target] = chosen
-                if self.graph.nodes[child.target]["kind"] is _GROUP:
-                    queue.append(child.target)
+    def class_of(self, path: str) -> type[Node] | None:
+        """The class of the model at canonical ``path`` (None: no object there). A typed
+        object's class comes from its type attributes; an untyped one's from the field its
+        parent's spec gives it (the parent at its canonical path)."""
+        cls = self.classes.get(path)
+        if cls is not None:
+            return cls
+        data = self.graph.nodes.get(path)
+        if data is None or data["kind"] not in (_GROUP, _DATASET):
+            return None
+        if path == "/":
+            cls = self._typed_class("/") or Group
+        else:
+            parent, _, name = path.rpartition("/")
+            owner = self.class_of(parent or "/")
+            if owner is None:
+                return None
+            cls = self._child_class(owner, name, path, data["kind"])
+        self.classes[path] = cls
+        return cls
 
-    # -- order -----------------------------------------------------------------------
-    def _dependencies(self, path: str) -> list[str]:
-        deps = []
-        for child in self.index.children.get(path, ()):
-            if child.kind in _IN_FILE and child.target in self.classes:
-                deps.append(child.target)
-        for _, target, data in self.graph.out_edges(path, data=True):
-            if (
-                data["label"] is _REFERENCE
-                and target in self.classes
-                and data["name"] in (self.index.attrs.get(path, {}))
-            ):
-                deps.append(target)
-        return deps
+    def _child_class(self, owner: type[Node], name: str, path: str, kind: NodeKind
+                     ) -> type[Node]:
+        info = self.class_info(owner)
+        typed = self._typed_class(path)
+        if typed is not None:
+            part_class = info.parts.get(name)
+            if part_class is not None and typed in part_class.__bases__:
+                return part_class  # the part's type, with what the owner adds
+            return typed
+        named = info.named.get(name)
+        if named is not None and named[1].unwrap and named[1].dtype == "isodatetime":
+            self.datetimes.add(path)
+        nested = named[2] if named is not None else None
+        if nested is not None and nested.h5_type is None and nested.h5_kind == kind:
+            return nested
+        return Dataset if kind is _DATASET else Group
 
-    def _order(self) -> list[str]:
-        """Post-order DFS: each node after its dependencies; back edges are noted."""
-        order: list[str] = []
-        state: dict[str, int] = {}
-        self.back_edges: set[tuple[str, str]] = set()
-        for start in ["/", *self.classes]:
-            if start in state:
-                continue
-            stack: list[tuple[str, list[str]]] = [(start, self._dependencies(start))]
-            state[start] = 1
-            while stack:
-                path, deps = stack[-1]
-                if deps:
-                    dep = deps.pop()
-                    seen = state.get(dep)
-                    if seen is None:
-                        state[dep] = 1
-                        stack.append((dep, self._dependencies(dep)))
-                    elif seen == 1:
-                        self.back_edges.add((path, dep))
-                    continue
-                stack.pop()
-                state[path] = 2
-                order.append(path)
-        return order
-
-    # -- values ------------------------------------------------------------------------
-    def _value_of(self, source: str, target: str) -> Any:
-        model = self.models.get(target, _PENDING)
-        if model is _PENDING and (source, target) not in self.back_edges:
-            raise AssertionError(f"{target} needed by {source} before it was built")
+    # -- models on demand ----------------------------------------------------------------
+    def model_for(self, path: str) -> Any:
+        """The model at ``path``: the one handed out before, or a new one not yet filled
+        (it fills itself the first time one of its fields is read)."""
+        model = self.models.get(path)
+        if model is None:
+            cls = self.class_of(path)
+            if cls is None:
+                return None
+            model = cls.__new__(cls)
+            object.__setattr__(model, "__dict__", {"hdf5_path": path})
+            object.__setattr__(model, "__pydantic_fields_set__", set())
+            object.__setattr__(model, "__pydantic_extra__", None)
+            object.__setattr__(model, "__pydantic_private__",
+                               {"_owner": self.owner, "_parent": _UNSET, FILL: self.fill})
+            self.models[path] = model
         return model
 
-    def _resolve_attr(self, path: str, value: Any) -> Any:
+    def filled(self, path: str) -> Any:
+        """The model at ``path`` with its fields read."""
+        model = self.model_for(path)
+        if model is not None and is_pending(model):
+            self.fill(model)
+        return model
+
+    def _resolve_attr(self, path: str, name: str, value: Any) -> Any:
+        """An attribute's value with its references replaced by the models they name
+        (unfilled until reached)."""
+        recorded = self.index.attr_refs.get((path, name))
+        targets = iter(recorded) if recorded is not None else None
+
+        def model(ref: Any) -> Any:
+            known, target = indexed_target(ref)
+            if not known:
+                target = (next(targets, None) if targets is not None
+                          else dereference_path(self.file, self.index, ref))
+            found = self.model_for(target) if target is not None else None
+            if found is None:
+                raise ModelError(f"attribute {name!r} holds a dangling object reference",
+                                 file=self.label, hdf5_path=path)
+            return found
+
         if isinstance(value, (h5py.Reference, h5py.RegionReference)):
-            target = self._ref_target(value)
-            if target is None:
-                raise ModelError(
-                    "attribute holds a dangling object reference", file=self.label, hdf5_path=path
-                )
-            return self._value_of(path, target)
+            return model(value)
         if (
             isinstance(value, np.ndarray)
             and value.dtype == object
@@ -275,14 +290,9 @@ class Reader:
         ):
             out = np.empty(value.shape, dtype=object)
             for i, v in np.ndenumerate(value):
-                out[i] = self._resolve_attr(path, v)
+                out[i] = model(v) if isinstance(v, (h5py.Reference, h5py.RegionReference)) else v
             return out
         return value
-
-    def _ref_target(self, ref: Any) -> str | None:
-        from h5model.hdf5.graph import dereference_path
-
-        return dereference_path(self.file, self.index, ref)
 
     def _dataset_value(self, path: str) -> Any:
         scalars = self.index.scalars
@@ -319,29 +329,48 @@ class Reader:
         if child.broken:
             prefix = path if path.endswith("/") else path + "/"
             return BrokenLink(child.target, prefix + child.name)
-        return self._value_of(path, child.target)
+        return self.model_for(child.target)
 
-    # -- instantiation -------------------------------------------------------------------
-    def _instantiate(self, path: str) -> None:
-        cls = self.classes[path]
+    # -- filling -----------------------------------------------------------------------
+    def fill(self, model: Node) -> None:
+        """Read the fields of ``model`` (a model handed out unfilled): attributes, the
+        dataset's value, the children (unfilled themselves) and what references name."""
+        with self.lock:
+            private = model.__pydantic_private__
+            if not private or private.get(FILL) is None:
+                return  # filled meanwhile (by another thread, or re-entered)
+            path = model.__dict__["hdf5_path"]
+            parent = private.get("_parent", _UNSET)
+            del private[FILL]
+            try:
+                self._fill(model, path)
+            except BaseException:  # still unfilled: the next read tries again
+                object.__setattr__(model, "__dict__", {"hdf5_path": path})
+                object.__setattr__(model, "__pydantic_fields_set__", set())
+                object.__setattr__(model, "__pydantic_private__",
+                                   {"_owner": self.owner, "_parent": parent, FILL: self.fill})
+                raise
+            if parent is not _UNSET:
+                model._parent = parent
+
+    def _fill(self, model: Node, path: str) -> None:
+        cls = type(model)
         info = self.class_info(cls)
         raw_attrs = self.index.attrs.get(path, {})
-        attrs = {
-            name: self._resolve_attr(path, value) if type(value) in _MAYBE_REFS else value
-            for name, value in raw_attrs.items()
-        }
+        attrs = raw_attrs
+        if any(type(value) in _MAYBE_REFS for value in raw_attrs.values()):
+            attrs = {
+                name: self._resolve_attr(path, name, value)
+                if type(value) in _MAYBE_REFS else value
+                for name, value in raw_attrs.items()
+            }
         kwargs: dict[str, Any] = {"hdf5_path": path}
         object_id = attrs.get("object_id")
         if isinstance(object_id, str):
             kwargs["object_id"] = object_id
-        deferred: list[tuple[str, Any]] = []
         for field_name, hdf5_name in info.attributes:
             if hdf5_name in attrs:
-                value = _plain(attrs[hdf5_name])
-                if value is _PENDING:
-                    deferred.append((field_name, hdf5_name))
-                else:
-                    kwargs[field_name] = value
+                kwargs[field_name] = _plain(attrs[hdf5_name])
         children: dict[str, Any] = {}
         if issubclass(cls, Dataset):
             kwargs["value"] = self._dataset_value(path)
@@ -361,16 +390,13 @@ class Reader:
                         file=self.label,
                         hdf5_path=value.hdf5_path,
                     )
-                if value is _PENDING:
-                    deferred.append((field_name, child.name))
-                    continue
                 if spec.unwrap and isinstance(value, Dataset):
-                    value = value.value
+                    value = self.filled(child.target).value
                 kwargs[field_name] = value
             if info.collections:
                 buckets: dict[str, dict[str, Any]] = {f: {} for f, _ in info.collections}
                 for name, value in children.items():
-                    if name in consumed or value is _PENDING:
+                    if name in consumed:
                         continue
                     for field_name, target in info.collections:
                         if isinstance(value, target):
@@ -379,45 +405,37 @@ class Reader:
                 for field_name, bucket in buckets.items():
                     if bucket:
                         kwargs[field_name] = bucket
+        object.__setattr__(model, "__pydantic_private__", None)  # pydantic sets the defaults
         try:
-            generic = deferred or cls in _GENERIC
-            model = cls.model_construct(**kwargs) if generic else cls(**kwargs)
+            if cls in _GENERIC:
+                _construct(model, kwargs)
+            else:
+                model.__pydantic_validator__.validate_python(kwargs, self_instance=model)
         except pydantic.ValidationError as exc:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
-        model._attrs = attrs
-        if self.owner is not None:
-            adopt(model, self.owner)
+        private = model.__pydantic_private__
+        assert private is not None
+        private["_attrs"] = attrs
+        private["_owner"] = self.owner
         if isinstance(model, Group):
-            model._children = children
+            private["_children"] = children
             if self.index.binding is not None and path in self.index.binding.numeric:
-                model._numeric_order = True
-        self.models[path] = model
-        if deferred:
-            self.deferred.append((path, self._closer(path, model, deferred)))
+                private["_numeric_order"] = True
 
-    def _closer(
-        self, path: str, model: Node, deferred: list[tuple[str, Any]]
-    ) -> Callable[[], None]:
-        def close() -> None:
-            for field_name, name in deferred:
-                if name in model._attrs:
-                    value = self._resolve_attr(path, self.index.attrs[path][name])
-                    model._attrs[name] = value
-                else:
-                    child = next(c for c in self.index.children[path] if c.name == name)
-                    value = self.models[child.target]
-                    model._children[name] = value  # type: ignore[attr-defined]
-                    spec = type(model).h5_fields[field_name]
-                    if spec.unwrap and isinstance(value, Dataset):
-                        value = value.value
-                object.__setattr__(model, field_name, value)
-                model.__pydantic_fields_set__.add(field_name)
-            for name, value in list(getattr(model, "_children", {}).items()):
-                if value is _PENDING:
-                    child = next(c for c in self.index.children[path] if c.name == name)
-                    model._children[name] = self.models[child.target]  # type: ignore[attr-defined]
 
-        return close
+def _construct(model: Node, values: dict[str, Any]) -> None:
+    """``model_construct`` into an existing object: the untyped classes check nothing."""
+    fields = type(model).__pydantic_fields__
+    state = {name: info.get_default(call_default_factory=True)
+             for name, info in fields.items() if name not in values}
+    state.update(values)
+    object.__setattr__(model, "__dict__", state)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    init = getattr(model, "model_post_init", None)
+    if init is not None:
+        init(None)
 
 
 def _plain(value: Any) -> Any:

@@ -258,29 +258,48 @@ static PyObject *read_scalar(hid_t attr, long long limit) {
     return result;
 }
 
-static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
-    long long object, limit = 0;
-    Py_ssize_t count;
-    if (!PyArg_ParseTuple(args, "Ln|L", &object, &count, &limit)) {
-        return NULL;
+/* The one object equal to `text` in `shared` (added if new): names and short texts repeat
+   across the objects of a file, and each copy would stay in memory as long as the file's
+   graph. Takes the reference to `text`, returns a new one (NULL on error). */
+static PyObject *share(PyObject *shared, PyObject *text) {
+    if (shared == NULL || text == NULL || !PyUnicode_CheckExact(text)) {
+        return text;
     }
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "call init() first");
-        return NULL;
-    }
-    PyObject *values = PyDict_New();
-    PyObject *rest = PyList_New(0);
-    if (values == NULL || rest == NULL) {
-        goto fail;
-    }
+    PyObject *found = PyDict_SetDefault(shared, text, text);
+    Py_XINCREF(found);
+    Py_DECREF(text);
+    return found;
+}
+
+#define SHARED_TEXT_LENGTH 32 /* longer texts (object ids, descriptions) rarely repeat */
+
+/* An error of HDF5 as an OSError, unless the file object HDF5 reads through raised one of
+   its own (a remote read that failed): that one comes out as it was raised. */
+#define OS_ERROR(text)                                                                         \
+    do {                                                                                       \
+        if (!PyErr_Occurred()) {                                                               \
+            PyErr_SetString(PyExc_OSError, text);                                              \
+        }                                                                                      \
+    } while (0)
+#define OS_ERROR_FORMAT(...)                                                                   \
+    do {                                                                                       \
+        if (!PyErr_Occurred()) {                                                               \
+            PyErr_Format(PyExc_OSError, __VA_ARGS__);                                          \
+        }                                                                                      \
+    } while (0)
+
+/* Read the `count` attributes of `object` into `values` (name -> value, in name order) and
+   `rest` (names left to h5py, held by None in values). 0 on success, -1 with an exception. */
+static int read_into(hid_t object, Py_ssize_t count, long long limit, PyObject *shared,
+                     PyObject *values, PyObject *rest) {
     char buffer[NAME_BUFFER];
     for (Py_ssize_t i = 0; i < count; i++) {
-        hid_t attr = p_open_by_idx((hid_t)object, ".", (int)c_index_name, (int)c_iter_inc,
+        hid_t attr = p_open_by_idx(object, ".", (int)c_index_name, (int)c_iter_inc,
                                    (hsize_t)i, 0, 0);
         if (attr < 0) {
-            PyErr_Format(PyExc_OSError, "HDF5 could not open attribute %zd of object %lld", i,
-                         object);
-            goto fail;
+            OS_ERROR_FORMAT("HDF5 could not open attribute %zd of object %lld", i,
+                         (long long)object);
+            return -1;
         }
         char *name = buffer;
         Py_ssize_t length = p_get_name(attr, NAME_BUFFER, buffer);
@@ -289,24 +308,28 @@ static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
             if (name == NULL) {
                 p_close_attr(attr);
                 PyErr_NoMemory();
-                goto fail;
+                return -1;
             }
             length = p_get_name(attr, (size_t)length + 1, name);
         }
         PyObject *key = NULL;
         if (length < 0) {
-            PyErr_Format(PyExc_OSError, "HDF5 could not read the name of attribute %zd", i);
+            OS_ERROR_FORMAT("HDF5 could not read the name of attribute %zd", i);
         } else {
-            key = PyUnicode_DecodeUTF8(name, length, "surrogateescape");
+            key = share(shared, PyUnicode_DecodeUTF8(name, length, "surrogateescape"));
         }
         if (name != buffer) {
             PyMem_Free(name);
         }
         PyObject *value = key ? read_scalar(attr, limit) : NULL;
         p_close_attr(attr);
+        if (value != NULL && PyUnicode_CheckExact(value) &&
+            PyUnicode_GET_LENGTH(value) <= SHARED_TEXT_LENGTH) {
+            value = share(shared, value);
+        }
         if (value == NULL) {
             Py_XDECREF(key);
-            goto fail;
+            return -1;
         }
         /* None holds the attribute's place in name order until h5py reads it */
         int status = PyDict_SetItem(values, key, value);
@@ -316,22 +339,227 @@ static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
         Py_DECREF(key);
         Py_DECREF(value);
         if (status < 0) {
-            goto fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* The dict of shared texts from an argument (NULL for None), -1 on a wrong type. */
+static int shared_texts(PyObject *argument, PyObject **shared) {
+    *shared = NULL;
+    if (argument == Py_None) {
+        return 0;
+    }
+    if (!PyDict_CheckExact(argument)) {
+        PyErr_SetString(PyExc_TypeError, "shared texts must be a dict or None");
+        return -1;
+    }
+    *shared = argument;
+    return 0;
+}
+
+static PyObject *read_scalar_attributes(PyObject *self, PyObject *args) {
+    long long object, limit = 0;
+    Py_ssize_t count;
+    PyObject *argument = Py_None, *shared;
+    if (!PyArg_ParseTuple(args, "Ln|LO", &object, &count, &limit, &argument)) {
+        return NULL;
+    }
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init() first");
+        return NULL;
+    }
+    if (shared_texts(argument, &shared) < 0) {
+        return NULL;
+    }
+    PyObject *values = PyDict_New();
+    PyObject *rest = PyList_New(0);
+    if (values == NULL || rest == NULL || read_into((hid_t)object, count, limit, shared,
+                                                    values, rest) < 0) {
+        Py_XDECREF(values);
+        Py_XDECREF(rest);
+        return NULL;
+    }
     return Py_BuildValue("(NN)", values, rest);
-fail:
-    Py_XDECREF(values);
-    Py_XDECREF(rest);
-    return NULL;
+}
+
+/*
+ * One object of a traversal, met under `name` in the group `loc`: what the graph keeps of
+ * it, from one open of its header (h5py would make an identifier object, and register it,
+ * for the object, its dataspace and its datatype).
+ */
+static hid_t (*p_object_open)(hid_t, const char *, hid_t);
+static herr_t (*p_object_close)(hid_t);
+static int (*p_identifier_type)(hid_t);
+static hid_t (*p_dataset_space)(hid_t);
+static hid_t (*p_dataset_type)(hid_t);
+static int (*p_space_ndims)(hid_t);
+static int (*p_space_dims)(hid_t, hsize_t *, hsize_t *);
+static int (*p_type_order)(hid_t);
+static int (*p_type_cset)(hid_t);
+static int (*p_num_attrs)(hid_t);
+static long c_group, c_dataset, c_space_simple, c_space_null;
+static int walk_ready = 0;
+
+#define MAX_RANK 32
+
+static PyObject *init_walk(PyObject *self, PyObject *args) {
+    PyObject *functions, *constants;
+    long long number;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &functions, &PyDict_Type, &constants)) {
+        return NULL;
+    }
+    walk_ready = 0;
+    BIND(p_object_open, "H5Oopen");
+    BIND(p_object_close, "H5Oclose");
+    BIND(p_identifier_type, "H5Iget_type");
+    BIND(p_dataset_space, "H5Dget_space");
+    BIND(p_dataset_type, "H5Dget_type");
+    BIND(p_space_ndims, "H5Sget_simple_extent_ndims");
+    BIND(p_space_dims, "H5Sget_simple_extent_dims");
+    BIND(p_type_order, "H5Tget_order");
+    BIND(p_type_cset, "H5Tget_cset");
+    BIND(p_num_attrs, "H5Aget_num_attrs");
+    VALUE(constants, c_group, "GROUP");
+    VALUE(constants, c_dataset, "DATASET");
+    VALUE(constants, c_space_simple, "SPACE_SIMPLE");
+    VALUE(constants, c_space_null, "SPACE_NULL");
+    walk_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* A dataset's shape: a tuple, () for a scalar, None for a null dataspace; NULL on error. */
+static PyObject *dataset_shape(hid_t dataset) {
+    hid_t space = p_dataset_space(dataset);
+    if (space < 0) {
+        OS_ERROR("HDF5 could not read the dataspace");
+        return NULL;
+    }
+    PyObject *shape = NULL;
+    int kind = p_extent_type(space);
+    if (kind == c_space_null) {
+        shape = Py_NewRef(Py_None);
+    } else if (kind == c_space_scalar) {
+        shape = PyTuple_New(0);
+    } else {
+        hsize_t dims[MAX_RANK];
+        int rank = p_space_ndims(space);
+        if (kind != c_space_simple || rank < 0 || rank > MAX_RANK ||
+            p_space_dims(space, dims, NULL) < 0) {
+            OS_ERROR("HDF5 could not read the dataspace's extent");
+        } else {
+            shape = PyTuple_New(rank);
+            for (int i = 0; shape != NULL && i < rank; i++) {
+                PyObject *n = PyLong_FromUnsignedLongLong((unsigned long long)dims[i]);
+                if (n == NULL) {
+                    Py_CLEAR(shape);
+                } else {
+                    PyTuple_SET_ITEM(shape, i, n);
+                }
+            }
+        }
+    }
+    p_close_space(space);
+    return shape;
+}
+
+/* A dataset's datatype as (class, size, signed, order, variable-length text, charset) for
+   numbers and text; None for every other class (h5py makes those dtypes). */
+static PyObject *dataset_signature(hid_t dataset) {
+    hid_t type = p_dataset_type(dataset);
+    if (type < 0) {
+        OS_ERROR("HDF5 could not read the datatype");
+        return NULL;
+    }
+    PyObject *out;
+    int kind = p_get_class(type);
+    if (kind == c_integer || kind == c_float || kind == c_string) {
+        int text = kind == c_string;
+        out = Py_BuildValue("(inii" "ii)", kind, (Py_ssize_t)p_get_size(type),
+                            kind == c_integer ? p_get_sign(type) != c_unsigned : 1,
+                            text ? -1 : p_type_order(type),
+                            text ? p_is_variable_str(type) > 0 : 0,
+                            text ? p_type_cset(type) : -1);
+    } else {
+        out = Py_NewRef(Py_None);
+    }
+    p_close_type(type);
+    return out;
+}
+
+static PyObject *scan_object(PyObject *self, PyObject *args) {
+    long long loc, limit = 0, most = -1;
+    const char *name;
+    PyObject *argument = Py_None, *shared;
+    if (!PyArg_ParseTuple(args, "Ly|LOL", &loc, &name, &limit, &argument, &most)) {
+        return NULL;
+    }
+    if (!ready || !walk_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init() and init_walk() first");
+        return NULL;
+    }
+    if (shared_texts(argument, &shared) < 0) {
+        return NULL;
+    }
+    hid_t object = p_object_open((hid_t)loc, name, 0);
+    if (object < 0) {
+        OS_ERROR_FORMAT("HDF5 could not open %s", name);
+        return NULL;
+    }
+    PyObject *kind = NULL, *shape = NULL, *signature = NULL, *values = NULL, *rest = NULL;
+    int type = p_identifier_type(object);
+    if (type == c_group) {
+        kind = PyUnicode_FromString("group");
+        shape = Py_NewRef(Py_None);
+        signature = Py_NewRef(Py_None);
+    } else if (type == c_dataset) {
+        kind = PyUnicode_FromString("dataset");
+        shape = dataset_shape(object);
+        signature = shape ? dataset_signature(object) : NULL;
+    } else { /* a committed datatype: not an object of the data model */
+        p_object_close(object);
+        Py_RETURN_NONE;
+    }
+    int count = signature ? p_num_attrs(object) : 0;
+    if (signature != NULL && count < 0) {
+        OS_ERROR("HDF5 could not count the attributes");
+    } else if (signature != NULL && most >= 0 && count > most) {
+        values = Py_NewRef(Py_None); /* too many to read by position: left to the caller */
+        rest = Py_NewRef(Py_None);
+    } else if (signature != NULL) {
+        values = PyDict_New();
+        rest = PyList_New(0);
+        if (values != NULL && rest != NULL &&
+            read_into(object, count, limit, shared, values, rest) < 0) {
+            Py_CLEAR(values);
+        }
+    }
+    p_object_close(object);
+    if (kind == NULL || shape == NULL || signature == NULL || values == NULL || rest == NULL) {
+        Py_XDECREF(kind);
+        Py_XDECREF(shape);
+        Py_XDECREF(signature);
+        Py_XDECREF(values);
+        Py_XDECREF(rest);
+        return NULL;
+    }
+    return Py_BuildValue("(NNNNN)", kind, shape, signature, values, rest);
 }
 
 static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
     {"read_scalar_attributes", read_scalar_attributes, METH_VARARGS,
-     "(object, count[, limit]) -> (values in name order, None for those left to h5py "
-     "(and text longer than limit bytes, when given); their names)."},
+     "(object, count[, limit[, shared]]) -> (values in name order, None for those left to "
+     "h5py (and text longer than limit bytes, when given); their names). Names and short "
+     "texts equal to one in the dict shared are that one (new ones are added)."},
+    {"init_walk", init_walk, METH_VARARGS,
+     "init_walk(function addresses, HDF5 constants): bind what scan_object calls."},
+    {"scan_object", scan_object, METH_VARARGS,
+     "(group, name[, limit[, shared[, most]]]) -> None for a committed datatype, else (kind, "
+     "shape, datatype signature or None, attribute values, names left to h5py) of the "
+     "object; values and names are None when it has more than most attributes."},
     {"lengths_conversion", lengths_conversion, METH_VARARGS,
      "(function addresses, probe type) -> address of the stored-lengths conversion."},
     {NULL, NULL, 0, NULL},

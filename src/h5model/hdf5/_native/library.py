@@ -79,6 +79,16 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     "H5Tget_tag": (c_void_p, HID),
     "H5Tregister": (c_int, c_int, c_char_p, HID, HID, c_void_p),
     "H5Tunregister": (c_int, c_int, c_char_p, HID, HID, c_void_p),
+    "H5Oopen": (HID, HID, c_char_p, HID),
+    "H5Oclose": (c_int, HID),
+    "H5Iget_type": (c_int, HID),
+    "H5Dget_space": (HID, HID),
+    "H5Dget_type": (HID, HID),
+    "H5Sget_simple_extent_ndims": (c_int, HID),
+    "H5Sget_simple_extent_dims": (c_int, HID, c_void_p, c_void_p),
+    "H5Tget_order": (c_int, HID),
+    "H5Tget_cset": (c_int, HID),
+    "H5Aget_num_attrs": (c_int, HID),
 }
 
 READER_FUNCTIONS = (
@@ -119,6 +129,20 @@ COPIER_FUNCTIONS = (
     "H5Pclose",
 )
 """What the attribute copier calls."""
+
+WALK_FUNCTIONS = (
+    "H5Oopen",
+    "H5Oclose",
+    "H5Iget_type",
+    "H5Dget_space",
+    "H5Dget_type",
+    "H5Sget_simple_extent_ndims",
+    "H5Sget_simple_extent_dims",
+    "H5Tget_order",
+    "H5Tget_cset",
+    "H5Aget_num_attrs",
+)
+"""What the compiled traversal step (``scan_object``) calls besides the attribute reader."""
 
 
 def h5py_lock() -> AbstractContextManager[Any] | None:

@@ -33,11 +33,17 @@ from h5model.hdf5._native.library import (
     Library,
 )
 
-ScalarReader = Callable[[int, int, int], tuple[dict[str, Any], list[str]]]
-"""(object identifier, attribute count, text limit) -> (name -> value in name order, with
-``None`` standing for each attribute left to h5py; the names left to h5py). A text limit
-above 0 leaves to h5py, unread, each text stored longer than that many bytes (for
-``attributes.read_attribute`` to refuse): see ``lengths.py``."""
+ScalarReader = Callable[[int, int, int, "dict[str, str] | None"],
+                        tuple[dict[str, Any], list[str]]]
+"""(object identifier, attribute count, text limit, shared texts) -> (name -> value in name
+order, with ``None`` standing for each attribute left to h5py; the names left to h5py). A
+text limit above 0 leaves to h5py, unread, each text stored longer than that many bytes
+(for ``attributes.read_attribute`` to refuse): see ``lengths.py``. With a dict of shared
+texts, names and texts of up to ``SHARED_TEXT_LENGTH`` characters equal to one there are
+that one (new ones are added): a file's objects repeat them by the thousand."""
+
+SHARED_TEXT_LENGTH = 32
+"""Longer texts (object ids, descriptions) rarely repeat; the compiled reader agrees."""
 
 _NAME_BUFFER = 1024
 _INT_TYPES: dict[tuple[int, bool], type[np.integer[Any]]] = {
@@ -122,7 +128,7 @@ def ctypes_reader(lib: Library) -> ScalarReader:
             close_type(tid)
 
     def read_scalar_attributes(
-        object_id: int, count: int, limit: int = 0
+        object_id: int, count: int, limit: int = 0, shared: dict[str, str] | None = None
     ) -> tuple[dict[str, Any], list[str]]:
         values: dict[str, Any] = {}
         rest: list[str] = []
@@ -139,6 +145,10 @@ def ctypes_reader(lib: Library) -> ScalarReader:
             finally:
                 close(aid)
             name = raw.decode("utf-8", "surrogateescape")
+            if shared is not None:
+                name = shared.setdefault(name, name)
+                if type(value) is str and len(value) <= SHARED_TEXT_LENGTH:
+                    value = shared.setdefault(value, value)
             if value is _FALLBACK:
                 values[name] = None  # keeps its place in name order until h5py reads it
                 rest.append(name)
