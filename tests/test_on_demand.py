@@ -149,3 +149,19 @@ def test_models_reached_late_are_saved_and_pynwb_reads_them(
         nwbfile = io.read()
         assert nwbfile.electrode_groups["shank0"].description == "edited late"
         assert "spike_events" not in nwbfile.processing["ecephys"].data_interfaces
+
+
+def test_models_read_alike_share_their_set_fields_until_one_is_assigned(
+    tmp_path: Path, nwb_files: dict[str, Path]
+) -> None:
+    path = tmp_path / "shared.nwb"
+    shutil.copy(nwb_files["ecephys"], path)
+    with h5model.open(path, "r+") as f:
+        first = f.get("/general/extracellular_ephys/shank0")
+        second = f.get("/general/extracellular_ephys/shank1")
+        assert first.model_fields_set == second.model_fields_set
+        assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__  # one object
+        before = set(second.model_fields_set)
+        first.position = None  # an optional field not in the file
+        assert "position" in first.model_fields_set
+        assert second.model_fields_set == before  # untouched

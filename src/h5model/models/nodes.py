@@ -170,6 +170,25 @@ def materialize(model: Any) -> Any:
     return model
 
 
+_SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
+_SHARED_IDS: set[int] = set()
+
+
+def share_fields_set(model: "Node") -> None:
+    """Give ``model`` the one set object of its set fields' names that every model read with
+    the same names shares (a set of six names takes 728 bytes, more than the rest of a
+    model). An assignment gives the model its own set first (``Node.__setattr__``)."""
+    names = model.__pydantic_fields_set__
+    key = frozenset(names)
+    shared = _SHARED_FIELD_SETS.get(key)
+    if shared is None:
+        if len(_SHARED_FIELD_SETS) >= 4096:
+            return
+        shared = _SHARED_FIELD_SETS[key] = set(names)
+        _SHARED_IDS.add(id(shared))
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+
 def adopt(model: "Node", owner: Owner) -> None:
     """From now on ``model`` belongs to ``owner`` (and reports its edits there)."""
     model._owner = owner
@@ -346,6 +365,9 @@ class Node(BaseModel):
         if name[0] != "_":
             materialize(self)
             _check_editable(self)  # a read-only file refuses before anything changes
+            names = self.__pydantic_fields_set__
+            if id(names) in _SHARED_IDS:  # shared by models read alike: this one's own now
+                object.__setattr__(self, "__pydantic_fields_set__", set(names))
         # pydantic validates the new value first (validate_assignment): a wrong dtype,
         # a missing required value or a reference to the wrong type fails right here
         super().__setattr__(name, value)

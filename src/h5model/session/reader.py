@@ -42,6 +42,7 @@ from h5model.models.nodes import (
     Node,
     Owner,
     is_pending,
+    share_fields_set,
 )
 from h5model.models.problems import model_problems
 from h5model.rules.dtypes import holds_references
@@ -413,6 +414,7 @@ class Reader:
                 model.__pydantic_validator__.validate_python(kwargs, self_instance=model)
         except pydantic.ValidationError as exc:
             raise ModelError(_explain(exc, cls), file=self.label, hdf5_path=path) from None
+        share_fields_set(model)
         private = model.__pydantic_private__
         assert private is not None
         private["_attrs"] = attrs
