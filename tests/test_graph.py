@@ -267,3 +267,30 @@ def test_the_compiled_traversal_step_records_what_h5py_does(
         plain = _everything(index_of(path))
         monkeypatch.undo()
         assert compiled == plain, path.name
+
+
+def test_the_collector_is_paused_while_a_graph_is_built_and_restored_after(
+    nwb_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from h5model.hdf5 import graph
+
+    seen: list[bool] = []
+    register = graph._Walker._record
+
+    def spying(self: object, *args: object) -> None:
+        seen.append(gc.isenabled())
+        register(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(graph._Walker, "_record", spying)
+    assert gc.isenabled()
+    index_of(nwb_files["ecephys"])
+    assert seen and not any(seen)  # off while the graph grows
+    assert gc.isenabled()  # and on again
+    gc.disable()
+    try:
+        index_of(nwb_files["ecephys"])
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

@@ -37,6 +37,7 @@ from h5model.hdf5.attributes import (
     read_attributes,
     text_over_limit,
 )
+from h5model.hdf5.collector import collector_paused
 from h5model.hdf5.indexed import indexed_target
 from h5model.hdf5.kinds import DANGLING, EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, attribute_too_large
@@ -454,7 +455,7 @@ def build_graph(file: h5py.File, label: str) -> FileIndex:
     """Traverse ``file`` once; raise H5ModelError naming the path on unreadable objects."""
     walker = _Walker(file, label)
     try:
-        with _small_cache(file):
+        with _small_cache(file), collector_paused():
             return walker.walk()
     except H5ModelError:
         raise

@@ -34,6 +34,7 @@ import numpy as np
 
 from h5model.errors import H5ModelError, NoSpecsError
 from h5model.hdf5 import limits as _limits
+from h5model.hdf5.collector import collector_paused
 from h5model.hdf5.graph import Child, FileIndex, build_graph, edge_key
 from h5model.hdf5.indexed import indexed_target, make_reference
 from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
@@ -360,13 +361,15 @@ def loads(data: bytes, label: str, file_label: str) -> StoredIndex:
                                    file=label)
         if not inflater.eof:
             raise IndexFormatError("cut short (the compressed data ends early)", file=label)
-        document = json.loads(text.decode("utf-8"))
+        with collector_paused():
+            document = json.loads(text.decode("utf-8"))
     except IndexFormatError:
         raise
     except (zlib.error, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IndexFormatError(f"damaged ({type(exc).__name__}: {exc})", file=label) from None
     try:
-        return _document(document, file_label)
+        with collector_paused():
+            return _document(document, file_label)
     except _Bad as exc:
         raise IndexFormatError(f"does not fit the index format: {exc}", file=label) from None
     except RecursionError:
