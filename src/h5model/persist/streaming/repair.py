@@ -1,0 +1,108 @@
+"""After a streaming writer died: the file made whole again, and what was cut logged.
+
+A writer killed at any moment leaves the file as HDF5's SWMR mode keeps it
+(consistent as of its last flush, perhaps with part of a batch after it), its
+superblock flags saying a writer still has it (every open but a SWMR read fails),
+and its sidecar naming the rows it had made durable. Repair clears the flags, cuts
+every dataset back to the rows its sidecar lists (so datasets appended together
+keep one length, and a partly written batch is gone), sets count attributes to the
+rows kept, and records what it did: in ``/logs/h5model-repair`` where the file
+keeps logs (RT-DC), else in ``NAME.h5model-log`` beside the file (NWB readers stay
+untouched by it). It runs on the next open for writing, or when called.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from h5model.hdf5 import superblock
+from h5model.persist.streaming import sidecar
+from h5model.persist.streaming.extendable import cut_rows
+
+LOG_NAME = "h5model-repair"
+
+
+@dataclass
+class RepairReport:
+    """What a repair did."""
+
+    path: Path
+    cleared_flags: bool = False
+    cut: dict[str, int] = field(default_factory=dict)
+    """hdf5 path -> rows removed."""
+    log: str | None = None
+    """Where the record went (``/logs/h5model-repair`` or the log file beside the file)."""
+
+    def lines(self) -> list[str]:
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        out = [f"{stamp} repaired after an interrupted streaming write"]
+        if self.cleared_flags:
+            out.append(f"{stamp} cleared the writer flags a killed writer left")
+        out += [f"{stamp} cut {n} unflushed rows from {p}" for p, n in sorted(self.cut.items())]
+        return out
+
+
+def log_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}.h5model-log")
+
+
+def needs_repair(path: Path) -> bool:
+    return sidecar.sidecar_path(path).exists() or bool(superblock.status_flags(path))
+
+
+def repair(path: str | Path) -> RepairReport | None:
+    """Make a file a dead streaming writer left whole (call with no writer on it); None
+    if there was nothing to do."""
+    path = Path(path)
+    committed = sidecar.read(path)
+    flags = superblock.status_flags(path)
+    if committed is None and not flags:
+        return None
+    report = RepairReport(path)
+    report.cleared_flags = superblock.clear_status_flags(path) if flags else False
+    if committed is not None:
+        with h5py.File(path, "r+", libver=("v110", "latest")) as h5:
+            keep = dict(committed.rows)
+            for group in committed.groups:
+                present = [p for p in group if isinstance(h5.get(p), h5py.Dataset)]
+                if present:
+                    shortest = min([keep.get(p, h5[p].shape[0]) for p in present]
+                                   + [h5[p].shape[0] for p in present])
+                    keep.update({p: shortest for p in present})
+            for hdf5_path, rows in sorted(keep.items()):
+                dataset = h5.get(hdf5_path)
+                if isinstance(dataset, h5py.Dataset) and dataset.maxshape[0] is None:
+                    removed = cut_rows(dataset, rows)
+                    if removed:
+                        report.cut[hdf5_path] = removed
+            for first, (holder, attribute) in committed.counts.items():
+                if first in keep and holder in h5:
+                    h5[holder].attrs.modify(attribute, np.int64(keep[first]))
+            report.log = _record(h5, path, report)
+    else:
+        _append_text(log_path(path), report.lines())
+        report.log = str(log_path(path))
+    sidecar.remove(path)
+    return report
+
+
+def _record(h5: h5py.File, path: Path, report: RepairReport) -> str:
+    logs = h5.get("/logs")
+    if isinstance(logs, h5py.Group):
+        old = [] if LOG_NAME not in logs else list(logs[LOG_NAME].asstr()[()])
+        if LOG_NAME in logs:
+            del logs[LOG_NAME]
+        logs.create_dataset(LOG_NAME, data=old + report.lines(), dtype=h5py.string_dtype())
+        return f"/logs/{LOG_NAME}"
+    _append_text(log_path(path), report.lines())
+    return str(log_path(path))
+
+
+def _append_text(where: Path, lines: list[str]) -> None:
+    with open(where, "a", encoding="utf-8") as out:
+        out.write("".join(line + "\n" for line in lines))
