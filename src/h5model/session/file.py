@@ -461,7 +461,12 @@ class File(Generic[RootT]):
         ``block``); ``ordered``: batches carry an index (``append(batch, index=i)``, from 0)
         and are written in index order. Closed with the file (errors raised then)."""
         stream = self.stream
-        made = BackgroundWriter(write, flush=stream.flush, tick=stream.tick,
+
+        def whole(batch: Any) -> Any:
+            with stream.holding():  # a batch is flushed whole or not at all
+                return write(batch)
+
+        made = BackgroundWriter(whole, flush=stream.flush, tick=stream.tick,
                                 queue_size=queue_size, block=block,
                                 first_index=0 if ordered else None, label=self.label)
         self._writers.append(made)

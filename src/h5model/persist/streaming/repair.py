@@ -6,9 +6,10 @@ superblock flags saying a writer still has it (every open but a SWMR read fails)
 and its sidecar naming the rows it had made durable. Repair clears the flags, cuts
 every dataset back to the rows its sidecar lists (so datasets appended together
 keep one length, and a partly written batch is gone), sets count attributes to the
-rows kept, and records what it did: in ``/logs/h5model-repair`` where the file
-keeps logs (RT-DC), else in ``NAME.h5model-log`` beside the file (NWB readers stay
-untouched by it). It runs on the next open for writing, or when called.
+rows kept, and records what it did: in ``/logs/h5model-repair`` in an event file (RT-DC
+keeps its logs there; an event sink says so), else in ``NAME.h5model-log`` beside the
+file (so pynwb never meets an object its spec lacks). It runs on the next open for
+writing, or when called.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def repair(path: str | Path) -> RepairReport | None:
             for first, (holder, attribute) in committed.counts.items():
                 if first in keep and holder in h5:
                     h5[holder].attrs.modify(attribute, np.int64(keep[first]))
-            report.log = _record(h5, path, report)
+            report.log = _record(h5, path, report, committed.log_group)
     else:
         _append_text(log_path(path), report.lines())
         report.log = str(log_path(path))
@@ -91,14 +92,16 @@ def repair(path: str | Path) -> RepairReport | None:
     return report
 
 
-def _record(h5: h5py.File, path: Path, report: RepairReport) -> str:
-    logs = h5.get("/logs")
+def _record(h5: h5py.File, path: Path, report: RepairReport, group: str | None) -> str:
+    logs = h5.get(group) if group is not None else None
+    if group is not None and logs is None:
+        logs = h5.create_group(group)
     if isinstance(logs, h5py.Group):
         old = [] if LOG_NAME not in logs else list(logs[LOG_NAME].asstr()[()])
         if LOG_NAME in logs:
             del logs[LOG_NAME]
         logs.create_dataset(LOG_NAME, data=old + report.lines(), dtype=h5py.string_dtype())
-        return f"/logs/{LOG_NAME}"
+        return f"{logs.name}/{LOG_NAME}"
     _append_text(log_path(path), report.lines())
     return str(log_path(path))
 

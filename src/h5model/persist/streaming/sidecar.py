@@ -28,10 +28,12 @@ class Committed:
     groups: list[list[str]] = field(default_factory=list)
     counts: dict[str, list[str]] = field(default_factory=dict)
     """group path -> [path of the object holding the count attribute, attribute name]."""
+    log_group: str | None = None
+    """The file's group of logs (RT-DC's ``/logs``), where a repair is recorded."""
 
     def document(self) -> dict[str, Any]:
         return {"format": FORMAT, "rows": self.rows, "groups": self.groups,
-                "counts": self.counts}
+                "counts": self.counts, "log_group": self.log_group}
 
 
 def sidecar_path(path: Path) -> Path:
@@ -60,7 +62,8 @@ def read(path: Path) -> Committed | None:
     rows = {str(k): int(v) for k, v in dict(document.get("rows", {})).items()}
     groups = [[str(p) for p in g] for g in document.get("groups", [])]
     counts = {str(k): [str(v[0]), str(v[1])] for k, v in dict(document.get("counts", {})).items()}
-    return Committed(rows, groups, counts)
+    log_group = document.get("log_group")
+    return Committed(rows, groups, counts, str(log_group) if log_group else None)
 
 
 def remove(path: Path) -> None:

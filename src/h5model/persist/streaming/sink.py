@@ -6,7 +6,8 @@ events; a batch whose features differ in length, lack one the group has, or add
 one it does not, is refused before anything is written. The first batch of an
 empty group makes its features (extendable, chunked by the rule, with the sink's
 filters); images (3-D ``uint8``/``bool`` features) get the HDF5 image attributes
-dcnum writes. The count attribute (``experiment:event count``) follows the rows.
+dcnum writes. The count attribute (``experiment:event count``) follows the rows, and
+a repair after a crash is logged in the file's ``/logs``, as event files keep logs.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ class EventSink:
     """Appends batches of events to one event group of a file open for streaming."""
 
     def __init__(self, stream: Stream, group: str, *, count_attribute: str | None = None,
-                 storage: dict[str, Any] | None = None) -> None:
+                 storage: dict[str, Any] | None = None, log_group: str | None = "/logs") -> None:
         self.stream = stream
         self.group = "/" + group.strip("/")
         self.count_attribute = count_attribute
         self.storage = storage or {}
+        if log_group is not None:
+            stream.log_to(log_group)  # an event file keeps its logs (RT-DC: /logs/<name>)
         found = stream.h5.get(self.group)
         if found is not None and not isinstance(found, h5py.Group):
             raise H5ModelError("an event sink needs a group here, not a dataset",

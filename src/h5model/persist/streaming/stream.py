@@ -10,8 +10,9 @@ crash the file is cut back to whole, flushed batches (``repair``).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ class Stream:
         self.rows_flushed: dict[str, int] = {}
         """Rows of each dataset as of the last flush (what a crash keeps)."""
         self.closed = False
+        self._hold = 0
         sidecar.write(path, self._committed)
         if live:
             self.go_live()
@@ -126,6 +128,11 @@ class Stream:
         self._committed.rows[created.name] = 0
         sidecar.write(self.path, self._committed)
         return self.dataset(created.name)
+
+    def log_to(self, group: str) -> None:
+        """Record a repair of this file in ``group`` (made then if missing)."""
+        self._committed.log_group = group
+        sidecar.write(self.path, self._committed)
 
     def keep_together(self, paths: Sequence[str], count: tuple[str, str] | None = None) -> None:
         """Datasets that must keep one length (a crash cuts them to the shortest);
@@ -174,9 +181,20 @@ class Stream:
             self._first_unflushed = time.monotonic()
         self.tick()
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """No flush inside: appends made in it reach a reader, and survive a crash, all
+        or none (``series.data.append`` and ``series.timestamps.append`` together)."""
+        self._hold += 1
+        try:
+            yield
+        finally:
+            self._hold -= 1
+        self.tick()
+
     def tick(self) -> None:
         """Flush if the policy says so (called after appends and by an idle writer)."""
-        if self._first_unflushed is None:
+        if self._first_unflushed is None or self._hold:
             return
         limit = self.options.flush_rows
         if (limit is not None and self._unflushed_rows >= limit) or (
