@@ -71,16 +71,15 @@ def test_filters_pass_through(tmp_path: Path) -> None:
         f.sink("/events", compression="lzf").append(events(10, 20))  # features exist: kept
     with h5py.File(path) as h5:
         image = h5["events/image"]
-        assert image.chunks == (52, 8, 12) or image.chunks == chunk_shape((8, 12), "uint8")
+        assert image.chunks == chunk_shape((8, 12), "uint8") == (10922, 8, 12)
         assert image.fletcher32
-        assert "32015" in image.id.get_create_plist().get_filter_by_id.__doc__ or True
         plist = image.id.get_create_plist()
         ids = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
         assert 32015 in ids  # Zstandard
         assert np.array_equal(h5["events/index"][:], np.arange(20.0))
 
 
-# -- appending: what was appended, read back --------------------------------------------------------
+# -- appending: what was appended, read back ------------------------------------------------
 def _batches(total: int, seed: int) -> list[tuple[int, int]]:
     rng = np.random.default_rng(seed)
     out, done = [], 0
@@ -167,9 +166,9 @@ def test_a_fixed_size_dataset_is_refused_clearly(tmp_path: Path) -> None:
     with h5py.File(path, "w", libver="latest") as h5:
         h5.create_dataset("events/deform", data=np.zeros(4))
         h5.attrs["experiment:event count"] = 4
-    with h5model.open(path, "r+", layout="rtdc", stream=True) as f:
-        with pytest.raises(NotExtendableError) as caught:
-            f.sink("/events").append({"deform": np.zeros(2)})
+    with h5model.open(path, "r+", layout="rtdc", stream=True) as f, pytest.raises(
+            NotExtendableError) as caught:
+        f.sink("/events").append({"deform": np.zeros(2)})
     message = str(caught.value)
     assert str(path) in message and "/events/deform" in message
     assert "create it extendable" in message
@@ -203,7 +202,7 @@ def test_data_and_timestamps_alone_and_in_one_flush(tmp_path: Path) -> None:
             series.data.append(np.ones((3, 4)))
 
 
-# -- the background writer ---------------------------------------------------------------------------
+# -- the background writer -------------------------------------------------------------------
 def _produce(index: int) -> tuple[int, dict[str, np.ndarray]]:
     """A worker's batch: events of frame ``index`` (10 per frame), after a random delay."""
     time.sleep(random.Random(index).random() * 0.02)
@@ -351,9 +350,8 @@ def test_killed_writers_leave_files_that_open_whole(tmp_path: Path) -> None:
                                    "100000", "0.001"], stdout=subprocess.PIPE, text=True)
         assert writer.stdout is not None
         assert writer.stdout.readline().strip() == "ready"
-        flushed = 0
-        reader = threading.Thread(target=lambda w=writer: _follow(w, lines))
         lines: list[str] = []
+        reader = threading.Thread(target=_follow, args=(writer, lines))
         reader.start()
         time.sleep(rng.uniform(0.0, 0.6))
         os.kill(writer.pid, signal.SIGKILL)
