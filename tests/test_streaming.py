@@ -464,3 +464,62 @@ def test_a_file_read_before_its_repair_opens_in_h5model(tmp_path: Path) -> None:
     with h5model.open(path, layout="rtdc") as f:  # read as SWMR allows, nothing changed
         assert len(f.get("/events/index")) > 0
     assert superblock.is_open_for_swmr_write(path)
+
+
+# -- tables ----------------------------------------------------------------------------------------
+def _table_file(path: Path) -> h5model.File:
+    import datetime as dt
+
+    from h5model.persist.streaming import extendable
+
+    f = h5model.open(path, "w-", stream=True)
+    t = f.types
+    nwb = t.NWBFile(identifier="t", session_description="trials",
+                    session_start_time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    targets = t.DynamicTable(description="targets", colnames=np.array(["w"], dtype=object),
+                             id=t.ElementIdentifiers(value=np.arange(3)),
+                             vector_data={"w": t.VectorData(value=np.arange(3.0),
+                                                            description="w")})
+    spikes = t.VectorData(value=extendable((), "float64"), description="spike times")
+    nwb.analysis.add("targets", targets)
+    nwb.analysis.add("trials", t.DynamicTable(
+        description="trials", colnames=np.array(["x", "label", "spikes", "target"], dtype=object),
+        id=t.ElementIdentifiers(value=extendable((), "int64")),
+        vector_data={
+            "x": t.VectorData(value=extendable((), "float32"), description="x"),
+            "label": t.VectorData(value=extendable((), "str"), description="label"),
+            "spikes": spikes,
+            "spikes_index": t.VectorIndex(value=extendable((), "uint32"), target=spikes,
+                                          description="index"),
+            "target": t.DynamicTableRegion(value=extendable((), "int64"), table=targets,
+                                           description="a target"),
+        }))
+    f.root = nwb
+    f.save()
+    return f
+
+
+def test_table_rows_append_with_ragged_and_region_columns(tmp_path: Path) -> None:
+    from pynwb import NWBHDF5IO, validate
+
+    path = tmp_path / "trials.nwb"
+    with _table_file(path) as f:
+        trials = f.get("/analysis/trials")
+        assert trials.append_rows({"x": [1.0, 2.0], "label": ["a", "b"],
+                                   "spikes": [[0.1, 0.2], []], "target": [2, 0]}) == 2
+        assert trials.append_rows({"x": [3.0], "label": ["c"], "spikes": [[0.5]],
+                                   "target": [1]}) == 3
+        assert trials[2]["spikes"].tolist() == [0.5]
+        with pytest.raises(ValueError, match=r"region rows \[7\] are not rows"):
+            trials.append_rows({"x": [4.0], "label": ["d"], "spikes": [[]], "target": [7]})
+        with pytest.raises(ValueError, match=r"missing \['label'\]"):
+            trials.append_rows({"x": [4.0], "spikes": [[]], "target": [0]})
+        assert len(trials) == 3
+    with NWBHDF5IO(str(path), "r") as io:
+        frame = io.read().analysis["trials"].to_dataframe(index=True)
+        assert frame["x"].tolist() == [1.0, 2.0, 3.0]
+        assert frame["label"].tolist() == ["a", "b", "c"]
+        assert [list(s) for s in frame["spikes"]] == [[0.1, 0.2], [], [0.5]]
+        assert frame["target"].tolist() == [2, 0, 1]
+    assert list(validate(path=str(path))) == []
+    assert h5model.validate(path).exit_code() == 0
