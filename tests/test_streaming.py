@@ -523,3 +523,54 @@ def test_table_rows_append_with_ragged_and_region_columns(tmp_path: Path) -> Non
         assert frame["target"].tolist() == [2, 0, 1]
     assert list(validate(path=str(path))) == []
     assert h5model.validate(path).exit_code() == 0
+
+
+# -- h5model tail ----------------------------------------------------------------------------------
+def _tail(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "h5model", "tail", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    return process.returncode, out, err
+
+
+def test_tail_follows_a_growing_dataset_and_event_group(tmp_path: Path) -> None:
+    path = tmp_path / "live.rtdc"
+    total = 3000
+    writer = subprocess.Popen([sys.executable, str(WRITER), "rtdc", str(path), "9", str(total),
+                               "0.003"], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None
+    while not writer.stdout.readline().startswith("flushed"):
+        pass
+    dataset = _tail(str(path), "/events/index", "--layout", "rtdc", "--interval", "0.05")
+    group = _tail(str(path), "/events", "--layout", "rtdc", "-n", "1", "--interval", "0.05")
+    assert writer.wait(60) == 0
+    time.sleep(1.0)  # the followers poll the closed file once more
+    code, out, err = _stop(dataset)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    numbers = [int(r[0]) for r in rows]
+    assert numbers == list(range(numbers[0], total)) and numbers[0] > 0
+    assert all(float(value) == n for n, value in zip(numbers, (r[1] for r in rows), strict=True))
+    code, out, err = _stop(group)
+    assert code == 0, err
+    last = out.splitlines()[-1]
+    assert last.startswith(f"{total - 1}\t{{deform: {(total - 1) / 2}, image: <uint8 8x12>, "
+                           f"index: {float(total - 1)}}}")
+
+
+def test_tail_of_a_path_that_does_not_grow_prints_its_last_rows(tmp_path: Path) -> None:
+    follower = _tail("examples/ecephys.nwb", "/units", "-n", "2", "--interval", "0.05")
+    time.sleep(3)
+    code, out, err = _stop(follower)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["2", "3"]  # units has 4 rows
+    assert lines[0].startswith("2\t{id: 102, quality: good, spike_times: [], ")
+    assert "electrode_group: -> /general/extracellular_ephys/shank1" in lines[0]
+    code = subprocess.run([sys.executable, "-m", "h5model", "tail", "examples/ecephys.nwb",
+                           "/general"], capture_output=True, text=True).returncode
+    assert code == 1
