@@ -142,6 +142,7 @@ def main() -> None:
     args.scratch.mkdir(parents=True, exist_ok=True)
     data = batches(args.events, args.batch)
     import dcnum.write  # noqa: F401 - imports outside the timing
+
     import h5model  # noqa: F401
 
     times: dict[str, list[float]] = {name: [] for name in CASES}
