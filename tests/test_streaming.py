@@ -574,3 +574,51 @@ def test_tail_of_a_path_that_does_not_grow_prints_its_last_rows(tmp_path: Path) 
     code = subprocess.run([sys.executable, "-m", "h5model", "tail", "examples/ecephys.nwb",
                            "/general"], capture_output=True, text=True).returncode
     assert code == 1
+
+
+DIES_BEFORE_ITS_FIRST_FLUSH = """
+import os, sys
+import h5model
+from stream_writer import NEVER, events
+f = h5model.open(sys.argv[1], "w-", layout="rtdc", stream=NEVER)
+sink = f.sink("/events")
+sink.append(events(0, 40))
+sink.append(events(40, 50))
+os._exit(0)
+"""
+
+PLAIN_WRITER_DIES = """
+import os, sys
+import h5py
+import numpy as np
+h5 = h5py.File(sys.argv[1], "w", libver="latest")
+h5.attrs["experiment:event count"] = 3
+h5.create_dataset("events/deform", data=np.zeros(3))
+h5.flush()
+os._exit(0)
+"""
+
+
+def test_a_writer_killed_before_its_first_flush_leaves_its_empty_features(
+        tmp_path: Path) -> None:
+    path = tmp_path / "early.rtdc"
+    subprocess.run([sys.executable, "-c", DIES_BEFORE_ITS_FIRST_FLUSH, str(path)], check=True,
+                   cwd=TESTS)
+    with h5model.open(path, layout="rtdc") as f:  # the features were flushed when made
+        assert set(f.get("/events")) == {"deform", "image", "index"}
+    with h5model.open(path, "r+", layout="rtdc") as f:  # no row was flushed: none is kept
+        assert f.repaired is not None and f.repaired.cleared_flags
+        assert len(f.get("/events/index")) == 0
+    _check_after_kill("rtdc", path, 0)
+
+
+def test_a_plain_writer_killed_is_said_and_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "plain.rtdc"
+    subprocess.run([sys.executable, "-c", PLAIN_WRITER_DIES, str(path)], check=True)
+    with pytest.raises(h5model.NotHDF5Error, match="writer was killed before") as caught:
+        h5model.open(path, layout="rtdc")
+    assert str(path) in str(caught.value)
+    report = repair(path)
+    assert report is not None and report.cleared_flags and not report.cut
+    with h5model.open(path, layout="rtdc") as f:
+        assert len(f.get("/events/deform")) == 3

@@ -5,9 +5,10 @@ row per event, all of one length. A batch gives every feature's rows for the sam
 events; a batch whose features differ in length, lack one the group has, or add
 one it does not, is refused before anything is written. The first batch of an
 empty group makes its features (extendable, chunked by the rule, with the sink's
-filters); images (3-D ``uint8``/``bool`` features) get the HDF5 image attributes
-dcnum writes. The count attribute (``experiment:event count``) follows the rows, and
-a repair after a crash is logged in the file's ``/logs``, as event files keep logs.
+filters) and flushes them, empty, so that a crash from then on leaves them; images
+(3-D ``uint8``/``bool`` features) get the HDF5 image attributes dcnum writes. The
+count attribute (``experiment:event count``) follows the rows, and a repair after a
+crash is logged in the file's ``/logs``, as event files keep logs.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class EventSink:
                                    "file first (h5model.persist.streaming.repair)",
                                    file=stream.label, hdf5_path=self.group)
             self._together()
-        elif count_attribute is not None and count_attribute not in stream.h5.attrs:
-            stream.h5.attrs[count_attribute] = np.int64(0)
+        else:
+            stream.h5.require_group(self.group)
+            if count_attribute is not None and count_attribute not in stream.h5.attrs:
+                stream.h5.attrs[count_attribute] = np.int64(0)
 
     def __len__(self) -> int:
         if not self.features:
@@ -100,3 +103,4 @@ class EventSink:
                     created.attrs[key] = value
         self.features = sorted(arrays)
         self._together()
+        self.stream.flush()  # the features exist on disk, empty, before any row: readers may come
