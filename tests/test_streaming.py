@@ -618,6 +618,8 @@ def test_a_plain_writer_killed_is_said_and_cleared(tmp_path: Path) -> None:
     with pytest.raises(h5model.NotHDF5Error, match="writer was killed before") as caught:
         h5model.open(path, layout="rtdc")
     assert str(path) in str(caught.value)
+    with pytest.raises(h5model.NotHDF5Error, match="writer was killed before"):
+        h5model.open(path, "r+", layout="rtdc")  # not h5model's writer: never cleared unasked
     report = repair(path)
     assert report is not None and report.cleared_flags and not report.cut
     with h5model.open(path, layout="rtdc") as f:

@@ -61,9 +61,9 @@ def open_hdf5(path: Path | str) -> h5py.File:
         if "already open for write" in str(exc):
             raise NotHDF5Error(
                 "another program has the file open for writing (HDF5's writer flags are "
-                "set); if none has, its writer was killed before it let readers in: open the "
-                "file for writing once (mode 'r+') or call "
-                "h5model.persist.streaming.repair(path) to clear them", file=label) from None
+                "set); if none has, its writer was killed before it let readers in: "
+                "h5model.persist.streaming.repair(path) clears them (a file an h5model "
+                "writer left is repaired by opening it with mode 'r+')", file=label) from None
         raise NotHDF5Error(f"cannot be opened as HDF5 ({exc})", file=label) from None
 
 

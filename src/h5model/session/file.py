@@ -153,7 +153,7 @@ class File(Generic[RootT]):
                 # a journal left behind is a crash to roll back now. Readers never write:
                 # ``reading`` waits out a save and reports a crashed one.
                 recover(self.path)
-                self.repaired = repair(self.path)
+                self.repaired = repair(self.path, own_only=True)
             self._fresh = self.mode == "w" or not exists
             self._source.streaming = self._stream_options is not None
             if self._fresh:

@@ -9,7 +9,8 @@ keep one length, and a partly written batch is gone), sets count attributes to t
 rows kept, and records what it did: in ``/logs/h5model-repair`` in an event file (RT-DC
 keeps its logs there; an event sink says so), else in ``NAME.h5model-log`` beside the
 file (so pynwb never meets an object its spec lacks). It runs on the next open for
-writing, or when called.
+writing (for a file an h5model writer left, its sidecar beside it), or when called
+(for any file whose writer is known to be gone).
 """
 
 from __future__ import annotations
@@ -56,11 +57,15 @@ def needs_repair(path: Path) -> bool:
     return sidecar.sidecar_path(path).exists() or bool(superblock.status_flags(path))
 
 
-def repair(path: str | Path) -> RepairReport | None:
+def repair(path: str | Path, *, own_only: bool = False) -> RepairReport | None:
     """Make a file a dead streaming writer left whole (call with no writer on it); None
-    if there was nothing to do."""
+    if there was nothing to do. ``own_only``: only if an h5model writer left its sidecar
+    (what opening for writing does: flags without a sidecar may be another program's
+    live SWMR writer, which nothing here can see)."""
     path = Path(path)
     committed = sidecar.read(path)
+    if own_only and committed is None:
+        return None
     flags = superblock.status_flags(path)
     if committed is None and not flags:
         return None
