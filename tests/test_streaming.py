@@ -624,3 +624,23 @@ def test_a_plain_writer_killed_is_said_and_cleared(tmp_path: Path) -> None:
     assert report is not None and report.cleared_flags and not report.cut
     with h5model.open(path, layout="rtdc") as f:
         assert len(f.get("/events/deform")) == 3
+
+
+def test_a_file_dcnum_wrote_is_streamed_on(tmp_path: Path) -> None:
+    from dcnum.read import HDF5Data
+    from dcnum.write import HDF5Writer
+
+    path = tmp_path / "dcnum.rtdc"
+    first = events(0, 30)
+    with HDF5Writer(path, mode="w") as hw:  # HDF5's latest format, extendable features
+        for name, rows in first.items():
+            hw.store_feature_chunk(name, np.ascontiguousarray(rows))
+        hw.h5.attrs["experiment:event count"] = 30
+    with h5model.open(path, "r+", layout="rtdc", stream=True) as f:
+        sink = f.sink("/events")
+        assert sink.features == ["deform", "image", "index"] and len(sink) == 30
+        sink.append(events(30, 75))
+    with HDF5Data(path) as data:
+        assert len(data) == 75
+        assert np.array_equal(data["index"][:], np.arange(75.0))
+        assert np.array_equal(data["image"][:], events(0, 75)["image"])
