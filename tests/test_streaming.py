@@ -245,14 +245,24 @@ def test_a_missing_index_is_reported_at_close(tmp_path: Path) -> None:
 
 def test_writer_errors_reach_the_caller(tmp_path: Path) -> None:
     path = tmp_path / "events.rtdc"
+    gate = threading.Event()
     with h5model.open(path, "w-", layout="rtdc", stream=True) as f:
         sink = f.sink("/events")
-        writer = f.writer(sink.append)
+
+        def write(batch: dict[str, np.ndarray]) -> None:
+            gate.wait()  # the three batches are queued before the thread writes one
+            sink.append(batch)
+
+        writer = f.writer(write)
         writer.append(events(0, 5))
         writer.append({"index": np.zeros(3)})  # lacks features: refused in the thread
-        with pytest.raises(h5model.H5ModelError, match="missing"):
+        writer.append(events(5, 6))            # queued behind it: kept, not written
+        gate.set()
+        with pytest.raises(h5model.H5ModelError, match="missing") as caught:
             writer.flush()
-        writer.append(events(5, 6))
+        assert caught.value.__notes__ == [
+            "1 batch(es) queued after it were not written; they are kept in writer.unwritten"]
+        writer.append(writer.unwritten.pop())  # the caller decides: here, written after all
         writer.close()
     with h5py.File(path) as h5:
         assert np.array_equal(h5["events/index"][:], np.arange(6.0))

@@ -6,7 +6,8 @@ full (then ``append`` blocks, or raises ``QueueFull`` if asked not to block;
 nothing is ever dropped). Batches tagged with an index (a frame or trial number,
 as from a pool of worker processes finishing out of order) are held until every
 earlier index has arrived, then written in index order. An error in the thread is
-raised to the caller at its next ``append``, ``flush`` or ``close``; indices that
+raised to the caller at its next ``append``, ``flush`` or ``close`` (batches queued
+behind it meanwhile are kept in ``unwritten``, never dropped unsaid); indices that
 never arrived are named at ``close`` (``MissingBatchesError``), after the batches
 held behind them were written in order, so that no batch is lost or silently
 skipped.
@@ -57,6 +58,10 @@ class BackgroundWriter:
         self._next = first_index
         self._held: dict[int, Any] = {}
         self._gaps: list[int] = []
+        self._lock = threading.Lock()
+        self._skipped: list[Any] = []
+        self.unwritten: list[Any] = []
+        """Batches queued after an error and not written (the error's note says so)."""
         self._error: BaseException | None = None
         self._closed = False
         self.written = 0
@@ -111,9 +116,17 @@ class BackgroundWriter:
         self.close()
 
     def _raise_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        error = self._error
+        if error is None:
+            return
+        with self._lock:
+            skipped, self._skipped = self._skipped, []
+            self._error = None
+        if skipped:
+            self.unwritten.extend(skipped)
+            error.add_note(f"{len(skipped)} batch(es) queued after it were not written; "
+                           "they are kept in writer.unwritten")
+        raise error
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -132,8 +145,10 @@ class BackgroundWriter:
                 self._guard(self._flush)
                 batch.set()
                 continue
-            if self._error is not None:
-                continue  # keep the queue moving; the caller gets the error
+            with self._lock:
+                if self._error is not None:  # kept, not written, until the caller has seen it
+                    self._skipped.append(batch)
+                    continue
             self._guard(functools.partial(self._take, index, batch))
             self._guard(self._tick)
 
