@@ -10,7 +10,8 @@ Usage::
 (Zstd level 5 from ``hdf5plugin`` plus the fletcher32 checksum, dcnum's default) and
 the same chunks (h5model's rule: whole items, as many as fit in 1 MiB):
 
-1. **h5model**: ``open(..., stream=True)`` (SWMR, flushed every second), an event sink
+1. **h5model**: ``open(..., stream=True)`` (SWMR, flushed every second, or every
+   ``--flush-seconds``), an event sink
    and its background writer; the acquisition loop only calls ``writer.append(batch)``.
 2. **dcnum**: ``dcnum.write.HDF5Writer.store_feature_chunk`` per feature and batch
    (its chunk rule replaced by h5model's, so the chunks are the same).
@@ -71,13 +72,17 @@ def filters() -> dict[str, Any]:
     return {**dict(hdf5plugin.Zstd(clevel=5)), "fletcher32": True}
 
 
+FLUSH_SECONDS = 1.0
+
+
 def run_h5model(path: Path, data: list[dict[str, np.ndarray]]) -> tuple[float, list[float]]:
     import h5model
     from h5model.persist.streaming import StreamOptions
 
     calls = []
     start = time.perf_counter()
-    with h5model.open(path, "w-", layout="rtdc", stream=StreamOptions(flush_seconds=1.0)) as f:
+    options = StreamOptions(flush_seconds=FLUSH_SECONDS)
+    with h5model.open(path, "w-", layout="rtdc", stream=options) as f:
         sink = f.sink("/events", compression=hdf5plugin.Zstd(clevel=5), fletcher32=True)
         writer = f.writer(sink.append, queue_size=256)
         for batch in data:
@@ -138,8 +143,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--flush-seconds", type=float, default=1.0,
+                        help="how often h5model's writer flushes for live readers (default 1)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    global FLUSH_SECONDS
+    FLUSH_SECONDS = args.flush_seconds
     args.scratch.mkdir(parents=True, exist_ok=True)
     data = batches(args.events, args.batch)
     import dcnum.write  # noqa: F401 - imports outside the timing
@@ -166,6 +175,7 @@ def main() -> None:
     per_call = sorted(calls)
     report = {
         "events": args.events, "batch": args.batch, "repeat": args.repeat,
+        "flush_seconds": args.flush_seconds,
         "seconds": median, "best_seconds": best, "all_seconds": times, "bytes": sizes,
         "h5model_over_dcnum": median["h5model"] / median["dcnum"],
         "h5model_over_h5py": median["h5model"] / median["h5py"],
