@@ -1,4 +1,5 @@
-"""The ``h5model`` command: show, generate, graph, validate, inventory, truncate, set, recover.
+"""The ``h5model`` command: show, generate, graph, validate, inventory, truncate, set, recover,
+tail.
 
 Errors name the file and the HDF5 path and exit non-zero, without a traceback:
 1 for a file or spec h5model cannot read as asked, 2 for bad usage, and 2 when a
@@ -21,7 +22,7 @@ from h5model.cli.isolate import DEFAULT_MEMORY_MIB, DEFAULT_SECONDS
 from h5model.errors import H5ModelError
 from h5model.storage.journal import JournalError
 
-READ_ONLY = frozenset({"show", "generate", "graph", "truncate", "inventory"})
+READ_ONLY = frozenset({"show", "generate", "graph", "truncate", "inventory", "tail"})
 """Commands that never write to the file they read (``validate`` reports on its own)."""
 
 
@@ -264,6 +265,19 @@ def _parser() -> argparse.ArgumentParser:
         "1 when the journal beside the file does not belong to it)",
     )
     recover.add_argument("file", type=Path, help="an HDF5 file with an interrupted save")
+
+    follower = sub.add_parser(
+        "tail",
+        help="print the last rows of a dataset, table or event group, then the rows a "
+        "streaming writer adds (like tail -f; Ctrl-C stops)",
+    )
+    follower.add_argument("file", type=Path, help="an HDF5 file, perhaps being written")
+    follower.add_argument("hdf5_path", help="the dataset, table or event group to follow")
+    follower.add_argument("-n", "--lines", type=_rows, default=10,
+                          help="last rows printed first (default 10)")
+    follower.add_argument("--interval", type=_positive(float), default=1.0, metavar="SECONDS",
+                          help="how often to look for new rows (default 1)")
+    add_layout(follower)
     return parser
 
 
@@ -502,6 +516,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "recover":
         return _recover(args.file)
+    if args.command == "tail":
+        from h5model.cli.tail import tail
+
+        return tail(args.file, args.hdf5_path, lines=args.lines, interval=args.interval,
+                    layout=args.layout, out=sys.stdout)
     if args.command == "embed":
         return _embed(args)
     if args.command == "stytra":

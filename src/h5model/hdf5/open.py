@@ -1,6 +1,7 @@
 """Opening a file read-only: h5py's errors turned into one that names the file, and a
 save by another process waited out first. Opening never writes: a save that a crash
-interrupted is reported (``h5model recover`` rolls it back), not undone here. A URL
+interrupted is reported (``h5model recover`` rolls it back), not undone here. A file a
+streaming writer has open (or left, killed) is read in SWMR mode. A URL
 (``https://``, ``s3://``...) is read by byte ranges (``remote``); no lock or journal
 applies to it."""
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import h5py
 
 from h5model.errors import FileMissingError, NotHDF5Error
+from h5model.hdf5 import superblock
 from h5model.spec.loader import BYTE_READERS
 from h5model.storage.journal import MarkedFile, journal_path, marked_by_a_save
 from h5model.storage.locking import reading
@@ -49,10 +51,19 @@ def open_hdf5(path: Path | str) -> h5py.File:
             if marked_by_a_save(path):
                 raise MarkedFile(path)
             raise NotHDF5Error("not an HDF5 file (no HDF5 signature)", file=label)
+        if superblock.is_open_for_swmr_write(path):
+            # a streaming writer has it (or one was killed): read it as SWMR allows
+            return h5py.File(path, "r", swmr=True)
         return h5py.File(path, "r")
     except (NotHDF5Error, MarkedFile):
         raise
     except (OSError, ValueError) as exc:
+        if "already open for write" in str(exc):
+            raise NotHDF5Error(
+                "another program has the file open for writing (HDF5's writer flags are "
+                "set); if none has, its writer was killed before it let readers in: "
+                "h5model.persist.streaming.repair(path) clears them (a file an h5model "
+                "writer left is repaired by opening it with mode 'r+')", file=label) from None
         raise NotHDF5Error(f"cannot be opened as HDF5 ({exc})", file=label) from None
 
 

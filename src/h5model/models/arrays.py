@@ -47,6 +47,12 @@ class ArraySource(Protocol):
         """``array[key] = value``: recorded for the next save, or refused when read-only."""
         ...
 
+    def append(self, blocks: list[tuple[H5Array, Any]], *, together: bool = False) -> None:
+        """Rows appended in place to each array (a file open for streaming), the arrays'
+        shapes updated; ``together``: the arrays keep one length (a crash cuts them to
+        the shortest)."""
+        ...
+
 
 class H5Array:
     """A dataset left on disk. ``a[...]`` reads; ``len(a)``, ``a.shape``, ``a.dtype`` do not."""
@@ -125,11 +131,25 @@ class H5Array:
 
         return core_schema.no_info_plain_validator_function(_array_value)
 
-    def refresh(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        """After a save changed the dataset: new shape/dtype, reopen on next read."""
+    def refresh(self, shape: tuple[int, ...] | None = None, dtype: np.dtype | None = None) -> None:
+        """See the dataset as it is now: after a save changed it (new shape/dtype, reopened
+        on next read), or, with no arguments, rows another process appended since (a
+        file being streamed to, read live)."""
+        if shape is None:
+            with self._source.reading():
+                dataset = self.dataset
+                if dataset.file.swmr_mode:
+                    dataset.refresh()
+                self.shape = tuple(dataset.shape)
+            return
         self.shape = shape
-        self.dtype = dtype
+        self.dtype = dtype if dtype is not None else self.dtype
         self._dataset = None
+
+    def append(self, block: Any) -> None:
+        """Rows added at the end, in place (a file opened with ``stream=True``): ``block``
+        holds one or more items of this dataset's item shape."""
+        self._source.append([(self, block)])
 
     def read(self) -> Any:
         """The whole dataset in memory."""

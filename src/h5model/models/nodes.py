@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from h5model.errors import NotFoundError
+from h5model.errors import H5ModelError, NotFoundError
 from h5model.models import display
 from h5model.models.arrays import H5Array
 
@@ -579,6 +579,21 @@ class Dataset(Node):
 
     def __getitem__(self, key: Any) -> Any:
         return self.value[key]
+
+    def append(self, block: Any) -> None:
+        """Rows added at the end of the stored dataset, in place, in a file opened with
+        ``stream=True`` (``series.data.append(block)``)."""
+        self._stored("append to").append(block)
+
+    def refresh(self) -> None:
+        """See rows another process appended since the file was opened (read live)."""
+        self._stored("refresh").refresh()
+
+    def _stored(self, doing: str) -> H5Array:
+        if not isinstance(self.value, H5Array):
+            raise H5ModelError(f"cannot {doing} a dataset that is not in a file yet; save "
+                               "the file first", hdf5_path=self.hdf5_path)
+        return self.value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return np.asarray(

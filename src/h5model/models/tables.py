@@ -9,10 +9,12 @@ gives a row as a dict. Data are read only for the rows asked for.
 (``h5model.models.frames``, imported only when asked).
 """
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from h5model.models.arrays import H5Array
 from h5model.models.compound import compound_rows, references_rows
 from h5model.models.nodes import Node, owner_of
 from h5model.rules.ragged import ragged_chain
@@ -194,6 +196,35 @@ class DynamicTableMixin:
         row["id"] = len(self) + owner.pending_rows(self) if id is None else int(id)
         owner.row_added(self, row)
 
+    def append_rows(self, columns: Mapping[str, Sequence[Any]]) -> int:
+        """Rows appended in place to a table of a file opened with ``stream=True``: a
+        sequence per column, one item per row (a sequence per row for a ragged column,
+        row numbers for a region column); ``"id"`` optional (numbered on). Every column,
+        its index and ``id`` grow together; the table's new length."""
+        where = self.hdf5_path  # type: ignore[attr-defined]
+        names = self.columns
+        given = {k: v for k, v in columns.items() if k != "id"}
+        missing = [c for c in names if c not in given]
+        unknown = [c for c in given if c not in names]
+        if missing or unknown:
+            raise ValueError(f"{where}: rows need exactly the columns {names}"
+                             + (f"; missing {missing}" if missing else "")
+                             + (f"; unknown {unknown}" if unknown else ""))
+        lengths = {c: len(v) for c, v in given.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"{where}: every column needs the same number of rows; got "
+                             f"{lengths}")
+        count = next(iter(lengths.values()), len(columns.get("id", ())))
+        start = len(self)
+        ids = columns.get("id")
+        id_rows = np.arange(start, start + count) if ids is None else np.asarray(ids)
+        blocks: list[tuple[H5Array, Any]] = [(_stored(self.id, where), id_rows)]
+        for name in names:
+            blocks += _column_blocks(self.column(name), list(given[name]), where)
+        source = blocks[0][0].source
+        source.append(blocks, together=True)
+        return len(self)
+
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             if key in self.columns or key == "id":
@@ -202,3 +233,41 @@ class DynamicTableMixin:
         if isinstance(key, (int, np.integer)):
             return self.row(int(key))
         raise TypeError(f"tables take a column name or a row number, not {type(key).__name__}")
+
+
+def _stored(column: Any, where: str) -> H5Array:
+    value = getattr(column, "value", None)
+    if not isinstance(value, H5Array):
+        raise ValueError(f"{where}: rows are appended to a table stored in a file; save "
+                         "it first")
+    return value
+
+
+def _column_blocks(column: Any, rows: list[Any], where: str) -> list[tuple[H5Array, Any]]:
+    """The blocks that append ``rows`` to one column: a ragged column's index gets the
+    new ends and its target the rows' items (recursively); a region's row numbers are
+    checked against its table."""
+    if isinstance(column, VectorIndexMixin):
+        index = _stored(column, where)
+        end = int(index[-1]) if len(index) else 0
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        ends = end + np.cumsum(lengths)
+        items = [item for r in rows for item in r]
+        return [(index, ends), *_column_blocks(column.target, items, where)]
+    if isinstance(column, DynamicTableRegionMixin):
+        numbers = np.asarray(rows, dtype=np.int64)
+        size = len(column.table)
+        bad = numbers[(numbers < 0) | (numbers >= size)]
+        if bad.size:
+            raise ValueError(f"{where}: region rows {bad.tolist()} are not rows of "
+                             f"{column.table.hdf5_path} ({size} rows)")
+        return [(_stored(column, where), numbers)]
+    stored = _stored(column, where)
+    if stored.dtype.names or (stored.dtype.kind == "O" and not rows_are_text(rows)):
+        raise ValueError(f"{where}: column {stored.hdf5_path} holds references or "
+                         "compounds, which are not appended by streaming")
+    return [(stored, rows)]
+
+
+def rows_are_text(rows: list[Any]) -> bool:
+    return all(isinstance(r, str | bytes) for r in rows)

@@ -96,6 +96,29 @@ class TimeSeriesMixin:
         timestamps = _model(getattr(self, "timestamps", None))
         return None if timestamps is None else timestamps.value
 
+    def append(self, data: Any, timestamps: Any = None) -> None:
+        """Samples appended in place (a file opened with ``stream=True``): ``data`` rows and,
+        for a series with stored timestamps, their times, written together (a crash
+        keeps both at one length)."""
+        stored = self._data()
+        times = self._stored_timestamps()
+        if (times is None) != (timestamps is None):
+            raise self._problem("give timestamps exactly when the series stores them"
+                                if times is not None or timestamps is None else
+                                "the series is timed by its rate: give no timestamps")
+        if not isinstance(stored, H5Array) or (times is not None
+                                               and not isinstance(times, H5Array)):
+            raise self._problem("samples are appended to a series stored in a file; save it "
+                                "first")
+        blocks: list[tuple[H5Array, Any]] = [(stored, data)]
+        if times is not None:
+            rows = np.shape(data)[0] if np.ndim(data) else 1
+            if np.shape(timestamps)[0] != rows:
+                raise self._problem(f"{rows} rows of data need as many timestamps, not "
+                                    f"{np.shape(timestamps)[0]}")
+            blocks.append((times, timestamps))
+        stored.source.append(blocks, together=True)
+
     def _clock(self) -> tuple[float, float]:
         """(starting time, rate) of a series timed by its rate."""
         starting = _model(getattr(self, "starting_time", None))

@@ -150,7 +150,8 @@ def _in_place(path: Path, write: Callable[[h5py.File], T]) -> T:
     return done
 
 
-def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -> SaveReport:
+def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str, *,
+             libver: str | None = None) -> SaveReport:
     """The first save of a new file: ``root`` written whole, with its specs embedded."""
     if root is None:
         raise H5ModelError("nothing to save: set f.root first", file=label)
@@ -158,7 +159,7 @@ def save_new(root: Node | None, specs: SpecSet | None, path: Path, label: str) -
     if specs is None:
         raise H5ModelError("no specs to embed: open with spec=... or use models read from "
                            "a file", file=label)
-    write_file(root, path, specs, overwrite=True)
+    write_file(root, path, specs, overwrite=True, libver=libver)
     return SaveReport("new", "a new file, written whole and moved into place")
 
 

@@ -33,17 +33,19 @@ def specs_of(model: Node) -> SpecSet | None:
 
 
 def write_file(root: Node, path: Path, specs: SpecSet, *, overwrite: bool = False,
-               layout: Layout | None = None) -> Writer:
+               layout: Layout | None = None, libver: str | None = None) -> Writer:
     """Write ``root`` and everything under it as a new file with ``specs`` embedded (and
     ``layout`` beside its namespace's specs, as ``h5model embed`` keeps it).
 
     Written to a temporary file beside ``path`` and moved into place at the end: an
-    interrupted write leaves no file (or the old one) behind."""
+    interrupted write leaves no file (or the old one) behind. ``libver="latest"`` writes
+    HDF5's latest format, which a file streamed to with live readers needs."""
     if path.exists() and not overwrite:
         raise H5ModelError("the file exists; pass overwrite=True to replace it", file=path)
     tmp = _create_beside(path)
     try:
-        with h5py.File(tmp, "w") as h5:
+        bounds = None if libver is None else ("v110", libver)  # "latest": SWMR-ready
+        with h5py.File(tmp, "w", libver=bounds) as h5:
             writer = Writer(h5, type_key(root, specs), str(path), home=owner_of(root),
                             folder=str(path.resolve().parent))
             writer.written[id(root)] = "/"

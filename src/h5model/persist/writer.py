@@ -29,6 +29,7 @@ from h5model.models.nodes import (
     Owner,
     owner_of,
 )
+from h5model.persist.streaming.extendable import Extendable, append_rows, create_extendable
 from h5model.persist.tracker import Tracker
 from h5model.rules.dtypes import holds_references, is_text
 from h5model.rules.text import format_literal
@@ -352,6 +353,11 @@ class Writer:
             dataset = parent.create_dataset(name, shape=array.shape, dtype=h5py.ref_dtype,
                                             **layout(like, array.shape))
             self.pending_refs.append((dataset.name, None, "dataset", array))
+            return dataset
+        if isinstance(value, Extendable):  # made to grow: rows are appended while streaming
+            dataset = create_extendable(parent, name, value.shape[1:], value.dtype,
+                                        value.storage)
+            append_rows(dataset, np.asarray(value))
             return dataset
         if isinstance(like, np.dtype) and isinstance(value, bool | int | float) and (
             like.kind in "biuf"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, overload
@@ -35,10 +35,21 @@ from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.open import check_regular_file
+from h5model.models.arrays import H5Array
 from h5model.models.declared import declare, module_of
 from h5model.models.lazyclasses import type_keys
 from h5model.models.nodes import ExternalLink, Group, Node
 from h5model.persist.save import SaveReport, save_changes, save_new
+from h5model.persist.streaming import (
+    BackgroundWriter,
+    EventSink,
+    RepairReport,
+    Stream,
+    StreamOptions,
+    repair,
+    storage_options,
+)
+from h5model.persist.streaming.stream import create_for_stream
 from h5model.persist.tracker import Tracker
 from h5model.persist.whole_file import specs_of
 from h5model.rules.ruleset import RuleSet
@@ -79,9 +90,19 @@ class File(Generic[RootT]):
         namespace: str | Sequence[str] | None = None,
         layout: Layout | LayoutLike | type[Any] | None = None,
         index: PathLike | bool | None = None,
+        stream: bool | StreamOptions = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if stream and mode == "r":
+            raise ValueError("a file is opened for streaming with a writable mode "
+                             "('r+', 'a', 'w', 'w-')")
+        self._stream_options: StreamOptions | None = (
+            None if not stream else stream if isinstance(stream, StreamOptions)
+            else StreamOptions())
+        self._writers: list[BackgroundWriter] = []
+        self.repaired: RepairReport | None = None
+        """What opening for writing cut back after a streaming writer was killed."""
         if index not in (None, False, True) and mode != "r":
             raise ValueError("a metadata index is read only by read-only opens (mode 'r')")
         self._index_arg = index
@@ -135,7 +156,9 @@ class File(Generic[RootT]):
                 # a journal left behind is a crash to roll back now. Readers never write:
                 # ``reading`` waits out a save and reports a crashed one.
                 recover(self.path)
+                self.repaired = repair(self.path, own_only=True)
             self._fresh = self.mode == "w" or not exists
+            self._source.streaming = self._stream_options is not None
             if self._fresh:
                 if spec is not None or self.layout is not None:
                     self._tracker.specs = combine(None, {**supplied_specs(spec),
@@ -147,9 +170,15 @@ class File(Generic[RootT]):
                 self.modules = self._modules_for(self._tracker.specs)
             else:
                 self._load()
+                self._start_stream()
         except BaseException:
             self.close()
             raise
+
+    def _start_stream(self, *, live: bool = True) -> None:
+        if self._stream_options is not None and self._source.stream is None:
+            self._source.stream = Stream(self._source.h5, self.path, self.label,
+                                         self._stream_options, live=live)
 
     def _load(self) -> None:
         use_index = self.mode == "r" and self._index_arg is not False
@@ -382,18 +411,92 @@ class File(Generic[RootT]):
             specs = self.specs
             if self._default_specs and root is not None and specs_of(root) is not None:
                 specs = specs_of(root)  # a root read from another file keeps its specs
-            report: SaveReport | None = save_new(root, specs, self.path, self.label)
+            report: SaveReport | None = save_new(
+                root, specs, self.path, self.label,
+                libver="latest" if self._stream_options is not None else None)
             self._fresh = False
             self._tracker.changes.clear()
             # the file's own models from now on (the ones given may belong to another file,
             # whose edit log would swallow later edits): f.root is the saved root
             self._load()
+            self._start_stream()
+        elif self._source.stream is not None:
+            raise H5ModelError("a file open for streaming is written by appends, in place; "
+                               "close it and open it with 'r+' (no stream) to save edits",
+                               file=self.label)
         else:
             report = save_changes(self._tracker, self._source, self._models, self.path,
                                   copy_limit=copy_limit)
         if report is not None:
             self.last_save = report
         return report
+
+    # -- streaming -----------------------------------------------------------------------------
+    @property
+    def stream(self) -> Stream:
+        """Where appends go (``persist.streaming.Stream``): a file opened with
+        ``stream=True`` only. A new file without a root is created empty here."""
+        if self._stream_options is None:
+            raise H5ModelError("the file is not open for streaming; open it with "
+                               "h5model.open(path, 'r+', stream=True)", file=self.label)
+        if self._source.stream is None:
+            if not self._fresh or self._models.get("/") is not None:
+                raise H5ModelError("save the new file's root first, then append",
+                                   file=self.label)
+            create_for_stream(self.path, self.label, replace=self.mode == "w")
+            self._fresh = False
+            self._source.attach()
+            self._start_stream(live=False)  # live at the first flush, once its datasets exist
+        assert self._source.stream is not None
+        return self._source.stream
+
+    def sink(self, group: str = "/events", *, count_attribute: str | None = None,
+             compression: Any = None, compression_opts: Any = None, shuffle: bool = False,
+             fletcher32: bool = False) -> EventSink:
+        """An event sink on ``group``: every feature of a batch appended together. Under a
+        layout whose event type counts its rows in a root attribute (RT-DC: ``experiment:
+        event count``), that attribute follows the rows unless ``count_attribute`` names
+        another. New features are stored with the filters given (``"gzip"``, ``"lzf"``,
+        ``hdf5plugin.Zstd()``; ``fletcher32`` for checksums)."""
+        if count_attribute is None and self.layout is not None:
+            counts = {t.rows for t in self.layout.types.values() if t.rows}
+            count_attribute = counts.pop() if len(counts) == 1 else None
+        storage = storage_options(compression, compression_opts, shuffle=shuffle,
+                                  fletcher32=fletcher32)
+        return EventSink(self.stream, group, count_attribute=count_attribute, storage=storage)
+
+    def writer(self, write: Callable[[Any], Any], *, queue_size: int = 256, block: bool = True,
+               ordered: bool = False) -> BackgroundWriter:
+        """A background writer calling ``write(batch)`` (``sink.append``,
+        ``series.data.append``...) from its own thread: ``writer.append(batch)`` returns at
+        once unless the queue is full (then waits, or raises ``QueueFull`` if not
+        ``block``); ``ordered``: batches carry an index (``append(batch, index=i)``, from 0)
+        and are written in index order. Closed with the file (errors raised then)."""
+        stream = self.stream
+
+        def whole(batch: Any) -> Any:
+            with stream.holding():  # a batch is flushed whole or not at all
+                return write(batch)
+
+        made = BackgroundWriter(whole, flush=stream.flush, tick=stream.tick,
+                                queue_size=queue_size, block=block,
+                                first_index=0 if ordered else None, label=self.label)
+        self._writers.append(made)
+        return made
+
+    def flush(self) -> None:
+        """Make every row appended so far durable and visible to live readers."""
+        for made in self._writers:
+            made.flush()
+        self.stream.flush()
+
+    def refresh(self) -> None:
+        """See the rows a streaming writer in another process flushed since the file was
+        opened (every dataset's shape read again; objects made since are not seen)."""
+        for _, model in self._models.items():
+            value = getattr(model, "value", None)
+            if isinstance(value, H5Array):
+                value.refresh()
 
     # -- external links ------------------------------------------------------------------------
     def _open_external(self, link: ExternalLink) -> Any:
@@ -423,10 +526,25 @@ class File(Generic[RootT]):
         for other in self._externals.values():
             other.close()
         self._externals.clear()
+        failure: BaseException | None = None
+        for made in self._writers:
+            try:
+                made.close()
+            except BaseException as exc:
+                failure = failure or exc
+        self._writers.clear()
+        if self._source.stream is not None:
+            try:
+                self._source.stream.close()
+            except BaseException as exc:
+                failure = failure or exc
+            self._source.stream = None
         self._source.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> File[RootT]:
         return self
@@ -447,14 +565,14 @@ def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: None = None,
     layout: Layout | LayoutLike | type[Any] | None = None,
-    index: PathLike | bool | None = None,
+    index: PathLike | bool | None = None, stream: bool | StreamOptions = False,
 ) -> File[Any]: ...
 @overload
 def open(
     path: PathLike, mode: str = "r", *, spec: PathLike | Sequence[PathLike] | None = None,
     external_root: PathLike | None = None, root_type: type[RootT],
     layout: Layout | LayoutLike | type[Any] | None = None,
-    index: PathLike | bool | None = None,
+    index: PathLike | bool | None = None, stream: bool | StreamOptions = False,
 ) -> File[RootT]: ...
 def open(
     path: PathLike,
@@ -465,6 +583,7 @@ def open(
     root_type: type[Any] | None = None,
     layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None,
+    stream: bool | StreamOptions = False,
 ) -> File[Any]:
     """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
     files on disk; ``layout`` (a shipped layout's name, a layout folder or its
@@ -475,9 +594,11 @@ def open(
     metadata index to read the models from (a path or URL, written by ``h5model
     index``); by default (None) a read-only open uses a matching one beside the file
     (``FILE.h5mindex``) or in the index cache, False never does. An index that does not
-    match the file is warned about (``IndexWarning``) and the file is read instead."""
+    match the file is warned about (``IndexWarning``) and the file is read instead.
+    ``stream``: open for appending rows in place while live readers watch (True, or a
+    ``StreamOptions`` saying when to flush; see ``h5model.persist.streaming``)."""
     file: File[Any] = File(path, mode, spec=spec, external_root=external_root, layout=layout,
-                           index=index)
+                           index=index, stream=stream)
     root = file.root
     if root_type is not None and root is not None and not isinstance(root, root_type):
         file.close()

@@ -21,6 +21,7 @@ from h5model.hdf5.filters import check_filters
 from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
 from h5model.hdf5.open import open_hdf5
 from h5model.models.arrays import H5Array
+from h5model.persist.streaming.stream import Stream, open_for_stream
 from h5model.persist.tracker import Tracker
 from h5model.storage.locking import reading
 from h5model.storage.remote import handle_of
@@ -48,6 +49,10 @@ class FileSource:
         """Types the graph of the file as reopened after a save (under a layout)."""
         self._filters_checked: set[str] = set()
         """Datasets whose compression filters are known to be available."""
+        self.streaming = False
+        """Opened in place for appending (``stream=True``): see ``persist.streaming``."""
+        self.stream: Stream | None = None
+        """The stream appends go to, once the file is open for streaming."""
         self._later: Callable[[h5py.File], None] | None = None
         """Models built from a metadata index: the file is opened when first read, and this
         checks it is still the state the index describes."""
@@ -89,9 +94,16 @@ class FileSource:
         self._h5, self._stamp = h5, stamp
 
     def attach(self) -> h5py.File:
-        """Open the file (the caller holds the readers' lock) and note its state."""
+        """Open the file (the caller holds the readers' lock) and note its state. A file a
+        streaming writer has open is read live (SWMR): it grows under this handle by
+        design, so its state is not noted (``refresh()`` sees the new rows)."""
+        if self.streaming:
+            self._h5 = open_for_stream(self.path, self.label)
+            self._stamp = None
+            return self._h5
         self._h5 = open_hdf5(self.url if self.url is not None else self.path)
-        self._stamp = file_stamp(self.path) if self.url is None else None
+        live = self.url is None and self._h5.swmr_mode
+        self._stamp = file_stamp(self.path) if self.url is None and not live else None
         return self._h5
 
     def release(self) -> None:
@@ -162,6 +174,21 @@ class FileSource:
 
     def write(self, array: H5Array, key: Any, value: Any) -> None:
         self._tracker.slice_written(array, key, value)
+
+    def append(self, blocks: list[tuple[H5Array, Any]], *, together: bool = False) -> None:
+        if self.stream is None:
+            where = blocks[0][0].hdf5_path if blocks else None
+            raise H5ModelError(
+                "rows are appended only to a file opened for streaming: "
+                "h5model.open(path, 'r+', stream=True)"
+                + ("" if self._tracker.writable else " (this one is open read-only)"),
+                file=self.label, hdf5_path=where)
+        if together and blocks:
+            count = len(blocks[0][1])
+            self.stream.keep_together([a.hdf5_path for a, b in blocks if len(b) == count])
+        shapes = self.stream.append({a.hdf5_path: b for a, b in blocks})
+        for array, _ in blocks:
+            array.shape = shapes[array.hdf5_path]
 
 
 def file_stamp(path: Path) -> tuple[int, int, int] | None:
