@@ -38,7 +38,7 @@ from h5model.hdf5.open import check_regular_file
 from h5model.models.arrays import H5Array
 from h5model.models.declared import declare, module_of
 from h5model.models.lazyclasses import type_keys
-from h5model.models.nodes import ExternalLink, Group, Node
+from h5model.models.nodes import ExternalLink, Group, Node, is_pending
 from h5model.persist.save import SaveReport, save_changes, save_new
 from h5model.persist.streaming import (
     BackgroundWriter,
@@ -493,7 +493,11 @@ class File(Generic[RootT]):
     def refresh(self) -> None:
         """See the rows a streaming writer in another process flushed since the file was
         opened (every dataset's shape read again; objects made since are not seen)."""
-        for _, model in self._models.items():
+        models = self._models
+        built = models.refreshed() if isinstance(models, OnDemand) else dict(models)
+        for model in built.values():
+            if is_pending(model):
+                continue  # reads its current shape when it is filled
             value = getattr(model, "value", None)
             if isinstance(value, H5Array):
                 value.refresh()

@@ -33,6 +33,9 @@ class ModelSource(Protocol):
         """The models handed out so far, by canonical path."""
         ...
 
+    live: bool
+    """Models filled from now on read their arrays' shapes from the file (it grows)."""
+
 
 class OnDemand(MutableMapping[str, Any]):
     """hdf5_path -> model, for every object of the file; models are built when asked for.
@@ -105,6 +108,13 @@ class OnDemand(MutableMapping[str, Any]):
             cls = type(added) if added is not None else self._source.class_of(path)
             if cls is not None:
                 yield path, cls
+
+    def refreshed(self) -> dict[str, Any]:
+        """The file grew (rows a streaming writer flushed): models filled from now on see
+        its current shapes. Returns the models handed out so far, for the caller to
+        refresh."""
+        self._source.live = True
+        return self.built()
 
     def built(self) -> dict[str, Any]:
         """The models handed out so far (filled or not), by path, without building more."""

@@ -140,6 +140,9 @@ class Reader:
         """Every model handed out so far (filled or not), by canonical path."""
         self.datetimes: set[str] = set()
         """Datasets whose spec dtype is isodatetime: arrays of them read as datetimes."""
+        self.live = False
+        """Set once the file was refreshed (``File.refresh``): arrays of models filled from
+        then on read their current shape from the file, not the graph's."""
         self.lock = threading.RLock()
         """Held while a model is filled: two threads reaching one model fill it once."""
 
@@ -311,6 +314,8 @@ class Reader:
         if datetimes and shape != ():
             return IsoDatetimeArray(self.source, path, tuple(shape), dtype)
         array = H5Array(self.source, path, tuple(shape), dtype)
+        if self.live and shape:
+            array.refresh()  # rows a streaming writer flushed since the graph was read
         if shape == () and not needs_refs and not dtype.names:
             value = array.read()
             if isinstance(value, bytes):
