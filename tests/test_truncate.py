@@ -527,6 +527,37 @@ def test_plain_file_references_links_and_storage(
 
 
 @pytest.mark.parametrize("name", ["ecephys", "icephys"])
+def test_compiled_and_ctypes_attribute_copies_agree(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The compiled copier (one call per object) writes what the ctypes one does, in the same
+    order, references included; the ctypes one stays as the fallback."""
+    if native_module.COMPILED is None:
+        pytest.skip("the compiled module (_fastattrs) is not built here")
+    src = nwb_files[name]
+    calls: list[int] = []
+    compiled = native_module.COMPILED
+
+    def counted(*args: Any) -> None:
+        calls.append(args[4])
+        compiled(*args)
+
+    monkeypatch.setattr(native_module, "COMPILED", counted)
+    h5model.truncate(src, tmp_path / "c.nwb", n=2)
+    assert sum(calls) > 0
+    monkeypatch.setattr(native_module, "COMPILED", None)
+    h5model.truncate(src, tmp_path / "ctypes.nwb", n=2)
+    compare_attributes(src, tmp_path / "c.nwb")
+    compare_attributes(tmp_path / "ctypes.nwb", tmp_path / "c.nwb")
+    with h5py.File(tmp_path / "c.nwb", "r") as a, h5py.File(tmp_path / "ctypes.nwb", "r") as b:
+        a.visititems(lambda path, obj: assert_same_order(path, obj, b))
+
+
+def assert_same_order(path: str, obj: Any, other: h5py.File) -> None:
+    assert list(obj.attrs) == list(other[path].attrs), path
+
+
+@pytest.mark.parametrize("name", ["ecephys", "icephys"])
 def test_without_the_fast_attribute_path(
     nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
