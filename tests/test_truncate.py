@@ -25,6 +25,7 @@ import h5model
 from h5model.errors import H5ModelError
 from h5model.hdf5._native import copy_attrs as native_module
 from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
+from h5model.truncation import copy as copy_module
 from h5model.truncation import progress as progress_module
 
 FILE_NAMES = [*ALL_FILE_NAMES, *OLD_FILES]
@@ -524,6 +525,29 @@ def test_plain_file_references_links_and_storage(
         assert b["stored_elsewhere"][:].tolist() == list(range(10))
         assert list(b["group"].attrs["names"]) == ["x", "y"]
         assert list(b["ordered"].attrs) == ["zeta", "alpha", "mid"]
+
+
+def test_objects_are_closed_as_the_copy_streams(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each object is closed once copied (an open one holds HDF5 memory), so the number
+    open in either file stays small however many objects the file has."""
+    src = nwb_files["ecephys"]
+    open_counts: list[int] = []
+    members = copy_module.Copier._group_members
+
+    def counted(self: Any, *args: Any) -> None:
+        members(self, *args)
+        for fid in (self.dst_fid, self.src.id):
+            open_counts.append(h5py.h5f.get_obj_count(fid, h5py.h5f.OBJ_ALL))
+
+    monkeypatch.setattr(copy_module.Copier, "_group_members", counted)
+    h5model.truncate(src, tmp_path / "copy.nwb", n=2)
+    with h5py.File(src, "r") as f:
+        objects = len(index_of(f).graph)
+    assert len(open_counts) > 10 and objects > 60
+    assert max(open_counts) <= 12
+    compare_attributes(src, tmp_path / "copy.nwb")
 
 
 @pytest.mark.parametrize("name", ["ecephys", "icephys"])

@@ -40,6 +40,8 @@ PathLike = str | os.PathLike[str]
 __all__ = ["Plan", "truncate"]
 
 _HDF5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError)
+META_BLOCK = 512
+"""Bytes HDF5 sets aside at a time for the copy's metadata (its default is 2048)."""
 
 
 def truncate(
@@ -168,6 +170,9 @@ def _write(
         fapl = h5p.create(h5p.FILE_ACCESS)
         fapl.set_fclose_degree(h5f.CLOSE_STRONG)
         fapl.set_libver_bounds(_low_bound(fcpl), h5f.LIBVER_LATEST)
+        # metadata in small blocks: the copy streams, objects and their attributes' heap
+        # values interleave, and HDF5's default 2 KiB blocks would leave gaps between them
+        fapl.set_meta_block_size(META_BLOCK)
         try:
             fid = h5f.create(os.fsencode(name), h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
         except _HDF5_ERRORS as exc:
