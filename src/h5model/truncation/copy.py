@@ -62,6 +62,10 @@ def _memory_type(dtype: np.dtype) -> Any:
     return h5t.py_create(dtype)
 
 
+class _NotYet(Exception):
+    """A reference to an object the copy does not have yet."""
+
+
 @dataclass
 class _Job:
     """One dataset's content to copy."""
@@ -112,8 +116,10 @@ class Copier:
         once every object exists: written among the objects, the variable-length values
         would spread over more heap collections, and the copy could outgrow its source."""
         self._deferred: list[tuple[str, bytes]] = []
-        """Attributes holding references (object path, name): created in their turn,
-        written once every object exists."""
+        """Attributes holding references to objects not made yet (object path, name):
+        created in their turn, written once every object exists."""
+        self._created: set[str] | None = {"/"}
+        """Objects made so far, while the structure is being made (None after)."""
         self._hard_links: list[tuple[str, str, str, int]] = []
         self._refs: dict[str, Any] = {}
         self._lcpls: dict[int, Any] = {}
@@ -139,6 +145,7 @@ class Copier:
                 self._group_members(
                     path, children, _open(self._src_root, path), _open(self.dst_root, path)
                 )
+        self._created = None
         for parent, name, target, cset in self._hard_links:
             self.where = join(parent, name)
             self.dst_root.links.create_hard(
@@ -173,6 +180,7 @@ class Copier:
                     source = h5g.open(src_group, name)
                     gcpl = creation_properties(source)
                     created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
+                    self._made(child_path)
                     self._attributes(child_path, source, created, _order(gcpl))
                 else:
                     source = h5d.open(src_group, name)
@@ -184,6 +192,10 @@ class Copier:
                 dst_group.links.create_external(
                     name, self._external_name(filename), object_path, lcpl=self._lcpl(cset)
                 )
+
+    def _made(self, path: str) -> None:
+        if self._created is not None:
+            self._created.add(path)
 
     def _external_name(self, filename: bytes) -> bytes:
         """A relative file name rewritten to reach, from the copy's folder, the same file."""
@@ -250,6 +262,7 @@ class Copier:
         created = h5d.create(
             dst_group, name, source.get_type().copy(), new_space, dcpl=dcpl, lcpl=self._lcpl(cset)
         )
+        self._made(path)
         self._attributes(path, source, created, order)
         dtype: np.dtype = self.graph.nodes[path]["dtype"]
         if layout == h5d.VIRTUAL or shape is None:
@@ -277,6 +290,7 @@ class Copier:
             return None
         h5o.copy(src_group, name, dst_group, name,
                  copypl=self._whole, lcpl=self._lcpl(cset))
+        self._made(path)
         if shape:
             self._shapes[path] = shape
         if shape is not None:
@@ -422,6 +436,8 @@ class Copier:
         path = dereference_path(self.src, self.index, ref)
         if path is None:
             return _NULL_REGION if region else _NULL_REF
+        if self._created is not None and path not in self._created:
+            raise _NotYet(path)
         if region:
             return self._region(ref, path)
         if path not in self._refs:
@@ -496,8 +512,9 @@ class Copier:
                 through_h5py(position)
 
     def _attribute(self, path: str, source: Any, target: Any, order: int, position: int) -> None:
-        """Copy one attribute through h5py; one holding references is created now, in its
-        turn, and written once every object it may point at exists."""
+        """Copy one attribute through h5py, references pointed at the copy's objects; one
+        referring to an object not made yet is created now, in its turn, and written once
+        every object exists."""
         walk = h5.ITER_INC if order == h5.INDEX_CRT_ORDER else h5.ITER_NATIVE
         attribute = h5a.open(source, index=position, index_type=order, order=walk)
         dtype_id = attribute.get_type()
@@ -506,12 +523,15 @@ class Copier:
         if shape is None or 0 in shape:
             return
         dtype = dtype_id.dtype
-        if holds_references(dtype):
-            self._deferred.append((path, attribute.name))
-            return
         value = _empty(shape, dtype)
         memory = _memory_type(dtype)
         attribute.read(value, mtype=memory)
+        if holds_references(dtype):
+            try:
+                value = self._remap(value, False)
+            except _NotYet:
+                self._deferred.append((path, attribute.name))
+                return
         created.write(value, mtype=memory)
 
     def _write_references(self, path: str, name: bytes) -> None:
