@@ -22,6 +22,7 @@ from pynwb import validate as pynwb_validate
 from pynwb.ecephys import ElectricalSeries
 
 import h5model
+from h5model import truncation
 from h5model.errors import H5ModelError
 from h5model.hdf5._native import copy_attrs as native_module
 from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
@@ -531,15 +532,18 @@ def test_objects_are_closed_as_the_copy_streams(
     nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each object is closed once copied (an open one holds HDF5 memory), so the number
-    open in either file stays small however many objects the file has."""
+    open in either file stays small however many objects the file has; both files' metadata
+    caches are held small (libhdf5's default grows to 32 MiB of headers each)."""
     src = nwb_files["ecephys"]
     open_counts: list[int] = []
+    caches: list[int] = []
     members = copy_module.Copier._group_members
 
     def counted(self: Any, *args: Any) -> None:
         members(self, *args)
         for fid in (self.dst_fid, self.src.id):
             open_counts.append(h5py.h5f.get_obj_count(fid, h5py.h5f.OBJ_ALL))
+            caches.append(fid.get_mdc_config().max_size)
 
     monkeypatch.setattr(copy_module.Copier, "_group_members", counted)
     h5model.truncate(src, tmp_path / "copy.nwb", n=2)
@@ -547,6 +551,7 @@ def test_objects_are_closed_as_the_copy_streams(
         objects = len(index_of(f).graph)
     assert len(open_counts) > 10 and objects > 60
     assert max(open_counts) <= 12
+    assert max(caches) <= truncation.CACHE_BYTES < 32 * 2**20
     compare_attributes(src, tmp_path / "copy.nwb")
 
 
