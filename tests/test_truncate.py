@@ -555,6 +555,37 @@ def test_objects_are_closed_as_the_copy_streams(
     compare_attributes(src, tmp_path / "copy.nwb")
 
 
+def test_datasets_kept_whole_are_copied_by_hdf5(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H5Ocopy copies what needs neither cutting nor re-pointing, in one call each, and the
+    copy is the same as one made dataset by dataset."""
+    src = nwb_files["ecephys"]
+    copied: list[str] = []
+    whole_copy = copy_module.h5o.copy
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        group = h5py.h5i.get_name(args[0]).decode().rstrip("/")
+        copied.append(f"{group}/{args[1].decode()}")
+        whole_copy(*args, **kwargs)
+
+    monkeypatch.setattr(copy_module.h5o, "copy", counted)
+    dst = tmp_path / "copy.nwb"
+    h5model.truncate(src, dst, n=2)
+    assert len(copied) > 5
+    with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
+        cut = [p for p, d in index_of(a).graph.nodes(data=True)
+               if d["kind"] == "dataset" and d["shape"] and b[p].shape != d["shape"]]
+        assert cut and not set(cut) & set(copied)
+        for path in copied:
+            assert h5py.check_ref_dtype(a[path].dtype) is None, path
+            assert b[path].shape == a[path].shape and b[path].dtype == a[path].dtype, path
+            assert np.array_equal(b[path][()], a[path][()]), path
+    compare_attributes(src, dst)
+    compare_storage(src, dst)
+    read_back(dst, hdmf_only=False)
+
+
 @pytest.mark.parametrize("name", ["ecephys", "icephys"])
 def test_compiled_and_ctypes_attribute_copies_agree(
     nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
