@@ -347,8 +347,10 @@ def _bytes_changed(source: Path, folder: Path, change: Any) -> Path:
 def test_a_mutant_that_crashes_libhdf5_is_exit_2_naming_the_file(
     nwb_files: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Two flipped bits of the minimal file (found by the suite, seed 6) make libhdf5 crash
-    in truncate: under --isolate that is exit 2 naming the file."""
+    """Two flipped bits of the minimal file (found by the suite, seed 6) made libhdf5 crash
+    in truncate while it held every object open to the end: under --isolate such a crash is
+    exit 2 naming the file. Truncation now closes each object once copied and makes a
+    copy that validates; whichever happens, no traceback and no hang."""
 
     def damage(data: bytearray) -> None:
         data[5738] ^= 0x80
@@ -359,8 +361,11 @@ def test_a_mutant_that_crashes_libhdf5_is_exit_2_naming_the_file(
     done = _cli("--isolate", "--time-limit", "30", "truncate", str(path),
                 str(tmp_path / "small.nwb"))
     assert time.monotonic() - started < 60
-    assert done.returncode in (1, 2)
+    assert done.returncode in (0, 1, 2)
     assert "Traceback" not in done.stderr
+    if done.returncode == 0:
+        assert _cli("validate", str(tmp_path / "small.nwb")).returncode == 0
+        return
     assert str(path) in done.stderr
     if done.returncode == 2:
         assert "crashed the HDF5 library (signal 11, SIGSEGV)" in done.stderr

@@ -22,9 +22,11 @@ from pynwb import validate as pynwb_validate
 from pynwb.ecephys import ElectricalSeries
 
 import h5model
+from h5model import truncation
 from h5model.errors import H5ModelError
 from h5model.hdf5._native import copy_attrs as native_module
 from h5model.hdf5.graph import FileIndex, build_graph, dereference_path
+from h5model.truncation import copy as copy_module
 from h5model.truncation import progress as progress_module
 
 FILE_NAMES = [*ALL_FILE_NAMES, *OLD_FILES]
@@ -524,6 +526,95 @@ def test_plain_file_references_links_and_storage(
         assert b["stored_elsewhere"][:].tolist() == list(range(10))
         assert list(b["group"].attrs["names"]) == ["x", "y"]
         assert list(b["ordered"].attrs) == ["zeta", "alpha", "mid"]
+
+
+def test_objects_are_closed_as_the_copy_streams(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each object is closed once copied (an open one holds HDF5 memory), so the number
+    open in either file stays small however many objects the file has; both files' metadata
+    caches are held small (libhdf5's default grows to 32 MiB of headers each)."""
+    src = nwb_files["ecephys"]
+    open_counts: list[int] = []
+    caches: list[int] = []
+    members = copy_module.Copier._group_members
+
+    def counted(self: Any, *args: Any) -> None:
+        members(self, *args)
+        for fid in (self.dst_fid, self.src.id):
+            open_counts.append(h5py.h5f.get_obj_count(fid, h5py.h5f.OBJ_ALL))
+            caches.append(fid.get_mdc_config().max_size)
+
+    monkeypatch.setattr(copy_module.Copier, "_group_members", counted)
+    h5model.truncate(src, tmp_path / "copy.nwb", n=2)
+    with h5py.File(src, "r") as f:
+        objects = len(index_of(f).graph)
+    assert len(open_counts) > 10 and objects > 60
+    assert max(open_counts) <= 12
+    assert max(caches) <= truncation.CACHE_BYTES < 32 * 2**20
+    compare_attributes(src, tmp_path / "copy.nwb")
+
+
+def test_datasets_kept_whole_are_copied_by_hdf5(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H5Ocopy copies what needs neither cutting nor re-pointing, in one call each, and the
+    copy is the same as one made dataset by dataset."""
+    src = nwb_files["ecephys"]
+    copied: list[str] = []
+    whole_copy = copy_module.h5o.copy
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        group = h5py.h5i.get_name(args[0]).decode().rstrip("/")
+        copied.append(f"{group}/{args[1].decode()}")
+        whole_copy(*args, **kwargs)
+
+    monkeypatch.setattr(copy_module.h5o, "copy", counted)
+    dst = tmp_path / "copy.nwb"
+    h5model.truncate(src, dst, n=2)
+    assert len(copied) > 5
+    with h5py.File(src, "r") as a, h5py.File(dst, "r") as b:
+        cut = [p for p, d in index_of(a).graph.nodes(data=True)
+               if d["kind"] == "dataset" and d["shape"] and b[p].shape != d["shape"]]
+        assert cut and not set(cut) & set(copied)
+        for path in copied:
+            assert h5py.check_ref_dtype(a[path].dtype) is None, path
+            assert b[path].shape == a[path].shape and b[path].dtype == a[path].dtype, path
+            assert np.array_equal(b[path][()], a[path][()]), path
+    compare_attributes(src, dst)
+    compare_storage(src, dst)
+    read_back(dst, hdmf_only=False)
+
+
+@pytest.mark.parametrize("name", ["ecephys", "icephys"])
+def test_compiled_and_ctypes_attribute_copies_agree(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The compiled copier (one call per object) writes what the ctypes one does, in the same
+    order, references included; the ctypes one stays as the fallback."""
+    if native_module.COMPILED is None:
+        pytest.skip("the compiled module (_fastattrs) is not built here")
+    src = nwb_files[name]
+    calls: list[int] = []
+    compiled = native_module.COMPILED
+
+    def counted(*args: Any) -> None:
+        calls.append(args[4])
+        compiled(*args)
+
+    monkeypatch.setattr(native_module, "COMPILED", counted)
+    h5model.truncate(src, tmp_path / "c.nwb", n=2)
+    assert sum(calls) > 0
+    monkeypatch.setattr(native_module, "COMPILED", None)
+    h5model.truncate(src, tmp_path / "ctypes.nwb", n=2)
+    compare_attributes(src, tmp_path / "c.nwb")
+    compare_attributes(tmp_path / "ctypes.nwb", tmp_path / "c.nwb")
+    with h5py.File(tmp_path / "c.nwb", "r") as a, h5py.File(tmp_path / "ctypes.nwb", "r") as b:
+        a.visititems(lambda path, obj: assert_same_order(path, obj, b))
+
+
+def assert_same_order(path: str, obj: Any, other: h5py.File) -> None:
+    assert list(obj.attrs) == list(other[path].attrs), path
 
 
 @pytest.mark.parametrize("name", ["ecephys", "icephys"])

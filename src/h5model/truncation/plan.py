@@ -9,6 +9,7 @@ values at the cut points and the kept rows of region datasets are read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -328,6 +329,14 @@ class Planner:
         done, best = self._region_max.get(path, (0, -1))
         if rows > done:
             dataset = self.file[path]
+            shape = self.graph.nodes[path]["shape"]
+            if (rows - done) * math.prod(shape[1:]) <= stored.BLOCK_ELEMENTS:
+                # small: read at once (rows never written read as their fill, as below)
+                block = np.asarray(dataset[done:rows])
+                if block.size:
+                    best = max(best, int(block.max()))
+                self._region_max[path] = (rows, best)
+                return best
             try:
                 # what is stored, in bounded blocks; rows never written count as their fill
                 for start, block in stored.rows(dataset, stop=rows):

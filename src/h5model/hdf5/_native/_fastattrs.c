@@ -547,6 +547,187 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNNNN)", kind, shape, signature, values, rest);
 }
 
+/*
+ * Attributes of one object copied to another, as stored (truncation's copier; see
+ * h5model.hdf5._native.copy_attrs, whose ctypes path does the same work call by call).
+ */
+static hid_t (*p_attr_create)(hid_t, const char *, hid_t, hid_t, hid_t, hid_t);
+static herr_t (*p_attr_write)(hid_t, hid_t, const void *);
+static hid_t (*p_attr_plist)(hid_t);
+static herr_t (*p_close_plist)(hid_t);
+static int (*p_detect_class)(hid_t, int);
+static herr_t (*p_reclaim)(hid_t, hid_t, hid_t, void *);
+static Py_ssize_t (*p_npoints)(hid_t);
+static long c_reference, c_vlen, c_string_class, c_null_space;
+static int copy_ready = 0;
+
+#define SMALL_VALUE 256
+
+static PyObject *init_copy(PyObject *self, PyObject *args) {
+    PyObject *functions, *constants;
+    long long number;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &functions, &PyDict_Type, &constants)) {
+        return NULL;
+    }
+    copy_ready = 0;
+    BIND(p_open_by_idx, "H5Aopen_by_idx");
+    BIND(p_get_name, "H5Aget_name");
+    BIND(p_get_type, "H5Aget_type");
+    BIND(p_get_space, "H5Aget_space");
+    BIND(p_read, "H5Aread");
+    BIND(p_close_type, "H5Tclose");
+    BIND(p_close_space, "H5Sclose");
+    BIND(p_close_attr, "H5Aclose");
+    BIND(p_get_size, "H5Tget_size");
+    BIND(p_extent_type, "H5Sget_simple_extent_type");
+    BIND(p_attr_create, "H5Acreate2");
+    BIND(p_attr_write, "H5Awrite");
+    BIND(p_attr_plist, "H5Aget_create_plist");
+    BIND(p_close_plist, "H5Pclose");
+    BIND(p_detect_class, "H5Tdetect_class");
+    BIND(p_reclaim, "H5Treclaim");
+    BIND(p_npoints, "H5Sget_simple_extent_npoints");
+    VALUE(constants, c_reference, "REFERENCE");
+    VALUE(constants, c_vlen, "VLEN");
+    VALUE(constants, c_string_class, "STRING");
+    VALUE(constants, c_null_space, "SPACE_NULL");
+    copy_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* Copy the attribute at `position` of `source` to `target`: 1 copied, 0 it holds references
+   (left to the caller), -1 with an exception set. */
+static int copy_one(hid_t source, hid_t target, int order, int walk, hsize_t position) {
+    hid_t attr = p_open_by_idx(source, ".", order, walk, position, 0, 0);
+    if (attr < 0) {
+        PyErr_Format(PyExc_OSError, "HDF5 could not open attribute %llu",
+                     (unsigned long long)position);
+        return -1;
+    }
+    int result = -1;
+    const char *failed = NULL;
+    char buffer[NAME_BUFFER], small[SMALL_VALUE];
+    char *name = buffer;
+    void *value = NULL;
+    hid_t type = -1, space = -1, plist = -1, created = -1;
+    if ((type = p_get_type(attr)) < 0) {
+        failed = "read an attribute's datatype";
+        goto done;
+    }
+    if (p_detect_class(type, (int)c_reference) > 0) {
+        result = 0;
+        goto done;
+    }
+    Py_ssize_t length = p_get_name(attr, NAME_BUFFER, buffer);
+    if (length >= NAME_BUFFER) {
+        name = PyMem_Malloc((size_t)length + 1);
+        if (name == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        length = p_get_name(attr, (size_t)length + 1, name);
+    }
+    if (length < 0) {
+        failed = "read an attribute's name";
+        goto done;
+    }
+    if ((space = p_get_space(attr)) < 0) {
+        failed = "read an attribute's shape";
+        goto done;
+    }
+    if ((plist = p_attr_plist(attr)) < 0) {
+        failed = "read an attribute's properties";
+        goto done;
+    }
+    if ((created = p_attr_create(target, name, type, space, plist, 0)) < 0) {
+        failed = "create an attribute";
+        goto done;
+    }
+    result = 1;
+    if (p_extent_type(space) == c_null_space) {
+        goto done;
+    }
+    Py_ssize_t points = p_npoints(space);
+    size_t size = points > 0 ? (size_t)points * p_get_size(type) : 0;
+    if (size == 0) {
+        goto done;
+    }
+    value = size <= SMALL_VALUE ? (void *)small : PyMem_Malloc(size);
+    if (value == NULL) {
+        PyErr_NoMemory();
+        result = -1;
+        goto done;
+    }
+    if (p_read(attr, type, value) < 0) {
+        failed = "read an attribute";
+        result = -1;
+        goto done;
+    }
+    if (p_attr_write(created, type, value) < 0) {
+        failed = "write an attribute";
+        result = -1;
+    }
+    if (p_detect_class(type, (int)c_vlen) > 0 || p_detect_class(type, (int)c_string_class) > 0) {
+        p_reclaim(type, space, 0, value);
+    }
+done:
+    if (value != NULL && value != (void *)small) {
+        PyMem_Free(value);
+    }
+    if (name != buffer) {
+        PyMem_Free(name);
+    }
+    if (created >= 0) {
+        p_close_attr(created);
+    }
+    if (plist >= 0) {
+        p_close_plist(plist);
+    }
+    if (space >= 0) {
+        p_close_space(space);
+    }
+    if (type >= 0) {
+        p_close_type(type);
+    }
+    p_close_attr(attr);
+    if (failed != NULL) {
+        PyErr_Format(PyExc_OSError, "HDF5 could not %s", failed);
+        result = -1;
+    }
+    return result;
+}
+
+static PyObject *copy_attributes(PyObject *self, PyObject *args) {
+    long long source, target;
+    int order, walk;
+    Py_ssize_t count;
+    PyObject *through_h5py;
+    if (!PyArg_ParseTuple(args, "LLiinO", &source, &target, &order, &walk, &count,
+                          &through_h5py)) {
+        return NULL;
+    }
+    if (!copy_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init_copy() first");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int copied = copy_one((hid_t)source, (hid_t)target, order, walk, (hsize_t)i);
+        if (copied < 0) {
+            return NULL;
+        }
+        if (copied == 0) { /* references: the caller points them at the copy's objects */
+            PyObject *position = PyLong_FromSsize_t(i);
+            PyObject *done = position ? PyObject_CallOneArg(through_h5py, position) : NULL;
+            Py_XDECREF(position);
+            if (done == NULL) {
+                return NULL;
+            }
+            Py_DECREF(done);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
@@ -560,6 +741,11 @@ static PyMethodDef methods[] = {
      "(group, name[, limit[, shared[, most]]]) -> None for a committed datatype, else (kind, "
      "shape, datatype signature or None, attribute values, names left to h5py) of the "
      "object; values and names are None when it has more than most attributes."},
+    {"init_copy", init_copy, METH_VARARGS,
+     "init_copy(function addresses, HDF5 constants): bind what copy_attributes calls."},
+    {"copy_attributes", copy_attributes, METH_VARARGS,
+     "(source, target, index type, iteration order, count, through_h5py) -> None: copy each "
+     "attribute as stored, in turn; one holding references goes to through_h5py(position)."},
     {"lengths_conversion", lengths_conversion, METH_VARARGS,
      "(function addresses, probe type) -> address of the stored-lengths conversion."},
     {NULL, NULL, 0, NULL},

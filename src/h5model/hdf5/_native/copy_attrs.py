@@ -9,7 +9,9 @@ holding references are handed back to the caller in their turn, which points
 them at the copy's objects. Names keep their character set: each attribute is
 created with the source attribute's own creation properties. Where the library
 cannot be bound, or ``H5MODEL_NATIVE=h5py`` asks for h5py only, ``ENABLED`` is
-false and the caller copies everything through h5py.
+false and the caller copies everything through h5py. Where the compiled module is
+built and chosen (``H5MODEL_NATIVE`` unset or ``c``), its ``copy_attributes`` makes
+the same calls without a Python-level call per HDF5 function (``COMPILED``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import ctypes
 from collections.abc import Callable
 from typing import Any
 
+from h5model.hdf5._native import read_attrs
 from h5model.hdf5._native.library import (
     COPIER_FUNCTIONS,
     DEFAULT,
@@ -36,6 +39,29 @@ from h5model.hdf5._native.library import (
 ENABLED = LIBRARY is not None and LOCK is not None and LIBRARY.has(COPIER_FUNCTIONS)
 """Whether ``copy_attributes`` may run (else the caller copies through h5py)."""
 
+Copier = Callable[[int, int, int, int, int, Callable[[int], None]], None]
+"""(source, target, index type, iteration order, count, through_h5py) -> None."""
+
+
+def _compiled() -> Copier | None:
+    if not ENABLED or read_attrs.ACTIVE != "c":
+        return None
+    assert LIBRARY is not None
+    try:
+        from h5model.hdf5._native import _fastattrs  # type: ignore[attr-defined]
+
+        _fastattrs.init_copy(LIBRARY.addresses(COPIER_FUNCTIONS), {
+            "REFERENCE": REFERENCE, "VLEN": VLEN, "STRING": STRING, "SPACE_NULL": SPACE_NULL,
+        })
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return None  # an older build without the copier: the ctypes path does it
+    copier: Copier = _fastattrs.copy_attributes
+    return copier
+
+
+COMPILED: Copier | None = _compiled()
+"""The compiled copier, or None where the ctypes path copies."""
+
 
 def copy_attributes(
     source: int, target: int, order: int, count: int, through_h5py: Callable[[int], None]
@@ -47,6 +73,10 @@ def copy_attributes(
     assert LIBRARY is not None and LOCK is not None
     lib = LIBRARY
     with LOCK:  # re-entrant: h5py takes it again inside ``through_h5py``
+        if COMPILED is not None:
+            walk = ITER_INC if order == INDEX_CRT_ORDER else ITER_NATIVE
+            COMPILED(source, target, order, walk, count, through_h5py)
+            return
         for position in range(count):
             if not _copy_one(lib, source, target, order, position):
                 through_h5py(position)
