@@ -9,7 +9,6 @@ changing an annotation goes through the same typed, text-preserving save as any 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from h5model.errors import H5ModelError
 from h5model.session.file import File
 from h5model.session.file import open as open_file
+from h5model.storage.replace import create_whole
 from h5model.validation.run import validate
 
 LAYOUT = "offspect"
@@ -111,19 +111,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _write(target: Path, where: dict[str, Path]) -> None:
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                    dir=target.parent)
-    os.close(handle)
-    partial = Path(name)
-    try:
+    def write(partial: Path) -> None:
         with h5py.File(partial, "w") as out:
             for origin, source in where.items():
                 with h5py.File(source, "r") as h5:
                     h5.copy(h5[origin], out, name=origin)
-        try:
-            os.link(partial, target)  # fails if the destination appeared meanwhile
-        except FileExistsError:
-            raise H5ModelError("refusing to overwrite an existing file",
-                               file=str(target)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+
+    create_whole(target, write)

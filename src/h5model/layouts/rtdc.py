@@ -13,7 +13,6 @@ filters, refusing to overwrite a feature that is there.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from h5model.hdf5.basins import (
     read_basins,
 )
 from h5model.session.file import File
+from h5model.storage.replace import create_whole
 
 LAYOUT = "rtdc"
 COUNT = "experiment:event count"
@@ -182,10 +182,7 @@ def _into(dst: Path, views: dict[str, MappedFeature], rows: np.ndarray | None, t
 
 def _new(src: Path, dst: Path, views: dict[str, MappedFeature], rows: np.ndarray | None, total: int,
          block_rows: int) -> None:
-    handle, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    os.close(handle)
-    partial = Path(name)
-    try:
+    def write(partial: Path) -> None:
         with h5py.File(src, "r") as h5, h5py.File(partial, "w") as out:
             for key, value in h5.attrs.items():
                 out.attrs[key] = value
@@ -193,12 +190,8 @@ def _new(src: Path, dst: Path, views: dict[str, MappedFeature], rows: np.ndarray
             group = out.create_group(EVENTS)
             for feature_name, view in views.items():
                 _copy_one(group, feature_name, view, rows, total, block_rows)
-        try:
-            os.link(partial, dst)  # fails if the destination appeared meanwhile
-        except FileExistsError:
-            raise FeatureError("refusing to overwrite an existing file", file=str(dst)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+
+    create_whole(dst, write, FeatureError)
 
 
 def _copy_one(group: h5py.Group, name: str, view: MappedFeature, rows: np.ndarray | None,

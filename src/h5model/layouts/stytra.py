@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ import h5py
 import numpy as np
 
 from h5model.errors import H5ModelError
+from h5model.storage.replace import create_whole
 from h5model.validation.run import validate
 
 LAYOUT = "stytra"
@@ -370,17 +370,8 @@ def _refuse_existing(target: Path) -> None:
 
 
 def _write_new(target: Path, fill: Callable[[h5py.File], None]) -> None:
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                    dir=target.parent)
-    os.close(handle)
-    partial = Path(name)
-    try:
+    def write(partial: Path) -> None:
         with h5py.File(partial, "w") as h5:
             fill(h5)
-        try:
-            os.link(partial, target)  # fails if the destination appeared meanwhile
-        except FileExistsError:
-            raise StytraError("refusing to overwrite an existing file",
-                              file=str(target)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+
+    create_whole(target, write, StytraError)

@@ -29,6 +29,8 @@ import secrets
 import shutil
 import stat
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -337,3 +339,23 @@ def remove_stale(original: Path) -> list[Path]:
             os.unlink(entry.path)
             removed.append(Path(entry.path))
     return removed
+
+
+def create_whole(target: Path, write: Callable[[Path], None],
+                 error: type[H5ModelError] = H5ModelError) -> None:
+    """A new file at ``target``, written by ``write`` into a temporary file beside it and
+    then linked into place: nobody sees it half written, and a file that appeared at
+    ``target`` meanwhile is never replaced (``error`` names it). The temporary file is
+    removed whatever happens."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                    dir=target.parent)
+    os.close(handle)
+    partial = Path(name)
+    try:
+        write(partial)
+        try:
+            os.link(partial, target)  # fails if the destination appeared meanwhile
+        except FileExistsError:
+            raise error("refusing to overwrite an existing file", file=str(target)) from None
+    finally:
+        partial.unlink(missing_ok=True)
