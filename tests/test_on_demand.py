@@ -165,3 +165,30 @@ def test_models_read_alike_share_their_set_fields_until_one_is_assigned(
         first.position = None  # an optional field not in the file
         assert "position" in first.model_fields_set
         assert second.model_fields_set == before  # untouched
+
+
+def test_threads_reaching_one_path_get_one_model(nwb_files: dict[str, Path]) -> None:
+    import time
+
+    with h5model.open(nwb_files["ecephys"]) as f:
+        reader = f._models._source
+        class_of = reader.class_of
+
+        def slow(path: str) -> object:  # a thread switch while the class is found
+            time.sleep(0.01)
+            return class_of(path)
+
+        reader.class_of = slow
+        seen: list[object] = []
+        barrier = threading.Barrier(8)
+
+        def reach() -> None:
+            barrier.wait()
+            seen.append(f.get("/general/extracellular_ephys/shank1"))
+
+        threads = [threading.Thread(target=reach) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(seen) == 8 and all(model is seen[0] for model in seen)

@@ -247,7 +247,12 @@ class Reader:
         """The model at ``path``: the one handed out before, or a new one not yet filled
         (it fills itself the first time one of its fields is read)."""
         model = self.models.get(path)
-        if model is None:
+        if model is not None:
+            return model
+        with self.lock:  # two threads reaching one path get one object
+            model = self.models.get(path)
+            if model is not None:
+                return model
             cls = self.class_of(path)
             if cls is None:
                 return None
