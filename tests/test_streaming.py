@@ -658,3 +658,32 @@ def test_a_file_dcnum_wrote_is_streamed_on(tmp_path: Path) -> None:
         assert len(data) == 75
         assert np.array_equal(data["index"][:], np.arange(75.0))
         assert np.array_equal(data["image"][:], events(0, 75)["image"])
+
+
+def test_tail_stops_on_ctrl_c_even_when_it_lands_in_a_finalizer() -> None:
+    """An interrupt raised inside a finalizer is lost (Python prints it and goes on); the
+    follower takes Ctrl-C as a flag instead, so it stops whatever it was running."""
+    import io
+    import os
+
+    from h5model.cli.tail import tail
+
+    class Interrupts:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, inside the finalizer
+                pass
+
+    calls = []
+
+    def keep_going() -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            Interrupts()  # made and finalized at once
+        return len(calls) < 20
+
+    out = io.StringIO()
+    assert tail(Path("examples/ecephys.nwb"), "/units", lines=1, interval=0.01, out=out,
+                keep_going=keep_going) == 0
+    assert len(calls) <= 2  # stopped at the next look, not after 20
+    assert out.getvalue().startswith("3\t")

@@ -11,8 +11,10 @@ repair are said, not printed again.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -92,12 +94,27 @@ def tail(path: Path, hdf5_path: str, *, lines: int = 10, interval: float = 1.0,
             rows = _Rows(f.get(hdf5_path), f.label, hdf5_path)
             shown = len(rows)
             _print(out, rows.lines(max(0, shown - lines), shown))
-            while keep_going():
-                time.sleep(interval)
-                shown = _more(f, rows, shown, out)
+            with _ctrl_c() as stop:
+                while keep_going() and not stop.wait(interval):
+                    shown = _more(f, rows, shown, out)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets (in the main thread) instead of raising KeyboardInterrupt: an
+    interrupt raised inside a finalizer would be lost, and the follower would never stop."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _more(f: File[Any], rows: _Rows, shown: int, out: TextIO) -> int:
