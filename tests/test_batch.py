@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -295,3 +296,31 @@ def test_python_api_returns_typed_rows(corpus: Path) -> None:
     assert row.problem is not None and row.problem.startswith("attribute.missing")
     with pytest.raises(h5model.H5ModelError, match="either jobs"):
         h5model.validate_many(corpus, jobs=2, scheduler="tcp://127.0.0.1:1")
+
+
+def test_ctrl_c_landing_in_a_finalizer_still_stops_the_run(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python loses a KeyboardInterrupt raised inside a finalizer; the runner takes Ctrl-C
+    as a flag instead, so the run stops rather than waiting out a hanging file's limit."""
+    from h5model.batch.isolate import Limits
+    from h5model.batch.runners import Job, run_processes
+
+    files = sorted((corpus / "set0").glob("*.nwb"))[:2]
+    env = _site(tmp_path / "site", hang=files[1].name)
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    options = {"spec": None, "strict": False, "layout": None, "index": False}
+    jobs = [Job(i, "validate", str(path), options) for i, path in enumerate(files)]
+
+    class Interrupts:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, inside the finalizer
+                pass
+
+    started = time.monotonic()
+    answers = run_processes(jobs, 2, Limits(seconds=120))
+    with pytest.raises(KeyboardInterrupt):
+        for _index, _answer in answers:
+            Interrupts()  # made and finalized at once: Ctrl-C lands in its finalizer
+    assert time.monotonic() - started < 60  # not the hanging file's 120 s

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import selectors
+import signal
 import threading
 import time
 from collections import deque
@@ -39,6 +40,30 @@ def run_here(jobs: Sequence[Job]) -> Iterator[tuple[int, Answer]]:
         yield job.index, run_task(job.task, job.path, job.options)
 
 
+LOOK_SECONDS = 0.25
+"""How long the runner waits on its workers before it looks whether Ctrl-C was pressed."""
+
+
+class _Interrupts:
+    """Ctrl-C as a flag the runner looks at, instead of a KeyboardInterrupt that Python
+    raises wherever the main thread is: one raised inside a finalizer is lost, and the run
+    would then wait out the files' time limit."""
+
+    def __init__(self) -> None:
+        self.flag = threading.Event()
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, lambda *_: self.flag.set())
+
+    def is_set(self) -> bool:
+        return self.flag.is_set()
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
 def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
                   ) -> Iterator[tuple[int, Answer]]:
     """In ``workers`` local worker processes, a file at a time each, under ``limits``.
@@ -50,8 +75,11 @@ def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
     starting: dict[Worker, float] = {}
     busy: dict[Worker, tuple[Job, float]] = {}
     selector = selectors.DefaultSelector()
+    interrupted = _Interrupts()
     try:
         while pending or busy:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             while pending and idle:
                 worker = idle.pop()
                 job = pending.popleft()
@@ -67,7 +95,8 @@ def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
             deadlines = [d for _, d in busy.values()] + list(starting.values())
             if not deadlines:
                 continue
-            for key, _ in selector.select(max(min(deadlines) - time.monotonic(), 0.0)):
+            wait = min(max(min(deadlines) - time.monotonic(), 0.0), LOOK_SECONDS)
+            for key, _ in selector.select(wait):
                 worker = key.fileobj  # type: ignore[assignment]
                 selector.unregister(worker)
                 answer = worker.receive()
@@ -97,6 +126,7 @@ def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
                     del starting[worker]
                     yield pending.popleft().index, worker.timed_out()
     finally:
+        interrupted.restore()
         selector.close()
         for worker in [*busy, *starting]:
             worker.kill()
