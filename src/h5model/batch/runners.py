@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import selectors
-import signal
 import threading
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from h5model.batch.interrupts import ctrl_c_as_flag
 from h5model.batch.isolate import Limits
 from h5model.batch.tasks import Answer, failure, run_task
 from h5model.batch.workers import STARTUP_SECONDS, Worker
@@ -44,26 +44,6 @@ LOOK_SECONDS = 0.25
 """How long the runner waits on its workers before it looks whether Ctrl-C was pressed."""
 
 
-class _Interrupts:
-    """Ctrl-C as a flag the runner looks at, instead of a KeyboardInterrupt that Python
-    raises wherever the main thread is: one raised inside a finalizer is lost, and the run
-    would then wait out the files' time limit."""
-
-    def __init__(self) -> None:
-        self.flag = threading.Event()
-        self.previous: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, lambda *_: self.flag.set())
-
-    def is_set(self) -> bool:
-        return self.flag.is_set()
-
-    def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-
-
 def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
                   ) -> Iterator[tuple[int, Answer]]:
     """In ``workers`` local worker processes, a file at a time each, under ``limits``.
@@ -75,63 +55,62 @@ def run_processes(jobs: Sequence[Job], workers: int, limits: Limits
     starting: dict[Worker, float] = {}
     busy: dict[Worker, tuple[Job, float]] = {}
     selector = selectors.DefaultSelector()
-    interrupted = _Interrupts()
-    try:
-        while pending or busy:
-            if interrupted.is_set():
-                raise KeyboardInterrupt
-            while pending and idle:
-                worker = idle.pop()
-                job = pending.popleft()
-                if not worker.send(job.task, job.path, job.options):
-                    yield job.index, worker.died()
+    with ctrl_c_as_flag() as pressed:  # looked at every LOOK_SECONDS
+        try:
+            while pending or busy:
+                if pressed.is_set():
+                    raise KeyboardInterrupt
+                while pending and idle:
+                    worker = idle.pop()
+                    job = pending.popleft()
+                    if not worker.send(job.task, job.path, job.options):
+                        yield job.index, worker.died()
+                        continue
+                    busy[worker] = (job, time.monotonic() + limits.seconds)
+                    selector.register(worker, selectors.EVENT_READ)
+                while len(pending) > len(starting) and len(busy) + len(starting) < workers:
+                    worker = Worker(limits)
+                    starting[worker] = time.monotonic() + STARTUP_SECONDS
+                    selector.register(worker, selectors.EVENT_READ)
+                deadlines = [d for _, d in busy.values()] + list(starting.values())
+                if not deadlines:
                     continue
-                busy[worker] = (job, time.monotonic() + limits.seconds)
-                selector.register(worker, selectors.EVENT_READ)
-            while len(pending) > len(starting) and len(busy) + len(starting) < workers:
-                worker = Worker(limits)
-                starting[worker] = time.monotonic() + STARTUP_SECONDS
-                selector.register(worker, selectors.EVENT_READ)
-            deadlines = [d for _, d in busy.values()] + list(starting.values())
-            if not deadlines:
-                continue
-            wait = min(max(min(deadlines) - time.monotonic(), 0.0), LOOK_SECONDS)
-            for key, _ in selector.select(wait):
-                worker = key.fileobj  # type: ignore[assignment]
-                selector.unregister(worker)
-                answer = worker.receive()
-                if worker in starting:
-                    del starting[worker]
-                    if answer is None:  # it cannot even start: say so on a file
-                        job = pending.popleft()
+                wait = min(max(min(deadlines) - time.monotonic(), 0.0), LOOK_SECONDS)
+                for key, _ in selector.select(wait):
+                    worker = key.fileobj  # type: ignore[assignment]
+                    selector.unregister(worker)
+                    answer = worker.receive()
+                    if worker in starting:
+                        del starting[worker]
+                        if answer is None:  # it cannot even start: say so on a file
+                            job = pending.popleft()
+                            yield job.index, worker.died()
+                        else:
+                            idle.append(worker)
+                        continue
+                    job, _ = busy.pop(worker)
+                    if answer is None:
                         yield job.index, worker.died()
                     else:
                         idle.append(worker)
-                    continue
-                job, _ = busy.pop(worker)
-                if answer is None:
-                    yield job.index, worker.died()
-                else:
-                    idle.append(worker)
-                    yield job.index, answer
-            now = time.monotonic()
-            for worker, (job, deadline) in list(busy.items()):
-                if deadline <= now:
-                    selector.unregister(worker)
-                    del busy[worker]
-                    yield job.index, worker.timed_out()
-            for worker, deadline in list(starting.items()):
-                if deadline <= now:
-                    selector.unregister(worker)
-                    del starting[worker]
-                    yield pending.popleft().index, worker.timed_out()
-    finally:
-        interrupted.restore()
-        selector.close()
-        for worker in [*busy, *starting]:
-            worker.kill()
-        for worker in idle:
-            worker.close()
+                        yield job.index, answer
+                now = time.monotonic()
+                for worker, (job, deadline) in list(busy.items()):
+                    if deadline <= now:
+                        selector.unregister(worker)
+                        del busy[worker]
+                        yield job.index, worker.timed_out()
+                for worker, deadline in list(starting.items()):
+                    if deadline <= now:
+                        selector.unregister(worker)
+                        del starting[worker]
+                        yield pending.popleft().index, worker.timed_out()
+        finally:
+            selector.close()
+            for worker in [*busy, *starting]:
+                worker.kill()
+            for worker in idle:
+                worker.close()
 
 
 def run_on_scheduler(jobs: Sequence[Job], address: str, limits: Limits

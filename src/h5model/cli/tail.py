@@ -11,15 +11,13 @@ repair are said, not printed again.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from h5model.batch.interrupts import ctrl_c_as_flag
 from h5model.errors import H5ModelError
 from h5model.models.arrays import H5Array
 from h5model.models.nodes import Dataset, Group, Node
@@ -94,27 +92,12 @@ def tail(path: Path, hdf5_path: str, *, lines: int = 10, interval: float = 1.0,
             rows = _Rows(f.get(hdf5_path), f.label, hdf5_path)
             shown = len(rows)
             _print(out, rows.lines(max(0, shown - lines), shown))
-            with _ctrl_c() as stop:
+            with ctrl_c_as_flag() as stop:
                 while keep_going() and not stop.wait(interval):
                     shown = _more(f, rows, shown, out)
     except KeyboardInterrupt:
         pass
     return 0
-
-
-@contextlib.contextmanager
-def _ctrl_c() -> Iterator[threading.Event]:
-    """An event Ctrl-C sets (in the main thread) instead of raising KeyboardInterrupt: an
-    interrupt raised inside a finalizer would be lost, and the follower would never stop."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _more(f: File[Any], rows: _Rows, shown: int, out: TextIO) -> int:
