@@ -86,7 +86,8 @@ POLLER = textwrap.dedent(
     path, stop, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     print("polling", flush=True)
     while not os.path.exists(stop):
-        with h5model.open(path) as f:
+        # every object's metadata read at open: the state then, whatever is saved after
+        with h5model.open(path, structure="at_open") as f:
             seen = sorted({{f.get(f"/acquisition/ts{{i:02d}}").description
                            for i in range(count)}})
         print(json.dumps(seen), flush=True)

@@ -176,8 +176,13 @@ def test_the_reference_limit_is_settable_from_python(
         f.create_dataset("many_refs", data=np.array([ref] * 1000, dtype=h5py.ref_dtype))
     h5model.set_limits(references=999)
     with pytest.raises(LimitError) as caught:
-        h5model.open(path)
+        h5model.open(path, structure="at_open")
     assert caught.value.hdf5_path == "/many_refs" and caught.value.file == str(path)
+    with h5model.open(path) as f:  # on demand: the references are read only if asked for
+        assert f.root.session_description
+        with pytest.raises(LimitError) as caught:
+            f.index  # noqa: B018  (every object's metadata: the references too)
+        assert caught.value.hdf5_path == "/many_refs"
     [issue] = [i for i in h5model.validate(path).issues if i.rule == "file.limit-exceeded"]
     assert issue.hdf5_path == "/many_refs"
     h5model.set_limits(references=1000)

@@ -61,10 +61,10 @@ def test_late_models_equal_an_eager_read(nwb_files: dict[str, Path]) -> None:
                 assert lazy.get(path).model_dump() == everything[path].model_dump(), path
 
 
-def test_models_reached_after_close_need_no_file(nwb_files: dict[str, Path]) -> None:
+def test_models_reached_after_close_read_what_the_file_held(nwb_files: dict[str, Path]) -> None:
     with h5model.open(nwb_files["ecephys"]) as f:
         root = f.root
-    units = root.units  # read after the file closed: references resolve from the graph
+    units = root.units  # reached after the file closed: its groups read from the file
     assert units.spike_times_index.target is units.spike_times
     assert root.acquisition["raw_voltage"].electrodes.table.hdf5_path == ELECTRODES
 

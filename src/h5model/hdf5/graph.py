@@ -94,6 +94,32 @@ class FileIndex:
     order of its elements (None: dangling), so models read later need no dereferencing."""
     binding: Any = None
     """What ``hdf5.binding.bind`` found (a ``Binding``), once it has run."""
+    partial: Any = None
+    """While the graph is read group by group as models reach it (``hdf5.partial``): what
+    reads the rest; None once the graph is whole."""
+
+    def locate(self, path: str) -> None:
+        """Make sure the object at canonical ``path`` is in the graph, if it exists."""
+        if self.partial is not None:
+            self.partial.locate(path)
+
+    def expand(self, path: str) -> None:
+        """Make sure the entries of the group at canonical ``path`` are in the graph."""
+        if self.partial is not None:
+            self.partial.expand(path)
+
+    def targets(self, path: str, name: str) -> list[str | None] | None:
+        """The canonical paths the object references of attribute ``name`` of ``path``
+        lead to, in element order (None: dangling)."""
+        if self.partial is not None:
+            return self.partial.targets(path, name)  # type: ignore[no-any-return]
+        return self.attr_refs.get((path, name))
+
+    def whole(self) -> FileIndex:
+        """This index with every object of the file in it (read now if it was partial)."""
+        if self.partial is not None:
+            self.partial.complete()
+        return self
 
 
 class _Walker:
@@ -119,6 +145,12 @@ class _Walker:
         # limit, none can exceed it, and the texts read by the scalar readers (which cannot
         # stop before reading) need no measuring
         self.texts_unbounded = file.id.get_filesize() > _limits.LIMITS.attribute_bytes
+        self.partial = False
+        """Read group by group (``hdf5.partial``): an object with more than one hard link
+        raises ``SharedObject`` (its canonical path needs the whole traversal), and
+        references in datasets, which only make edges, are left to the whole walk."""
+        self.named_hook: Callable[[str], None] | None = None
+        """Called with a group's path before its entries are looked up by name."""
 
     def walk(self) -> FileIndex:
         root = h5g.open(self.fid, b"/")
@@ -134,7 +166,7 @@ class _Walker:
             except RemoteReadError as exc:  # the network failed: say where the walk was
                 raise exc.located(path) from None
             queue.extend(children)
-        self._resolve_soft_links()
+        self._resolve_soft_links(self.soft)
         self._resolve_references()
         self.index.ref_paths = self.addr_to_path
         return self.index
@@ -162,7 +194,9 @@ class _Walker:
             found = SCANNER(gid.id, raw_name, limit, self.shared, MANY_ATTRIBUTES)
         if found is None:
             return None
-        kind_text, shape, signature, attrs, rest = found
+        kind_text, shape, signature, attrs, rest, links = found
+        if self.partial and links != 1:
+            raise SharedObject(path)
         opened: list[Any] = []
 
         def oid() -> Any:
@@ -217,7 +251,7 @@ class _Walker:
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
-        if dtype is not None and (dtype.names or is_reference(dtype)):
+        if dtype is not None and (dtype.names or is_reference(dtype)) and not self.partial:
             self._dataset_refs(path, oid(), dtype)
 
     def _group(self, path: str, gid: Any) -> list[tuple[str, bytes]]:
@@ -250,6 +284,8 @@ class _Walker:
                     oid = h5o.open(gid, raw_name)
                     if not isinstance(oid, (h5g.GroupID, h5py.h5d.DatasetID)):
                         continue
+                    if self.partial and h5o.get_info(oid).rc != 1:
+                        raise SharedObject(child_path)
                     self._register(child_path, oid, address)
                     kind = _GROUP if isinstance(oid, h5g.GroupID) else _DATASET
                 self._edge(path, child_path, _CHILD, name)
@@ -296,8 +332,8 @@ class _Walker:
             data = self.edge_data[key] = {"label": label, "name": name}
         self.graph.add_edge(source, target, key, data)
 
-    def _resolve_soft_links(self) -> None:
-        for parent, child in self.soft:
+    def _resolve_soft_links(self, soft: list[tuple[str, Child]]) -> None:
+        for parent, child in soft:
             target = normalise(child.target)
             found = self._lookup(target)
             if isinstance(found, tuple):
@@ -354,6 +390,8 @@ class _Walker:
         """The entries of the group at ``path`` by name (empty for anything else)."""
         named = self.by_name.get(path)
         if named is None:
+            if self.named_hook is not None:
+                self.named_hook(path)
             named = {child.name: child for child in self.index.children.get(path, ())}
             self.by_name[path] = named
         return named
@@ -408,6 +446,10 @@ class _Walker:
 
     def dereference(self, ref: Any) -> str | None:
         return _target_path(self.fid, self.addr_to_path, ref)
+
+
+class SharedObject(Exception):
+    """An object with several hard links met while the graph is read group by group."""
 
 
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
@@ -492,11 +534,19 @@ def dereference_path(file: h5py.File | None, index: FileIndex, ref: Any) -> str 
     known, target = indexed_target(ref)
     if known or file is None:
         return target
+    if index.partial is not None:
+        return index.partial.dereference(ref)  # type: ignore[no-any-return]
     return _target_path(file.id, index.ref_paths, ref)
 
 
 def _target_path(fid: Any, addresses: dict[int, str], ref: Any) -> str | None:
     """The path a reference points at, looked up by object address; None if dangling."""
+    address = target_address(fid, ref)
+    return addresses.get(address) if address is not None else None
+
+
+def target_address(fid: Any, ref: Any) -> int | None:
+    """The address of the object a reference points at; None if dangling."""
     if not ref:
         return None
     try:
@@ -505,4 +555,4 @@ def _target_path(fid: Any, addresses: dict[int, str], ref: Any) -> str | None:
         return None
     if oid is None:
         return None
-    return addresses.get(h5o.get_info(oid).addr)
+    return int(h5o.get_info(oid).addr)

@@ -10,6 +10,7 @@ read-only file refuses), reports its edits there, and finds its parent and its
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -152,6 +153,21 @@ def is_type(model: Any, name: str) -> bool:
 FILL = "_h5_fill"
 """Key, in the private state of a model handed out before its fields were read, of what
 reads them (``session.reader``): the model fills itself on first use."""
+
+
+FILLING: dict[int, tuple[Any, int]] = {}
+"""id of a model whose fields are being read -> (the lock its reader holds, the reading
+thread): another thread that asks for a field meanwhile waits for the read to end."""
+
+
+def _wait_for_fill(model: Any) -> bool:
+    """Wait for another thread's read of ``model``'s fields; False when none is under way
+    (or this thread is the one reading)."""
+    found = FILLING.get(id(model))
+    if found is None or found[1] == threading.get_ident():
+        return False
+    with found[0]:
+        return True
 
 
 def is_pending(model: Any) -> bool:
@@ -338,6 +354,9 @@ class Node(BaseModel):
                     if fill is not None:
                         fill(self)
                         return getattr(self, name)
+            # another thread is reading the fields right now, or has just read them
+            if _wait_for_fill(self) or name in self.__dict__:
+                return getattr(self, name)
             return super().__getattr__(name)
 
     def __eq__(self, other: object) -> bool:

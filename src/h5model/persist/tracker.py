@@ -37,8 +37,23 @@ class Tracker:
         """hdf5_path -> the file's model there (None if there is none)."""
         self.changes = Changes()
         self.specs: SpecSet | None = None
-        self.index: FileIndex | None = None
-        """The object graph as last read; a save replaces it."""
+        self._index: FileIndex | None = None
+
+    @property
+    def index(self) -> FileIndex | None:
+        """The object graph as last read, whole (a graph read group by group is read to
+        the end first); a save replaces it."""
+        index = self._index
+        return index.whole() if index is not None else None
+
+    @index.setter
+    def index(self, index: FileIndex | None) -> None:
+        self._index = index
+
+    @property
+    def index_as_read(self) -> FileIndex | None:
+        """The object graph as read so far (the models' reader grows a partial one)."""
+        return self._index
 
     def owns(self, model: Node) -> bool:
         return owner_of(model) is self

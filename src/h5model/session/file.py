@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 import h5py
 from typing_extensions import TypeVar
@@ -35,6 +35,7 @@ from h5model.hdf5.binding import bind
 from h5model.hdf5.graph import FileIndex, build_graph
 from h5model.hdf5.index_file import StoredIndex
 from h5model.hdf5.open import check_regular_file
+from h5model.hdf5.partial import partial_graph
 from h5model.models.arrays import H5Array
 from h5model.models.declared import declare, module_of
 from h5model.models.lazyclasses import type_keys
@@ -75,6 +76,11 @@ TypeKey = str | tuple[str, str]
 """A type by name: ``"TimeSeries"``, ``"core.TimeSeries"`` or ``("core", "TimeSeries")``."""
 
 
+Structure = Literal["on_demand", "at_open"]
+"""When a file's object metadata is read (``open(..., structure=...)``)."""
+STRUCTURES: tuple[Structure, ...] = ("on_demand", "at_open")
+
+
 class File(Generic[RootT]):
     """An HDF5 file read as models. Use as a context manager, or call ``close()``.
 
@@ -91,9 +97,14 @@ class File(Generic[RootT]):
         layout: Layout | LayoutLike | type[Any] | None = None,
         index: PathLike | bool | None = None,
         stream: bool | StreamOptions = False,
+        structure: Structure = "on_demand",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {', '.join(map(repr, STRUCTURES))}, "
+                             f"not {structure!r}")
+        self._structure = structure
         if stream and mode == "r":
             raise ValueError("a file is opened for streaming with a writable mode "
                              "('r+', 'a', 'w', 'w-')")
@@ -201,13 +212,22 @@ class File(Generic[RootT]):
             if self.layout is None:  # a file made self-describing keeps its layout
                 self.layout = embedded_layout(h5, self.label, specs)
             self.modules = self._modules_for(specs)
-            index = self._tracker.index = build_graph(h5, self.label)
+            partial = (self._structure == "on_demand" and self.mode == "r"
+                       and self.layout is None and self._source.reads_on_demand)
+            if partial:
+                # read group by group as models reach it: the cost follows what is touched
+                index = partial_graph(h5, self.label, self._source.lend)
+            else:
+                index = build_graph(h5, self.label)
+            self._tracker.index = index
             self._bind(index)
             self._source.binder = self._bind
             self._models = Reader(
                 h5, self.label, index, self.modules, self._open_external,
                 source=self._source, owner=self._tracker,
             ).build()
+            if partial:  # the root and its entries, read while no save can run
+                self._models.get("/")
 
     def _modules_for(self, specs: SpecSet) -> dict[str, ModuleType]:
         """The model modules of ``specs``; a layout written as classes gives its own."""
@@ -570,6 +590,7 @@ def open(
     external_root: PathLike | None = None, root_type: None = None,
     layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None, stream: bool | StreamOptions = False,
+    structure: Structure = "on_demand",
 ) -> File[Any]: ...
 @overload
 def open(
@@ -577,6 +598,7 @@ def open(
     external_root: PathLike | None = None, root_type: type[RootT],
     layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None, stream: bool | StreamOptions = False,
+    structure: Structure = "on_demand",
 ) -> File[RootT]: ...
 def open(
     path: PathLike,
@@ -588,10 +610,11 @@ def open(
     layout: Layout | LayoutLike | type[Any] | None = None,
     index: PathLike | bool | None = None,
     stream: bool | StreamOptions = False,
+    structure: Structure = "on_demand",
 ) -> File[Any]:
-    """Open ``path`` and build every model. ``mode`` as in h5py; ``spec`` adds namespace
-    files on disk; ``layout`` (a shipped layout's name, a layout folder or its
-    ``layout.yaml``) types objects without type attributes by position; ``root_type``
+    """Open ``path``; models are built as they are reached. ``mode`` as in h5py; ``spec``
+    adds namespace files on disk; ``layout`` (a shipped layout's name, a layout folder or
+    its ``layout.yaml``) types objects without type attributes by position; ``root_type``
     (a model class) is checked against the root's model and types the handle
     (``File[root_type]``). A new file (``w``, ``w-``/``x``, ``a`` of a missing file) given
     no ``spec`` gets the namespaces current pynwb writes, as ``new`` does. ``index``: a
@@ -600,9 +623,13 @@ def open(
     (``FILE.h5mindex``) or in the index cache, False never does. An index that does not
     match the file is warned about (``IndexWarning``) and the file is read instead.
     ``stream``: open for appending rows in place while live readers watch (True, or a
-    ``StreamOptions`` saying when to flush; see ``h5model.persist.streaming``)."""
+    ``StreamOptions`` saying when to flush; see ``h5model.persist.streaming``).
+    ``structure``: ``"on_demand"`` (a read-only local file's groups are read as models
+    reach them; if another process saves into the file meanwhile, reading on is refused)
+    or ``"at_open"`` (every object's metadata is read now: models keep reading the state
+    the file had when it was opened, whatever another process saves meanwhile)."""
     file: File[Any] = File(path, mode, spec=spec, external_root=external_root, layout=layout,
-                           index=index, stream=stream)
+                           index=index, stream=stream, structure=structure)
     root = file.root
     if root_type is not None and root is not None and not isinstance(root, root_type):
         file.close()

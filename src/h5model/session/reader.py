@@ -34,6 +34,7 @@ from h5model.models.lazyclasses import type_class
 from h5model.models.nodes import (
     _UNSET,
     FILL,
+    FILLING,
     BrokenLink,
     Dataset,
     ExternalLink,
@@ -150,7 +151,8 @@ class Reader:
     def index(self) -> FileIndex:
         """The file's object graph as last read: after a save, the saved file's (models
         filled later read what the file holds then)."""
-        current = self.owner.index if self.owner is not None else None
+        # the index as read so far: a partial one grows as models reach it
+        current = getattr(self.owner, "index_as_read", None)
         return current if current is not None else self._index
 
     @property
@@ -166,7 +168,7 @@ class Reader:
 
     def paths(self) -> Iterator[str]:
         """Every object's canonical path, parents before children."""
-        index = self.index
+        index = self.index.whole()
         return (path for path in index.children if self.class_of(path) is not None)
 
     # -- classes -------------------------------------------------------------------
@@ -211,7 +213,9 @@ class Reader:
         cls = self.classes.get(path)
         if cls is not None:
             return cls
-        data = self.graph.nodes.get(path)
+        index = self.index
+        index.locate(path)
+        data = index.graph.nodes.get(path)
         if data is None or data["kind"] not in (_GROUP, _DATASET):
             return None
         if path == "/":
@@ -275,7 +279,7 @@ class Reader:
     def _resolve_attr(self, path: str, name: str, value: Any) -> Any:
         """An attribute's value with its references replaced by the models they name
         (unfilled until reached)."""
-        recorded = self.index.attr_refs.get((path, name))
+        recorded = self.index.targets(path, name)
         targets = iter(recorded) if recorded is not None else None
 
         def model(ref: Any) -> Any:
@@ -352,6 +356,7 @@ class Reader:
                 return  # filled meanwhile (by another thread, or re-entered)
             path = model.__dict__["hdf5_path"]
             parent = private.get("_parent", _UNSET)
+            FILLING[id(model)] = (self.lock, threading.get_ident())
             del private[FILL]
             try:
                 self._fill(model, path)
@@ -361,13 +366,18 @@ class Reader:
                 object.__setattr__(model, "__pydantic_private__",
                                    {"_owner": self.owner, "_parent": parent, FILL: self.fill})
                 raise
+            finally:
+                FILLING.pop(id(model), None)
             if parent is not _UNSET:
                 model._parent = parent
 
     def _fill(self, model: Node, path: str) -> None:
         cls = type(model)
         info = self.class_info(cls)
-        raw_attrs = self.index.attrs.get(path, {})
+        index = self.index
+        if not issubclass(cls, Dataset):
+            index.expand(path)  # its entries, and the targets of references among them
+        raw_attrs = index.attrs.get(path, {})
         attrs = raw_attrs
         if any(type(value) in _MAYBE_REFS for value in raw_attrs.values()):
             attrs = {

@@ -124,6 +124,33 @@ class FileSource:
         finally:
             self._saving = None
 
+    @property
+    def reads_on_demand(self) -> bool:
+        """The file's structure can be read group by group as models reach it: a local
+        file, not growing under a streaming writer (whose new objects a partial graph
+        would see half of)."""
+        return (self.url is None and self._stamp is not None and not self.streaming
+                and self._saving is None)
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[h5py.File]:
+        """The file for one read of its structure: the open handle, or, once it is closed,
+        one opened for the read (refused if another writer changed the file since)."""
+        if self._h5 is not None and self._h5.id.valid:
+            with self.reading():
+                yield self._h5
+            return
+        with reading(self.path):
+            if file_stamp(self.path) != self._stamp:
+                raise H5ModelError(
+                    "the file was changed by another writer since it was closed; open it "
+                    "again to read the objects not reached before", file=self.label)
+            h5 = open_hdf5(self.path)
+            try:
+                yield h5
+            finally:
+                h5.close()
+
     def close(self) -> None:
         self._later = None
         if self.is_open:
@@ -166,7 +193,7 @@ class FileSource:
 
     def resolve(self, ref: Any) -> Any:
         """A reference read from a dataset -> its model (the current handle, even after a save)."""
-        index = self._tracker.index
+        index = self._tracker.index_as_read
         if index is None:
             return None
         path = dereference_path(self.h5, index, ref)

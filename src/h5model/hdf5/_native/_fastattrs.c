@@ -399,10 +399,22 @@ static int (*p_space_dims)(hid_t, hsize_t *, hsize_t *);
 static int (*p_type_order)(hid_t);
 static int (*p_type_cset)(hid_t);
 static int (*p_num_attrs)(hid_t);
+static herr_t (*p_object_info)(hid_t, void *, unsigned);
 static long c_group, c_dataset, c_space_simple, c_space_null;
 static int walk_ready = 0;
 
 #define MAX_RANK 32
+
+/* The head of H5O_info2_t (stable since HDF5 1.12): the file number, the token, the type,
+ * the hard-link count; the rest of the struct is room for the fields that follow it. */
+typedef struct {
+    unsigned long fileno;
+    unsigned char token[16];
+    int type;
+    unsigned rc;
+    unsigned char rest[128];
+} object_info;
+#define INFO_BASIC 1u
 
 static PyObject *init_walk(PyObject *self, PyObject *args) {
     PyObject *functions, *constants;
@@ -421,6 +433,7 @@ static PyObject *init_walk(PyObject *self, PyObject *args) {
     BIND(p_type_order, "H5Tget_order");
     BIND(p_type_cset, "H5Tget_cset");
     BIND(p_num_attrs, "H5Aget_num_attrs");
+    BIND(p_object_info, "H5Oget_info3");
     VALUE(constants, c_group, "GROUP");
     VALUE(constants, c_dataset, "DATASET");
     VALUE(constants, c_space_simple, "SPACE_SIMPLE");
@@ -521,6 +534,16 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
         p_object_close(object);
         Py_RETURN_NONE;
     }
+    object_info info;
+    long links = 0;
+    if (signature != NULL) {
+        if (p_object_info(object, &info, INFO_BASIC) < 0) {
+            OS_ERROR("HDF5 could not read the object's header");
+            Py_CLEAR(signature);
+        } else { /* -1 (unknown) if the struct is not laid out as expected */
+            links = info.type == (type == c_group ? 0 : 1) ? (long)info.rc : -1;
+        }
+    }
     int count = signature ? p_num_attrs(object) : 0;
     if (signature != NULL && count < 0) {
         OS_ERROR("HDF5 could not count the attributes");
@@ -544,7 +567,7 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
         Py_XDECREF(rest);
         return NULL;
     }
-    return Py_BuildValue("(NNNNN)", kind, shape, signature, values, rest);
+    return Py_BuildValue("(NNNNNl)", kind, shape, signature, values, rest, links);
 }
 
 /*
@@ -739,8 +762,9 @@ static PyMethodDef methods[] = {
      "init_walk(function addresses, HDF5 constants): bind what scan_object calls."},
     {"scan_object", scan_object, METH_VARARGS,
      "(group, name[, limit[, shared[, most]]]) -> None for a committed datatype, else (kind, "
-     "shape, datatype signature or None, attribute values, names left to h5py) of the "
-     "object; values and names are None when it has more than most attributes."},
+     "shape, datatype signature or None, attribute values, names left to h5py, hard links "
+     "to it) of the object; values and names are None when it has more than most "
+     "attributes."},
     {"init_copy", init_copy, METH_VARARGS,
      "init_copy(function addresses, HDF5 constants): bind what copy_attributes calls."},
     {"copy_attributes", copy_attributes, METH_VARARGS,

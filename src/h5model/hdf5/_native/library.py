@@ -89,6 +89,7 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     "H5Tget_order": (c_int, HID),
     "H5Tget_cset": (c_int, HID),
     "H5Aget_num_attrs": (c_int, HID),
+    "H5Oget_info3": (c_int, HID, c_void_p, ctypes.c_uint),
 }
 
 READER_FUNCTIONS = (
@@ -141,6 +142,7 @@ WALK_FUNCTIONS = (
     "H5Tget_order",
     "H5Tget_cset",
     "H5Aget_num_attrs",
+    "H5Oget_info3",
 )
 """What the compiled traversal step (``scan_object``) calls besides the attribute reader."""
 

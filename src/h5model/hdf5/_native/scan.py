@@ -25,8 +25,9 @@ from h5model.hdf5._native.read_attrs import ACTIVE
 
 Scanner = Callable[..., Any]
 """(group identifier, name, text limit, shared texts, most attributes) -> None (a committed
-datatype) or (kind: "group" | "dataset", shape, signature, values, names left to h5py);
-values and names are None for an object with more than ``most`` attributes."""
+datatype) or (kind: "group" | "dataset", shape, signature, values, names left to h5py, hard
+links to the object, -1 if unknown); values and names are None for an object with more than ``most``
+attributes."""
 
 _ORDERS = {int(h5t.ORDER_LE): "<", int(h5t.ORDER_BE): ">"}
 _UTF8 = int(h5t.CSET_UTF8)
