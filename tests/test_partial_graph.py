@@ -201,3 +201,41 @@ def test_a_save_by_another_process_refuses_reading_on_never_mixes(
 def test_structure_takes_two_values(nwb_files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="structure must be one of"):
         h5model.open(nwb_files["minimal"], structure="lazy")  # type: ignore[arg-type]
+
+
+def _many_series(tmp_path: Path) -> Path:
+    """A pynwb file whose stimulus group holds more series than a small group, and whose
+    acquisition holds one ElectricalSeries referring to the electrodes table."""
+    from pynwb import NWBHDF5IO
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.ecephys import mock_ElectricalSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from h5model.hdf5.partial import SMALL_GROUP
+
+    nwbfile = mock_NWBFile()
+    for i in range(SMALL_GROUP + 10):
+        nwbfile.add_stimulus(mock_TimeSeries(name=f"stim_{i:03d}", nwbfile=None))
+    mock_ElectricalSeries(name="es", nwbfile=nwbfile)
+    path = tmp_path / "many.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def test_a_reference_is_found_without_reading_big_groups(tmp_path: Path) -> None:
+    path = _many_series(tmp_path)
+    with h5model.open(path) as f:
+        series = f.root.acquisition["es"]
+        table = series.electrodes.table  # an attribute reference to a group not read yet
+        index = _as_read(f)
+        assert index.partial is not None  # found by reading groups, not the whole file
+        assert "/stimulus/presentation" not in index.partial.expanded
+        assert table.hdf5_path == ELECTRODES and table is f.get(ELECTRODES)
+        # a reference read from a dataset: the electrodes' group column
+        group = table.group.value[0]
+        assert group is f.get(group.hdf5_path)
+        assert group.hdf5_path.startswith("/general/extracellular_ephys/")
+        assert "/stimulus/presentation" not in index.partial.expanded
+    with h5model.open(path, structure="at_open") as f:
+        assert f.root.acquisition["es"].electrodes.table.hdf5_path == ELECTRODES

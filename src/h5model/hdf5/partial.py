@@ -14,7 +14,9 @@ for the whole index (``FileIndex.whole``), which is read then, once, in place.
 
 from __future__ import annotations
 
+import heapq
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -31,12 +33,16 @@ from h5model.hdf5.graph import (
     build_graph,
     target_address,
 )
-from h5model.hdf5.kinds import NodeKind
+from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.storage.remote import RemoteReadError
 
 Lend = Callable[[], AbstractContextManager[h5py.File]]
 """Gives the file to read from for the time of one read (the open handle, or one opened
 for the read after the file was closed)."""
+
+
+SMALL_GROUP = 64
+"""Entries above which a group is read last while a reference's target is searched for."""
 
 
 class Partial:
@@ -116,13 +122,10 @@ class Partial:
                 return self._whole_target(ref)
             with self._file() as h5:
                 address = target_address(h5.id, ref)
-            if address is None:
-                return None
-            found = self._walker.addr_to_path.get(address)
-            if found is not None:
-                return found
-            self.complete()
-            return self._whole_target(ref)
+                if address is None:
+                    return None
+                found = self._walker.addr_to_path.get(address) or self._search(address)
+            return found if self._walker is not None else self._whole_target(ref)
 
     def complete(self) -> None:
         """Read the whole graph (once) into the same index, in place."""
@@ -169,13 +172,49 @@ class Partial:
         with self._file() as h5:
             for name, ref in pending:
                 address = target_address(h5.id, ref)
-                target = addresses.get(address) if address is not None else None
-                if address is not None and target is None:
-                    self.complete()
-                    return
+                target = None
+                if address is not None:
+                    target = addresses.get(address) or self._search(address)
+                if self._walker is None:
+                    return  # read whole meanwhile: every attribute's targets are known
                 found.setdefault((path, name), []).append(target)
         self.index.attr_refs.update(found)
         del self._refs[path]
+
+    def _search(self, address: int) -> str | None:
+        """Read groups until the object at ``address`` is among them: breadth first, but a
+        group of more than ``SMALL_GROUP`` entries only once no smaller one is left (what
+        references name, tables and devices, sits in small groups; series by the thousand
+        sit in big ones). None if no object of the file is there."""
+        assert self._walker is not None
+        addresses = self._walker.addr_to_path
+        graph = self.index.graph
+        waiting = deque(sorted(
+            (path for path, data in graph.nodes(data=True)
+             if data["kind"] is NodeKind.GROUP and path not in self.expanded),
+            key=lambda path: (path.count("/"), path)))
+        big: list[tuple[int, str]] = []
+        with self._file() as h5:
+            while waiting or big:
+                if waiting:
+                    path = waiting.popleft()
+                    entries = len(h5g.open(h5.id, path.encode("utf-8", "surrogateescape")))
+                    if entries > SMALL_GROUP:
+                        heapq.heappush(big, (entries, path))
+                        continue
+                else:
+                    path = heapq.heappop(big)[1]
+                self.expand(path)
+                if self._walker is None:
+                    return None  # read whole meanwhile
+                found = addresses.get(address)
+                if found is not None:
+                    return found
+                waiting.extend(
+                    child.target for child in self.index.children.get(path, ())
+                    if child.kind is LinkKind.HARD and child.target not in self.expanded
+                    and graph.nodes[child.target]["kind"] is NodeKind.GROUP)
+        return None
 
     def _whole_target(self, ref: Any) -> str | None:
         with self._file() as h5:
