@@ -4,6 +4,7 @@ every edge kept (a multigraph), and networkx left unimported until ``File.graph`
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -163,6 +164,37 @@ def test_object_graph_keeps_parallel_edges_like_networkx() -> None:
         graph.edges(keys=True, data=True), key=str
     )
     assert nx_graph.nodes["a"] == {"kind": "group"}
+
+
+def test_compact_object_graph_answers_as_networkx_does_in_any_order() -> None:
+    """Single-entry maps, nodes without edges out, and a group's edge kept implicit when
+    it came first: none of it shows. Random edges (paths and non-paths, groups before and
+    after other sources, repeated and chosen keys) give networkx's answers, in its order."""
+    rng = random.Random(7)
+    names = ["/", "/a", "/a/b", "/a/b/c", "/d", "/d/e", "x::/y", "/a/f"]
+    for _ in range(200):
+        ours, theirs = ObjectGraph(), nx.MultiDiGraph()
+        for node in rng.sample(names, 3):
+            ours.add_node(node, kind="group")
+            theirs.add_node(node, kind="group")
+        for step in range(rng.randint(1, 25)):
+            source, target = rng.choice(names), rng.choice(names)
+            key = rng.choice([None, None, "k", "child:x", 0, 1])
+            data = {"step": step}
+            assert ours.add_edge(source, target, key, **data) == \
+                theirs.add_edge(source, target, key, **data)
+        assert list(ours.edges(data=True, keys=True)) == \
+            list(theirs.edges(data=True, keys=True))
+        for node in theirs.nodes:
+            assert list(ours.in_edges(node, data=True, keys=True)) == \
+                list(theirs.in_edges(node, data=True, keys=True)), node
+            assert ours.predecessors_in_order(node) == list(theirs.predecessors(node))
+            assert list(ours.out_edges(node, data=True)) == list(theirs.out_edges(node, data=True))
+            assert (ours.get_edge_data(node, "/a") or None) == theirs.get_edge_data(node, "/a")
+        for node in theirs.nodes:  # reordered predecessors (as a metadata index does)
+            order = list(theirs.predecessors(node))[::-1]
+            ours.order_predecessors(node, order)
+            assert ours.predecessors_in_order(node) == order
 
 
 def test_opening_a_file_leaves_networkx_unimported(nwb_files: dict[str, Path]) -> None:

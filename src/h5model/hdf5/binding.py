@@ -206,8 +206,7 @@ class _Binder:
 
     # -- what a bound object gets -------------------------------------------------------------
     def _mark(self, path: str, namespace: str, type_name: str) -> None:
-        data = self.graph.nodes[path]
-        data["namespace"], data["type"], data["bound"] = namespace, type_name, True
+        self.graph.set_node_data(path, namespace=namespace, type=type_name, bound=True)
         self.binding.bound.add(path)
         self._layout_extras(path, self.rules.type_rule(namespace, type_name))
 

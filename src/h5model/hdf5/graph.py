@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import numpy as np
@@ -139,6 +139,8 @@ class _Walker:
         is the same object (a file repeats them by the thousand)."""
         self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.dtypes: dict[tuple[str, str], np.dtype] = {}
+        self.node_data: dict[tuple[Any, ...], dict[str, Any]] = {}
+        """What a node holds -> the one dict of every node holding it (shared)."""
         self.edge_data: dict[str, dict[str, Any]] = {}
         """Edge key -> the data of every edge with that key and no more (shared)."""
         # a text attribute is stored in the file: in a file no larger than the attribute
@@ -232,11 +234,12 @@ class _Walker:
             if name is not None:
                 raise attribute_too_large(name).at(self.label, path)
         self.index.attrs[path] = attrs
-        self.index.children[path] = []
+        self.index.children[path] = [] if kind is _GROUP else NO_CHILDREN
         data: dict[str, Any] = {"kind": kind}
         if kind is _DATASET:
             assert dtype is not None
-            data["shape"] = self.shapes.setdefault(shape, shape) if shape is not None else None
+            data["shape"] = shape = (self.shapes.setdefault(shape, shape) if shape is not None
+                                     else None)
             data["dtype"] = dtype = self._shared_dtype(dtype)
             if shape == ():
                 scalar = _read_scalar(oid(), dtype)
@@ -247,7 +250,15 @@ class _Walker:
         if isinstance(namespace, str) and isinstance(type_name, str):
             data["namespace"] = namespace
             data["type"] = type_name
-        self.graph.add_node(path, data)
+        else:
+            namespace = type_name = None
+        # objects that read alike share one dict (a graph's node data is never changed
+        # in place): thousands of series, columns and their datasets read alike
+        key = (kind, shape, id(dtype) if dtype is not None else None, namespace, type_name)
+        shared = self.node_data.get(key)
+        if shared is None or shared.get("dtype") is not data.get("dtype"):
+            shared = self.node_data[key] = data
+        self.graph.add_node(path, shared)
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)
@@ -453,6 +464,9 @@ class SharedObject(Exception):
 
 
 _MAYBE_REFS = frozenset({h5py.Reference, h5py.RegionReference, np.ndarray})
+NO_CHILDREN = cast(list[Child], ())
+"""A dataset's entries: one empty sequence for all (a list each would cost 56 bytes per
+dataset); immutable, so that nothing can add to it by mistake."""
 _NOT_READ: Any = object()
 _TEXT = h5t.py_create(h5py.string_dtype())
 

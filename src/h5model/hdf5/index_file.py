@@ -35,7 +35,7 @@ import numpy as np
 from h5model.errors import H5ModelError, NoSpecsError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5.collector import collector_paused
-from h5model.hdf5.graph import Child, FileIndex, build_graph, edge_key
+from h5model.hdf5.graph import NO_CHILDREN, Child, FileIndex, build_graph, edge_key
 from h5model.hdf5.indexed import indexed_target, make_reference
 from h5model.hdf5.kinds import EdgeLabel, LinkKind, NodeKind
 from h5model.hdf5.objectgraph import ObjectGraph
@@ -428,7 +428,12 @@ def _document(doc: Any, file_label: str) -> StoredIndex:
     for path, kids in children.items():
         if path not in graph:
             raise _Bad(f"children of {path}: not a listed node")
-        index.children[path] = [_child(c, path) for c in _list(kids, f"children of {path}")]
+        entries = [_child(c, path) for c in _list(kids, f"children of {path}")]
+        if graph.nodes[path].get("kind") is NodeKind.DATASET:
+            if entries:
+                raise _Bad(f"children of {path}: a dataset has none")
+            entries = NO_CHILDREN
+        index.children[path] = entries
     for path, attrs in _dict(doc.get("attrs"), "attrs").items():
         if path not in graph:
             raise _Bad(f"attributes of {path}: not a listed node")

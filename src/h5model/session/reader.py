@@ -135,7 +135,8 @@ class Reader:
         self.types: dict[tuple[str, str], type[Node]] = {}
         """(namespace, type) -> its class, as the file's objects reach them."""
         self.classes: dict[str, type[Node]] = {}
-        """Canonical path -> the class of its model, found as models are reached."""
+        """Canonical path -> the class of its model, found as models are reached (until
+        the model is made: then it is the model's own class)."""
         self.info: dict[type[Node], _ClassInfo] = {}
         self.models: dict[str, Any] = {}
         """Every model handed out so far (filled or not), by canonical path."""
@@ -213,6 +214,9 @@ class Reader:
         cls = self.classes.get(path)
         if cls is not None:
             return cls
+        model = self.models.get(path)
+        if model is not None:
+            return type(model)
         index = self.index
         index.locate(path)
         data = index.graph.nodes.get(path)
@@ -267,6 +271,7 @@ class Reader:
             object.__setattr__(model, "__pydantic_private__",
                                {"_owner": self.owner, "_parent": _UNSET, FILL: self.fill})
             self.models[path] = model
+            self.classes.pop(path, None)  # the model knows it now
         return model
 
     def filled(self, path: str) -> Any:
@@ -317,7 +322,9 @@ class Reader:
         if shape is None:
             return None
         needs_refs = holds_references(dtype)
-        value_field = self.classes[path].h5_fields.get("value")
+        cls = self.class_of(path)
+        assert cls is not None
+        value_field = cls.h5_fields.get("value")
         datetimes = path in self.datetimes or (
             value_field is not None and value_field.dtype == "isodatetime")
         if datetimes and shape != ():
