@@ -239,3 +239,22 @@ def test_a_reference_is_found_without_reading_big_groups(tmp_path: Path) -> None
         assert "/stimulus/presentation" not in index.partial.expanded
     with h5model.open(path, structure="at_open") as f:
         assert f.root.acquisition["es"].electrodes.table.hdf5_path == ELECTRODES
+
+
+def test_groups_are_read_with_a_small_metadata_cache(
+        nwb_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from h5model.hdf5 import graph
+
+    sizes: list[int] = []
+    group = graph._Walker._group
+
+    def measured(walker: Any, path: str, gid: Any) -> Any:
+        sizes.append(walker.file.id.get_mdc_config().max_size)
+        return group(walker, path, gid)
+
+    monkeypatch.setattr(graph._Walker, "_group", measured)
+    with h5model.open(nwb_files["ecephys"]) as f:
+        assert f.root.acquisition["raw_voltage"].data.shape
+        after = f.h5.id.get_mdc_config().max_size
+    assert sizes and max(sizes) <= graph.WALK_CACHE_BYTES
+    assert after > graph.WALK_CACHE_BYTES  # the file's own setting once the read is done

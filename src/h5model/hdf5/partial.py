@@ -29,6 +29,7 @@ from h5model.hdf5.collector import collector_paused
 from h5model.hdf5.graph import (
     FileIndex,
     SharedObject,
+    _small_cache,
     _Walker,
     build_graph,
     target_address,
@@ -85,7 +86,7 @@ class Partial:
             if data is None or data["kind"] is not NodeKind.GROUP:
                 return
             try:
-                with self._file() as h5, collector_paused():
+                with self._file() as h5, _small_cache(h5), collector_paused():
                     walker.file, walker.fid = h5, h5.id
                     gid = h5g.open(h5.id, path.encode("utf-8", "surrogateescape"))
                     mark = len(walker.soft)
