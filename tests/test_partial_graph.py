@@ -258,3 +258,29 @@ def test_groups_are_read_with_a_small_metadata_cache(
         after = f.h5.id.get_mdc_config().max_size
     assert sizes and max(sizes) <= graph.WALK_CACHE_BYTES
     assert after > graph.WALK_CACHE_BYTES  # the file's own setting once the read is done
+
+
+def test_a_group_whose_read_failed_is_read_whole_the_next_time(
+        nwb_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from h5model.hdf5 import graph
+
+    whole = _whole(nwb_files["ecephys"])
+    scan = graph._Walker._scan
+    failed: list[str] = []
+
+    def flaky(walker: Any, gid: Any, raw_name: bytes, path: str, address: int) -> Any:
+        if path == "/acquisition/raw_voltage/data" and not failed:
+            failed.append(path)
+            raise OSError("a read that failed once")
+        return scan(walker, gid, raw_name, path, address)
+
+    monkeypatch.setattr(graph._Walker, "_scan", flaky)
+    with h5model.open(nwb_files["ecephys"]) as f:
+        series = f.root.acquisition["raw_voltage"]
+        with pytest.raises(H5ModelError, match="a read that failed once") as caught:
+            series.data  # noqa: B018
+        assert caught.value.hdf5_path == "/acquisition/raw_voltage"
+        assert series.data.shape == (100, 6)  # read again, whole
+        index = _as_read(f)
+        names = [c.name for c in index.children["/acquisition/raw_voltage"]]
+        assert names == [c.name for c in whole.children["/acquisition/raw_voltage"]]

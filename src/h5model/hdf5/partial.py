@@ -90,6 +90,7 @@ class Partial:
                     walker.file, walker.fid = h5, h5.id
                     gid = h5g.open(h5.id, path.encode("utf-8", "surrogateescape"))
                     mark = len(walker.soft)
+                    self.index.children[path] = []  # a read that failed left part of it
                     try:
                         walker._group(path, gid)
                     except RemoteReadError as exc:
