@@ -254,11 +254,9 @@ class _Walker:
             namespace = type_name = None
         # objects that read alike share one dict (a graph's node data is never changed
         # in place): thousands of series, columns and their datasets read alike
+        # (a dtype is known by its identity: the dicts kept here keep it alive)
         key = (kind, shape, id(dtype) if dtype is not None else None, namespace, type_name)
-        shared = self.node_data.get(key)
-        if shared is None or shared.get("dtype") is not data.get("dtype"):
-            shared = self.node_data[key] = data
-        self.graph.add_node(path, shared)
+        self.graph.add_node(path, self.node_data.setdefault(key, data))
         for name, value in attrs.items():
             if type(value) in _MAYBE_REFS:  # most attributes are text or numbers: skip fast
                 self._collect_refs(path, name, value)

@@ -103,7 +103,12 @@ class Owner(Protocol):
 
     @property
     def index(self) -> "FileIndex | None":
-        """The file's object graph as last read (None before the first save)."""
+        """The file's object graph as last read, whole (None before the first save)."""
+        ...
+
+    @property
+    def index_as_read(self) -> "FileIndex | None":
+        """The object graph as read so far (a graph read group by group grows)."""
         ...
 
     def owns(self, model: "Node") -> bool:

@@ -153,7 +153,7 @@ class Reader:
         """The file's object graph as last read: after a save, the saved file's (models
         filled later read what the file holds then)."""
         # the index as read so far: a partial one grows as models reach it
-        current = getattr(self.owner, "index_as_read", None)
+        current = self.owner.index_as_read if self.owner is not None else None
         return current if current is not None else self._index
 
     @property
@@ -312,7 +312,7 @@ class Reader:
             return out
         return value
 
-    def _dataset_value(self, path: str) -> Any:
+    def _dataset_value(self, path: str, cls: type[Node]) -> Any:
         scalars = self.index.scalars
         if path in scalars:
             return scalars[path]
@@ -322,8 +322,6 @@ class Reader:
         if shape is None:
             return None
         needs_refs = holds_references(dtype)
-        cls = self.class_of(path)
-        assert cls is not None
         value_field = cls.h5_fields.get("value")
         datetimes = path in self.datetimes or (
             value_field is not None and value_field.dtype == "isodatetime")
@@ -401,7 +399,7 @@ class Reader:
                 kwargs[field_name] = _plain(attrs[hdf5_name])
         children: dict[str, Any] = {}
         if issubclass(cls, Dataset):
-            kwargs["value"] = self._dataset_value(path)
+            kwargs["value"] = self._dataset_value(path, cls)
         else:
             consumed: set[str] = set()
             for child in self.index.children.get(path, ()):
