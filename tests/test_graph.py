@@ -270,7 +270,7 @@ def _everything(index: FileIndex) -> tuple[object, ...]:
     )
 
 
-def test_the_compiled_traversal_step_records_what_h5py_does(
+def test_the_compiled_traversal_steps_record_what_h5py_does(
     tmp_path: Path, nwb_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from h5model.hdf5 import graph
@@ -292,13 +292,31 @@ def test_the_compiled_traversal_step_records_what_h5py_does(
             many.attrs[f"a{i:02d}"] = i
         many.attrs["array"] = [1, 2, 3]
         f["refs"] = [f["scalar"].ref, f["many"].ref]
+        scalars = f.create_group("scalars")  # values the group step reads on the way
+        scalars["text"] = "é text"
+        scalars["ascii"] = np.array(b"plain", dtype=h5py.string_dtype("ascii"))
+        scalars["empty_text"] = ""
+        scalars["fixed"] = np.bytes_(b"fix\x00")
+        scalars["int8"] = np.int8(-3)
+        scalars["uint64"] = np.uint64(2**64 - 1)
+        scalars["big_endian"] = np.array(7, dtype=">i4")
+        scalars["half"] = np.float16(0.1)
+        scalars["single"] = np.float32(0.1)
+        scalars["flag"] = np.bool_(True)
+        scalars["twice"] = scalars["single"]  # a second hard link, in the same group
+        scalars["soft"] = h5py.SoftLink("/scalars/int8")
+        scalars["outside"] = h5py.ExternalLink("elsewhere.h5", "/x")
+        f["kind"] = np.dtype("<i4")  # a committed datatype
     paths = [odd, *(nwb_files[name] for name in sorted(nwb_files))]
     for path in paths:
-        compiled = _everything(index_of(path))
+        by_group = _everything(index_of(path))
+        monkeypatch.setattr(graph, "GROUP_SCANNER", None)
+        by_object = _everything(index_of(path))
         monkeypatch.setattr(graph, "SCANNER", None)
         plain = _everything(index_of(path))
         monkeypatch.undo()
-        assert compiled == plain, path.name
+        assert by_group == plain, path.name
+        assert by_object == plain, path.name
 
 
 def test_the_collector_is_paused_while_a_graph_is_built_and_restored_after(

@@ -490,6 +490,43 @@ def plain_file(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     yield path, raw
 
 
+def test_the_compiled_member_step_on_storage_oddities(
+    plain_file: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the compiled step declines (virtual, external storage) or leaves to h5py (whole
+    chunks, many rows, re-pointed or packed values) comes out as h5py alone makes it."""
+    if copy_module._members.COPIER is None:
+        pytest.skip("the compiled module (_fastattrs) is not built here")
+    src, _ = plain_file
+    with h5py.File(src, "r+") as f:
+        f.create_dataset("chunks", data=np.arange(4000.0).reshape(1000, 4), chunks=(10, 4))
+        f.create_dataset("fixed_max", data=np.arange(300), chunks=(100,), maxshape=(500,))
+        f.create_dataset("many_rows", data=np.arange(200_000, dtype="i2"))
+        f.create_dataset("text", data=[f"t{i}" for i in range(40)],
+                         dtype=h5py.string_dtype())
+        f.create_dataset("null", data=h5py.Empty("i4"))
+        f.create_dataset("nothing", shape=(0, 3), dtype="f4")
+        f.create_dataset("untracked", data=np.arange(30), track_times=False)
+        f.create_dataset("short", data=np.arange(10.0))  # not cut: the mapping still holds
+        layout = h5py.VirtualLayout(shape=(10,), dtype="f8")
+        layout[:] = h5py.VirtualSource(f["short"])
+        f.create_virtual_dataset("virtual", layout)
+        ordered = f.create_group("ordered_links", track_order=True)
+        for name in ("d", "b", "a", "c"):
+            ordered[name] = np.arange(30)
+    monkeypatch.setattr(copy_module.stored, "BLOCK_ELEMENTS", 50_000)
+    h5model.truncate(src, tmp_path / "compiled.h5", n=20)
+    with monkeypatch.context() as patched:
+        patched.setattr(copy_module._members, "COPIER", None)
+        h5model.truncate(src, tmp_path / "h5py.h5", n=20)
+    same_copies(tmp_path / "h5py.h5", tmp_path / "compiled.h5")
+    with h5py.File(tmp_path / "compiled.h5", "r") as f:
+        assert f["chunks"].shape == (20, 4) and f["chunks"].chunks == (10, 4)
+        assert f["many_rows"].shape == (20,) and f["fixed_max"].maxshape == (20,)
+        assert list(f["ordered_links"]) == ["d", "b", "a", "c"]  # made in that order
+        assert h5py.h5o.get_info(f["untracked"].id).ctime == 0
+
+
 def test_plain_file_references_links_and_storage(
     plain_file: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -559,7 +596,8 @@ def test_datasets_kept_whole_are_copied_by_hdf5(
     nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """H5Ocopy copies what needs neither cutting nor re-pointing, in one call each, and the
-    copy is the same as one made dataset by dataset."""
+    copy is the same as one made dataset by dataset (made through h5py here, to count the
+    calls; the compiled member step makes the same copy, see below)."""
     src = nwb_files["ecephys"]
     copied: list[str] = []
     whole_copy = copy_module.h5o.copy
@@ -569,6 +607,7 @@ def test_datasets_kept_whole_are_copied_by_hdf5(
         copied.append(f"{group}/{args[1].decode()}")
         whole_copy(*args, **kwargs)
 
+    monkeypatch.setattr(copy_module._members, "COPIER", None)
     monkeypatch.setattr(copy_module.h5o, "copy", counted)
     dst = tmp_path / "copy.nwb"
     h5model.truncate(src, dst, n=2)
@@ -584,6 +623,49 @@ def test_datasets_kept_whole_are_copied_by_hdf5(
     compare_attributes(src, dst)
     compare_storage(src, dst)
     read_back(dst, hdmf_only=False)
+
+
+def same_copies(one: Path, other: Path) -> None:
+    """Two copies hold the same objects alike: links in order, kinds, shapes, stored types,
+    storage, time tracking, attributes in order, values (references by target path)."""
+    compare_attributes(one, other)
+    compare_storage(one, other)
+    with h5py.File(one, "r") as a, h5py.File(other, "r") as b:
+        ia, ib = index_of(a), index_of(b)
+        assert [(p, [c.name for c in cs]) for p, cs in ia.children.items()] == [
+            (p, [c.name for c in cs]) for p, cs in ib.children.items()]
+        for path, data in ia.graph.nodes(data=True):
+            if data["kind"] not in ("group", "dataset"):
+                continue
+            x, y = a[path], b[path]
+            assert list(x.attrs) == list(y.attrs), path
+            assert bool(h5py.h5o.get_info(x.id).ctime) == bool(h5py.h5o.get_info(y.id).ctime)
+            if isinstance(x, h5py.Group):
+                order = x.id.get_create_plist().get_link_creation_order()
+                assert order == y.id.get_create_plist().get_link_creation_order(), path
+                continue
+            assert (x.shape, x.maxshape, x.chunks, x.fillvalue if x.dtype.kind in "biuf" else 0
+                    ) == (y.shape, y.maxshape, y.chunks, y.fillvalue if y.dtype.kind in "biuf"
+                          else 0), path
+            assert x.id.get_type() == y.id.get_type(), path
+            if x.shape is None or h5py.check_ref_dtype(x.dtype) is not None or x.dtype.names:
+                continue
+            if x.dtype.kind == "O" and h5py.check_vlen_dtype(x.dtype) not in (str, bytes):
+                continue
+            assert np.array_equal(x[()], y[()]), path
+
+
+@pytest.mark.parametrize("name", FILE_NAMES)
+def test_the_compiled_member_step_makes_the_copy_h5py_makes(
+    nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    if copy_module._members.COPIER is None:
+        pytest.skip("the compiled module (_fastattrs) is not built here")
+    src = nwb_files[name]
+    h5model.truncate(src, tmp_path / "compiled.nwb", n=2)
+    monkeypatch.setattr(copy_module._members, "COPIER", None)
+    h5model.truncate(src, tmp_path / "h5py.nwb", n=2)
+    same_copies(tmp_path / "h5py.nwb", tmp_path / "compiled.nwb")
 
 
 @pytest.mark.parametrize("name", ["ecephys", "icephys"])
@@ -606,6 +688,7 @@ def test_compiled_and_ctypes_attribute_copies_agree(
     h5model.truncate(src, tmp_path / "c.nwb", n=2)
     assert sum(calls) > 0
     monkeypatch.setattr(native_module, "COMPILED", None)
+    monkeypatch.setattr(copy_module._members, "COPIER", None)  # it copies attributes too
     h5model.truncate(src, tmp_path / "ctypes.nwb", n=2)
     compare_attributes(src, tmp_path / "c.nwb")
     compare_attributes(tmp_path / "ctypes.nwb", tmp_path / "c.nwb")
@@ -622,6 +705,7 @@ def test_without_the_fast_attribute_path(
     nwb_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     monkeypatch.setattr(native_module, "ENABLED", False)
+    monkeypatch.setattr(copy_module._members, "COPIER", None)
     src, dst = nwb_files[name], tmp_path / f"{name}.nwb"
     h5model.truncate(src, dst, n=2)
     assert h5model.validate(dst).exit_code() == 0
@@ -704,3 +788,19 @@ def test_cli(nwb_files: dict[str, Path], tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
     usage = run_h5model("truncate", src, tmp_path / "out.nwb", "-n", "0")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_a_failure_in_the_compiled_member_step_names_the_member(tmp_path: Path) -> None:
+    if copy_module._members.COPIER is None:
+        pytest.skip("the compiled module (_fastattrs) is not built here")
+    with h5py.File(tmp_path / "a.h5", "w") as a, h5py.File(tmp_path / "b.h5", "w") as b:
+        a["kept"] = np.arange(3)
+        where = [0]
+        lcpl = h5py.h5p.create(h5py.h5p.LINK_CREATE)
+        whole = h5py.h5p.create(h5py.h5p.OBJECT_COPY)
+        batch = [(b"kept", copy_module._members.WHOLE, -1),
+                 (b"absent", copy_module._members.WHOLE, -1)]
+        with pytest.raises(OSError, match="absent"):
+            copy_module._members.COPIER(a.id.id, b.id.id, batch, (lcpl.id, lcpl.id),
+                                        whole.id, 1000, print, where)
+        assert where == [1] and list(b) == ["kept"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 import pydantic
 import pytest
 from helpers import read_pynwb
@@ -169,3 +170,29 @@ def test_file_create_date_round_trips(ecephys: Path, tmp_path: Path) -> None:
     with h5py.File(copy, "r") as h5:  # still ISO 8601 text in the file
         stored = h5["file_create_date"].asstr()[:]
     assert list(stored) == [d.isoformat() for d in [*before, later]]
+
+
+def test_private_state_is_set_once_per_model_and_never_shared() -> None:
+    from h5model._generated import core_2_11_0 as core
+
+    from h5model.models import nodes
+
+    def series(cls: Any = core.TimeSeries, **fields: Any) -> Any:
+        return cls(data=core.TimeSeries__data(value=np.arange(3.0), unit="m"), **fields)
+
+    # one initialiser per instance, not pydantic's wrapper per level of subclassing
+    assert core.ElectricalSeries.model_post_init is nodes._init_private
+    one, two = series(), series()
+    assert one._attrs == {} and one._attrs is not two._attrs
+    assert one._children == {} and one._children is not two._children
+    assert one._parent is nodes._UNSET and one._owner is None
+
+    calls: list[str] = []
+
+    class Annotated(core.TimeSeries):
+        def model_post_init(self, context: Any, /) -> None:
+            calls.append(str(self.description))
+
+    made = series(Annotated, description="mine")
+    assert calls == ["mine"]  # a class's own hook still runs, after the defaults are set
+    assert made._attrs == {} and made._parent is nodes._UNSET

@@ -30,7 +30,7 @@ from h5model.errors import H5ModelError
 from h5model.hdf5 import limits as _limits
 from h5model.hdf5 import stored
 from h5model.hdf5._native.library import LOCK
-from h5model.hdf5._native.scan import SCANNER, dtype_of
+from h5model.hdf5._native.scan import GROUP_SCANNER, SCANNER, dtype_of
 from h5model.hdf5.attributes import (
     MANY_ATTRIBUTES,
     read_attribute,
@@ -52,6 +52,7 @@ from h5model.storage.remote import RemoteReadError
 # every object of the file while it opens.
 _GROUP, _DATASET = NodeKind.GROUP, NodeKind.DATASET
 _HARD, _CHILD = LinkKind.HARD, EdgeLabel.CHILD
+_LINK_HARD = int(h5l.TYPE_HARD)
 
 
 MAX_SOFT_HOPS = 16
@@ -187,16 +188,21 @@ class _Walker:
             self._record(path, address, attrs, _DATASET, oid.shape, oid.dtype, lambda: oid)
 
     def _scan(self, gid: Any, raw_name: bytes, path: str, address: int) -> NodeKind | None:
-        """Record the object ``raw_name`` of the group ``gid`` through the compiled step,
-        asking h5py only for what it leaves (other dtypes, array attributes, scalar values,
-        references); its kind, or None for a committed datatype."""
+        """Record the object ``raw_name`` of the group ``gid`` through the compiled step;
+        its kind, or None for a committed datatype."""
         assert SCANNER is not None and LOCK is not None
         limit = _limits.LIMITS.attribute_bytes if self.texts_unbounded else 0
         with LOCK:
             found = SCANNER(gid.id, raw_name, limit, self.shared, MANY_ATTRIBUTES)
         if found is None:
             return None
-        kind_text, shape, signature, attrs, rest, links = found
+        return self._take(gid, raw_name, path, address, found)
+
+    def _take(self, gid: Any, raw_name: bytes, path: str, address: int,
+              found: tuple[Any, ...]) -> NodeKind:
+        """Record what the compiled step read of one object, asking h5py only for what it
+        leaves (other dtypes, array attributes, scalar values, references); its kind."""
+        kind_text, shape, signature, attrs, rest, links = found[:6]
         if self.partial and links != 1:
             raise SharedObject(path)
         opened: list[Any] = []
@@ -220,14 +226,15 @@ class _Walker:
         dtype = dtype_of(signature) if signature is not None else None
         if dtype is None:
             dtype = oid().dtype
-        self._record(path, address, attrs, _DATASET, shape, dtype, oid)
+        scalar = found[6] if len(found) > 6 else None
+        self._record(path, address, attrs, _DATASET, shape, dtype, oid, scalar)
         return _DATASET
 
     def _record(self, path: str, address: int, attrs: dict[str, Any], kind: NodeKind,
                 shape: tuple[int, ...] | None, dtype: np.dtype | None,
-                oid: Callable[[], Any]) -> None:
+                oid: Callable[[], Any], scalar: tuple[Any] | None = None) -> None:
         """What the graph keeps of one object; ``oid`` opens it with h5py when a scalar
-        value or references must be read."""
+        value or references must be read; ``scalar``: a scalar dataset's value, read."""
         self.addr_to_path[address] = path
         if self.texts_unbounded:
             name = text_over_limit(attrs)
@@ -242,9 +249,9 @@ class _Walker:
                                      else None)
             data["dtype"] = dtype = self._shared_dtype(dtype)
             if shape == ():
-                scalar = _read_scalar(oid(), dtype)
-                if scalar is not _NOT_READ:
-                    self.index.scalars[path] = scalar
+                value = scalar[0] if scalar is not None else _read_scalar(oid(), dtype)
+                if value is not _NOT_READ:
+                    self.index.scalars[path] = value
         namespace = attrs.get("namespace")
         type_name = next((attrs[k] for k in TYPE_KEYS if k in attrs), None)
         if isinstance(namespace, str) and isinstance(type_name, str):
@@ -265,6 +272,8 @@ class _Walker:
 
     def _group(self, path: str, gid: Any) -> list[tuple[str, bytes]]:
         """Register the entries of the group at ``path``; its subgroups, to walk next."""
+        if GROUP_SCANNER is not None:
+            return self._group_compiled(path, gid)
         entries: list[tuple[bytes, int, int]] = []
 
         def collect(name: bytes, info: Any) -> None:
@@ -272,7 +281,7 @@ class _Walker:
             entries.append((name, info.type, info.u))
 
         gid.links.iterate(collect, info=True)
-        out = []
+        out: list[tuple[str, bytes]] = []
         prefix = path if path.endswith("/") else path + "/"
         raw_prefix = prefix.encode("utf-8", "surrogateescape")
         for raw_name, link_type, address in entries:
@@ -280,10 +289,7 @@ class _Walker:
             name = self.shared.setdefault(name, name)  # "data", "timestamps"... by thousands
             child_path = prefix + name
             if link_type == h5l.TYPE_HARD:
-                existing = self.addr_to_path.get(address)
-                if existing is not None:
-                    self._edge(path, existing, _CHILD, name)
-                    self.index.children[path].append(Child(name, _HARD, existing))
+                if self._known(path, name, address):
                     continue
                 if SCANNER is not None:
                     kind = self._scan(gid, raw_name, child_path, address)
@@ -297,27 +303,76 @@ class _Walker:
                         raise SharedObject(child_path)
                     self._register(child_path, oid, address)
                     kind = _GROUP if isinstance(oid, h5g.GroupID) else _DATASET
-                self._edge(path, child_path, _CHILD, name)
-                self.index.children[path].append(Child(name, _HARD, child_path))
-                if kind is _GROUP:
-                    out.append((child_path, raw_prefix + raw_name))
-            elif link_type == h5l.TYPE_SOFT:
-                target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
-                if not target.startswith("/"):
-                    target = prefix + target
-                child = Child(name, LinkKind.SOFT, target)
-                self.index.children[path].append(child)
-                self.soft.append((path, child))
-            elif link_type == h5l.TYPE_EXTERNAL:
-                filename, objpath = gid.links.get_val(raw_name)
-                fname = filename.decode("utf-8", "surrogateescape")
-                opath = objpath.decode("utf-8", "surrogateescape")
-                key = self._external_node(fname, opath)
-                self._edge(path, key, EdgeLabel.LINK, name)
-                self.index.children[path].append(
-                    Child(name, LinkKind.EXTERNAL, key, fname, opath)
-                )
+                self._member(path, name, child_path, kind, raw_prefix + raw_name, out)
+            else:
+                self._link(path, prefix, gid, name, raw_name, link_type)
         return out
+
+    def _group_compiled(self, path: str, gid: Any) -> list[tuple[str, bytes]]:
+        """``_group`` with the links listed and the new members read in one compiled
+        call."""
+        assert GROUP_SCANNER is not None and LOCK is not None
+        limit = _limits.LIMITS.attribute_bytes if self.texts_unbounded else 0
+        with LOCK:
+            entries = GROUP_SCANNER(gid.id, limit, self.shared, MANY_ATTRIBUTES,
+                                    self.addr_to_path)
+        out: list[tuple[str, bytes]] = []
+        prefix = path if path.endswith("/") else path + "/"
+        raw_prefix = prefix.encode("utf-8", "surrogateescape")
+        for name, link_type, address, found in entries:
+            raw_name = name.encode("utf-8", "surrogateescape")
+            if link_type == _LINK_HARD:
+                assert address is not None
+                # known before the call, or a second link in this group to a new object
+                if self._known(path, name, address):
+                    continue
+                if found is None:  # the step skipped an address this walk does not know
+                    raise RuntimeError(f"{prefix + name}: an object the traversal skipped")
+                if found is False:
+                    continue  # committed datatypes are not objects of the data model
+                child_path = prefix + name
+                kind = self._take(gid, raw_name, child_path, address, found)
+                self._member(path, name, child_path, kind, raw_prefix + raw_name, out)
+            else:
+                self._link(path, prefix, gid, name, raw_name, link_type)
+        return out
+
+    def _known(self, path: str, name: str, address: int) -> bool:
+        """Whether the entry ``name`` of ``path`` leads to an object already met (another
+        hard link to it): then it is recorded as an edge to that object's path."""
+        existing = self.addr_to_path.get(address)
+        if existing is None:
+            return False
+        self._edge(path, existing, _CHILD, name)
+        self.index.children[path].append(Child(name, _HARD, existing))
+        return True
+
+    def _member(self, path: str, name: str, child_path: str, kind: NodeKind,
+                raw_path: bytes, subgroups: list[tuple[str, bytes]]) -> None:
+        self._edge(path, child_path, _CHILD, name)
+        self.index.children[path].append(Child(name, _HARD, child_path))
+        if kind is _GROUP:
+            subgroups.append((child_path, raw_path))
+
+    def _link(self, path: str, prefix: str, gid: Any, name: str, raw_name: bytes,
+              link_type: int) -> None:
+        """Record a soft or external link (soft targets are resolved after the walk)."""
+        if link_type == h5l.TYPE_SOFT:
+            target = gid.links.get_val(raw_name).decode("utf-8", "surrogateescape")
+            if not target.startswith("/"):
+                target = prefix + target
+            child = Child(name, LinkKind.SOFT, target)
+            self.index.children[path].append(child)
+            self.soft.append((path, child))
+        elif link_type == h5l.TYPE_EXTERNAL:
+            filename, objpath = gid.links.get_val(raw_name)
+            fname = filename.decode("utf-8", "surrogateescape")
+            opath = objpath.decode("utf-8", "surrogateescape")
+            key = self._external_node(fname, opath)
+            self._edge(path, key, EdgeLabel.LINK, name)
+            self.index.children[path].append(
+                Child(name, LinkKind.EXTERNAL, key, fname, opath)
+            )
 
     def _shared_dtype(self, dtype: np.dtype) -> np.dtype:
         """One object per distinct plain dtype (h5py makes a new one per dataset). Equal

@@ -8,15 +8,18 @@ read-only file refuses), reports its edits there, and finds its parent and its
 ``File`` through it. Groups read as mappings of their children by name.
 """
 
+import copy
 import json
 import sys
 import threading
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic_core import PydanticUndefined
 
 from h5model.errors import H5ModelError, NotFoundError
 from h5model.models import display
@@ -232,6 +235,92 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, _Unset)
+
+
+def _private_defaults(cls: type[BaseModel]) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """(name, maker of its default) of each private attribute of ``cls``: what pydantic's
+    own initialiser computes per instance, decided once per class."""
+    makers: list[tuple[str, Callable[[], Any]]] = []
+    for name, attribute in cls.__private_attributes__.items():
+        factory: Any = attribute.default_factory
+        default: Any = attribute.default
+        if factory is not None:
+            makers.append((name, factory))
+        elif default is not PydanticUndefined:
+            immutable = type(default) in _IMMUTABLE
+            makers.append((name, _constant(default) if immutable else _copied(default)))
+    return tuple(makers)
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _copied(value: Any) -> Callable[[], Any]:
+    return lambda: copy.deepcopy(value)
+
+
+def _init_private(self: BaseModel, context: Any, /) -> None:
+    """Pydantic's initialiser of private attributes, in one call per instance: pydantic
+    wraps a base's initialiser once more at every level of subclassing, and a typed model
+    sits five to ten levels down."""
+    if getattr(self, "__pydantic_private__", None) is None:
+        makers = type(self).__dict__.get("__h5_private__")
+        if makers is None:
+            makers = _private_defaults(type(self))
+            type.__setattr__(type(self), "__h5_private__", makers)
+        object.__setattr__(self, "__pydantic_private__",
+                           {name: make() for name, make in makers})
+
+
+def _one_private_init(cls: type[BaseModel]) -> None:
+    """Give ``cls`` ``_init_private`` in place of pydantic's chain of wrappers around it,
+    unless a class on the way adds a ``model_post_init`` of its own (then the chain stays,
+    and calls it)."""
+    hook = cls.__dict__.get("model_post_init")
+    if hook is not None and getattr(hook, "__wrapped__", None) is _init_private and not any(
+        getattr(field, "default_factory_takes_validated_data", False)
+        for field in cls.__private_attributes__.values()
+    ):
+        cls.model_post_init = _init_private  # type: ignore[method-assign]
+
+
+_BUILDING = threading.local()
+
+
+def _parts_first(cls: type["Node"]) -> None:
+    """Complete the model classes that the fields of ``cls`` hold before ``cls`` itself:
+    pydantic copies the whole schema of a class not yet complete into each class naming
+    it, so a root built first would build the schema of a part once per class on the
+    way down (NWBFile's 94 classes about three times over)."""
+    building: set[type] | None = getattr(_BUILDING, "classes", None)
+    if building is None:
+        building = _BUILDING.classes = set()
+    if cls in building:
+        return  # a cycle: pydantic closes it with a definition
+    building.add(cls)
+    try:
+        for info in cls.__pydantic_fields__.values():
+            for part in _model_classes(info.annotation):
+                if not part.__pydantic_complete__ and part not in building:
+                    module = sys.modules.get(part.__module__)
+                    part.model_rebuild(_types_namespace=vars(module) if module else None)
+    finally:
+        building.discard(cls)
+
+
+def _model_classes(annotation: Any) -> Iterator[type["Node"]]:
+    """The Node classes an annotation names (through unions, containers, Annotated)."""
+    stack = [annotation]
+    while stack:
+        tp = stack.pop()
+        if isinstance(tp, type) and issubclass(tp, Node):
+            yield tp
+        else:
+            stack.extend(typing.get_args(tp))
+
+
 def _parent_path(hdf5_path: str) -> str:
     head = hdf5_path.rstrip("/").rpartition("/")[0]
     return head or "/"
@@ -275,6 +364,7 @@ class Node(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        _one_private_init(cls)
         fields = cls.__pydantic_fields__
         for name, doc in cls.__dict__.get("h5_docs", {}).items():
             info = fields.get(name)
@@ -298,6 +388,8 @@ class Node(BaseModel):
                 module = sys.modules.get(klass.__module__)
                 for name in later:
                     getattr(module, name, None)
+        if not cls.__pydantic_complete__:
+            _parts_first(cls)
         return super().model_rebuild(
             force=force,
             raise_errors=raise_errors,
@@ -432,6 +524,9 @@ class Node(BaseModel):
         """``model_dump(mode="json")`` as JSON text."""
         return json.dumps(display.model_dump(self, json=True, context=context),
                           indent=indent, default=display.json_default)
+
+
+Node.model_post_init = _init_private  # type: ignore[method-assign]
 
 
 class Group(Node):

@@ -31,6 +31,8 @@ from h5py import h5, h5a, h5d, h5g, h5o, h5p, h5r, h5s, h5t
 
 from h5model.hdf5 import stored
 from h5model.hdf5._native import copy_attrs as _native
+from h5model.hdf5._native import copy_members as _members
+from h5model.hdf5._native.library import LOCK
 from h5model.hdf5.filters import check_filters
 from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
@@ -142,8 +144,10 @@ class Copier:
         for path, children in self.index.children.items():
             if self.graph.nodes[path]["kind"] is NodeKind.GROUP:
                 self.where = path
+                source = _open(self._src_root, path)
                 self._group_members(
-                    path, children, _open(self._src_root, path), _open(self.dst_root, path)
+                    path, _in_creation_order(source, children), source,
+                    _open(self.dst_root, path),
                 )
         self._created = None
         for parent, name, target, cset in self._hard_links:
@@ -166,32 +170,123 @@ class Copier:
         self, path: str, children: list[Any], src_group: Any, dst_group: Any
     ) -> None:
         """Create, fill and close each member of one group (groups stay empty until their
-        own turn)."""
-        links = src_group.links
+        own turn), in the source's order: runs of plain members in one compiled call
+        (``_native.copy_members``), the others one by one."""
+        batch: list[tuple[bytes, int, int]] = []
         for child in children:
             child_path = join(path, child.name)
-            self.where = child_path
             name = _bytes(child.name)
-            cset = links.get_info(name).cset
-            if child.kind is LinkKind.HARD and child.target != child_path:
-                self._hard_links.append((path, child.name, child.target, cset))
-            elif child.kind is LinkKind.HARD:
-                if self.graph.nodes[child_path]["kind"] is NodeKind.GROUP:
-                    source = h5g.open(src_group, name)
-                    gcpl = creation_properties(source)
-                    created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
-                    self._made(child_path)
-                    self._attributes(child_path, source, created, _order(gcpl))
-                else:
+            if (_members.COPIER is not None and child.kind is LinkKind.HARD
+                    and child.target == child_path):
+                what = self._what(child_path)
+                if what is not None:
+                    batch.append((name, *what))
+                    continue
+            self._compiled_members(path, batch, src_group, dst_group)
+            self._member(path, child, child_path, name, src_group, dst_group)
+        self._compiled_members(path, batch, src_group, dst_group)
+
+    def _member(self, path: str, child: Any, child_path: str, name: bytes, src_group: Any,
+                dst_group: Any) -> None:
+        """Make one member of a group through h5py."""
+        self.where = child_path
+        links = src_group.links
+        cset = links.get_info(name).cset
+        if child.kind is LinkKind.HARD and child.target != child_path:
+            self._hard_links.append((path, child.name, child.target, cset))
+        elif child.kind is LinkKind.HARD:
+            if self.graph.nodes[child_path]["kind"] is NodeKind.GROUP:
+                source = h5g.open(src_group, name)
+                gcpl = creation_properties(source)
+                created = h5g.create(dst_group, name, lcpl=self._lcpl(cset), gcpl=gcpl)
+                self._made(child_path)
+                self._attributes(child_path, source, created, _order(gcpl))
+            else:
+                source = h5d.open(src_group, name)
+                self._dataset(child_path, source, src_group, dst_group, name, cset)
+        elif child.kind is LinkKind.SOFT:
+            dst_group.links.create_soft(name, links.get_val(name), lcpl=self._lcpl(cset))
+        elif child.kind is LinkKind.EXTERNAL:
+            filename, object_path = links.get_val(name)
+            dst_group.links.create_external(
+                name, self._external_name(filename), object_path, lcpl=self._lcpl(cset)
+            )
+
+    def _what(self, path: str) -> tuple[int, int] | None:
+        """What the compiled step makes of the object at ``path`` (and the rows it keeps),
+        or None where values must be re-pointed or kept packed (h5py makes it)."""
+        data = self.graph.nodes[path]
+        if data["kind"] is NodeKind.GROUP:
+            return _members.GROUP, 0
+        dtype: np.dtype = data["dtype"]
+        shape: tuple[int, ...] | None = data["shape"]
+        if holds_references(dtype):
+            return None
+        if shape:
+            kept = self.plan.kept(path, shape[0])
+            if kept < shape[0]:
+                return None if dtype.hasobject else (_members.CUT, kept)
+        attrs = self.index.attrs.get(path, {})
+        if any(_holds_reference(value) for value in attrs.values()):
+            return _members.WHOLE, -1
+        return _members.WHOLE_WITH_ATTRIBUTES, -1
+
+    def _compiled_members(
+        self, path: str, batch: list[tuple[bytes, int, int]], src_group: Any, dst_group: Any
+    ) -> None:
+        """Make the members in ``batch`` (emptied) through the compiled step; what it
+        declines or leaves undone through h5py."""
+        if not batch:
+            return
+        assert _members.COPIER is not None and LOCK is not None
+        lcpls = (self._lcpl(h5t.CSET_ASCII).id, self._lcpl(h5t.CSET_UTF8).id)
+
+        def refs(name: bytes, order: int, position: int) -> None:
+            source, target = h5o.open(src_group, name), h5o.open(dst_group, name)
+            self._attribute(join(path, _text(name)), source, target, order, position)
+
+        while batch:
+            where = [0]
+            try:
+                with LOCK:
+                    results = _members.COPIER(src_group.id, dst_group.id, batch, lcpls,
+                                              self._whole.id, stored.BLOCK_ELEMENTS, refs, where)
+            except OSError:
+                self.where = join(path, _text(batch[where[0]][0]))
+                raise
+            for (name, what, rows), (status, written) in zip(batch, results, strict=False):
+                child_path = join(path, _text(name))
+                self.where = child_path
+                if status == _members.DECLINED:
+                    cset = src_group.links.get_info(name).cset
                     source = h5d.open(src_group, name)
                     self._dataset(child_path, source, src_group, dst_group, name, cset)
-            elif child.kind is LinkKind.SOFT:
-                dst_group.links.create_soft(name, links.get_val(name), lcpl=self._lcpl(cset))
-            elif child.kind is LinkKind.EXTERNAL:
-                filename, object_path = links.get_val(name)
-                dst_group.links.create_external(
-                    name, self._external_name(filename), object_path, lcpl=self._lcpl(cset)
-                )
+                    continue
+                self._made(child_path)
+                if what == _members.GROUP:
+                    continue
+                data = self.graph.nodes[child_path]
+                shape, dtype = data["shape"], data["dtype"]
+                if what in (_members.WHOLE, _members.WHOLE_WITH_ATTRIBUTES):
+                    if shape:
+                        self._shapes[child_path] = shape
+                    if shape is not None:
+                        self.report(dtype.itemsize * math.prod(shape))
+                    continue
+                self._shapes[child_path] = (rows, *shape[1:])
+                if status == _members.ROWS_LEFT:
+                    self._rows_left(child_path, name, src_group, dst_group, dtype, shape, rows)
+                else:
+                    self.report(written)
+            del batch[:len(results)]
+
+    def _rows_left(self, path: str, name: bytes, src_group: Any, dst_group: Any,
+                   dtype: np.dtype, shape: tuple[int, ...], rows: int) -> None:
+        """Copy the kept rows of a dataset the compiled step made without them."""
+        source, target = h5d.open(src_group, name), h5d.open(dst_group, name)
+        chunk = _chunk(source.get_create_plist())
+        same = chunk is not None and chunk == _chunk(target.get_create_plist())
+        self._copy_data(_Job(path, source, target, dtype, shape, rows, chunk, same))
 
     def _made(self, path: str) -> None:
         if self._created is not None:
@@ -543,6 +638,38 @@ class Copier:
         source.read(value, mtype=memory)
         target = h5a.open(_open(self.dst_root, path, h5o.open), name)
         target.write(self._remap(value, False), mtype=memory)
+
+
+def _in_creation_order(group: Any, children: list[Any]) -> list[Any]:
+    """A group's entries (listed by name) in the order they were made, where the group
+    tracks it: the copy makes them in that order, so its links list alike."""
+    if not group.get_create_plist().get_link_creation_order() & h5p.CRT_ORDER_TRACKED:
+        return children
+    made: dict[bytes, int] = {}
+
+    def note(name: bytes) -> None:  # returning a value would end the iteration
+        made.setdefault(name, len(made))
+
+    group.links.iterate(note, idx_type=h5.INDEX_CRT_ORDER)
+    return sorted(children, key=lambda child: made.get(_bytes(child.name), len(made)))
+
+
+def _holds_reference(value: Any) -> bool:
+    """Whether an attribute's value (as the graph read it) holds a reference."""
+    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+        return True
+    if not isinstance(value, np.ndarray):
+        return False
+    return holds_references(value.dtype) or (value.dtype == object and any(
+        isinstance(item, (h5py.Reference, h5py.RegionReference)) for item in value.flat))
+
+
+def _text(name: bytes) -> str:
+    return name.decode("utf-8", "surrogateescape")
+
+
+def _chunk(plist: Any) -> tuple[int, ...] | None:
+    return tuple(plist.get_chunk()) if plist.get_layout() == h5d.CHUNKED else None
 
 
 def _open(root: Any, path: str, how: Callable[[Any, bytes], Any] = h5g.open) -> Any:

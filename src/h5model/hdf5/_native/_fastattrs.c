@@ -501,26 +501,20 @@ static PyObject *dataset_signature(hid_t dataset) {
     return out;
 }
 
-static PyObject *scan_object(PyObject *self, PyObject *args) {
-    long long loc, limit = 0, most = -1;
-    const char *name;
-    PyObject *argument = Py_None, *shared;
-    if (!PyArg_ParseTuple(args, "Ly|LOL", &loc, &name, &limit, &argument, &most)) {
-        return NULL;
-    }
-    if (!ready || !walk_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "call init() and init_walk() first");
-        return NULL;
-    }
-    if (shared_texts(argument, &shared) < 0) {
-        return NULL;
-    }
-    hid_t object = p_object_open((hid_t)loc, name, 0);
+static PyObject *read_dataset_scalar(hid_t dataset, long long limit);
+
+/* What scan_object returns for the object `name` of `loc`, plus, when `scalars` is set, a
+   scalar dataset's value as (value,) (None where h5py must read it); Py_None for a
+   committed datatype; NULL with an exception set. */
+static PyObject *scan_one(hid_t loc, const char *name, long long limit, PyObject *shared,
+                          long long most, int scalars) {
+    hid_t object = p_object_open(loc, name, 0);
     if (object < 0) {
         OS_ERROR_FORMAT("HDF5 could not open %s", name);
         return NULL;
     }
     PyObject *kind = NULL, *shape = NULL, *signature = NULL, *values = NULL, *rest = NULL;
+    PyObject *scalar = NULL;
     int type = p_identifier_type(object);
     if (type == c_group) {
         kind = PyUnicode_FromString("group");
@@ -558,16 +552,245 @@ static PyObject *scan_object(PyObject *self, PyObject *args) {
             Py_CLEAR(values);
         }
     }
+    if (scalars && values != NULL) {
+        scalar = (shape != NULL && PyTuple_Check(shape) && PyTuple_GET_SIZE(shape) == 0)
+                     ? read_dataset_scalar(object, limit)
+                     : Py_NewRef(Py_None);
+    }
     p_object_close(object);
-    if (kind == NULL || shape == NULL || signature == NULL || values == NULL || rest == NULL) {
+    if (kind == NULL || shape == NULL || signature == NULL || values == NULL || rest == NULL ||
+        (scalars && scalar == NULL)) {
         Py_XDECREF(kind);
         Py_XDECREF(shape);
         Py_XDECREF(signature);
         Py_XDECREF(values);
         Py_XDECREF(rest);
+        Py_XDECREF(scalar);
         return NULL;
     }
+    if (scalars) {
+        return Py_BuildValue("(NNNNNlN)", kind, shape, signature, values, rest, links, scalar);
+    }
     return Py_BuildValue("(NNNNNl)", kind, shape, signature, values, rest, links);
+}
+
+static PyObject *scan_object(PyObject *self, PyObject *args) {
+    long long loc, limit = 0, most = -1;
+    const char *name;
+    PyObject *argument = Py_None, *shared;
+    if (!PyArg_ParseTuple(args, "Ly|LOL", &loc, &name, &limit, &argument, &most)) {
+        return NULL;
+    }
+    if (!ready || !walk_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init() and init_walk() first");
+        return NULL;
+    }
+    if (shared_texts(argument, &shared) < 0) {
+        return NULL;
+    }
+    return scan_one((hid_t)loc, name, limit, shared, most, 0);
+}
+
+/*
+ * Every entry of one group in one call (the traversal's step per group): h5py would call
+ * back into Python once per link, and open an identifier object per member.
+ */
+typedef struct {
+    unsigned char data[16];
+} token_t;
+
+/* H5L_info2_t (HDF5 >= 1.12): the link's type, its creation order (valid flag, value), the
+   name's character set, then the target's token (hard links) or the value's size. */
+typedef struct {
+    int type;
+    unsigned char corder_valid;
+    int64_t corder;
+    int cset;
+    union {
+        token_t token;
+        size_t val_size;
+    } u;
+} link_info;
+
+typedef int (*link_visitor)(hid_t, const char *, const link_info *, void *);
+static herr_t (*p_link_iterate)(hid_t, int, int, hsize_t *, link_visitor, void *);
+static herr_t (*p_token_to_addr)(hid_t, token_t, uint64_t *);
+static herr_t (*p_dataset_read)(hid_t, hid_t, hid_t, hid_t, hid_t, void *);
+static long c_link_hard;
+static int group_ready = 0;
+
+typedef struct {
+    char *name;
+    int type;
+    token_t token;
+} link_entry;
+
+typedef struct {
+    link_entry *entries;
+    Py_ssize_t count, room;
+} link_list;
+
+static int collect_link(hid_t group, const char *name, const link_info *info, void *data) {
+    link_list *list = (link_list *)data;
+    if (list->count == list->room) {
+        Py_ssize_t room = list->room ? list->room * 2 : 16;
+        link_entry *grown = PyMem_Realloc(list->entries, (size_t)room * sizeof(link_entry));
+        if (grown == NULL) {
+            return -1;
+        }
+        list->entries = grown;
+        list->room = room;
+    }
+    size_t length = strlen(name);
+    char *copy = PyMem_Malloc(length + 1);
+    if (copy == NULL) {
+        return -1;
+    }
+    memcpy(copy, name, length + 1);
+    link_entry *entry = &list->entries[list->count++];
+    entry->name = copy;
+    entry->type = info->type;
+    entry->token = info->u.token;
+    return 0;
+}
+
+static void free_links(link_list *list) {
+    for (Py_ssize_t i = 0; i < list->count; i++) {
+        PyMem_Free(list->entries[i].name);
+    }
+    PyMem_Free(list->entries);
+}
+
+static PyObject *init_group_walk(PyObject *self, PyObject *args) {
+    PyObject *functions, *constants;
+    long long number;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &functions, &PyDict_Type, &constants)) {
+        return NULL;
+    }
+    group_ready = 0;
+    BIND(p_link_iterate, "H5Literate2");
+    BIND(p_token_to_addr, "H5VLnative_token_to_addr");
+    BIND(p_dataset_read, "H5Dread");
+    VALUE(constants, c_link_hard, "LINK_HARD");
+    group_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* A plain scalar dataset's value as (value,): variable-length text (when no limit applies),
+   integers and floats of the sizes numpy has; None for the rest (h5py reads those). */
+static PyObject *read_dataset_scalar(hid_t dataset, long long limit) {
+    hid_t type = p_dataset_type(dataset);
+    if (type < 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *value = NULL;
+    int kind = p_get_class(type);
+    size_t size = p_get_size(type);
+    if (kind == c_string && limit <= 0 && p_is_variable_str(type) > 0) {
+        char *text = NULL;
+        if (p_dataset_read(dataset, t_text, 0, 0, 0, &text) >= 0) {
+            value = text ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "surrogateescape")
+                         : PyUnicode_FromString("");
+            if (text) {
+                p_free(text);
+            }
+        }
+    } else if (kind == c_float && (size == 2 || size == 4 || size == 8)) {
+        double number;
+        if (p_dataset_read(dataset, t_double, 0, 0, 0, &number) >= 0) {
+            value = PyFloat_FromDouble(number);
+        }
+    } else if (kind == c_integer && (size == 1 || size == 2 || size == 4 || size == 8)) {
+        if (p_get_sign(type) != c_unsigned) {
+            int64_t number;
+            if (p_dataset_read(dataset, t_int64, 0, 0, 0, &number) >= 0) {
+                value = PyLong_FromLongLong((long long)number);
+            }
+        } else {
+            uint64_t number;
+            if (p_dataset_read(dataset, t_uint64, 0, 0, 0, &number) >= 0) {
+                value = PyLong_FromUnsignedLongLong((unsigned long long)number);
+            }
+        }
+    }
+    p_close_type(type);
+    if (value == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE; /* the read failed: h5py reads it again and reports the error */
+    }
+    PyObject *out = PyTuple_Pack(1, value);
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *scan_group(PyObject *self, PyObject *args) {
+    long long loc, limit = 0, most = -1;
+    PyObject *argument, *shared, *known;
+    if (!PyArg_ParseTuple(args, "LLOLO!", &loc, &limit, &argument, &most, &PyDict_Type,
+                          &known)) {
+        return NULL;
+    }
+    if (!ready || !walk_ready || !group_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init(), init_walk() and init_group_walk() first");
+        return NULL;
+    }
+    if (shared_texts(argument, &shared) < 0) {
+        return NULL;
+    }
+    link_list links = {NULL, 0, 0};
+    hsize_t start = 0;
+    if (p_link_iterate((hid_t)loc, (int)c_index_name, (int)c_iter_inc, &start, collect_link,
+                       &links) < 0) {
+        free_links(&links);
+        if (!PyErr_Occurred()) {
+            OS_ERROR("HDF5 could not list the group's entries");
+        }
+        return NULL;
+    }
+    PyObject *out = PyList_New(links.count);
+    for (Py_ssize_t i = 0; out != NULL && i < links.count; i++) {
+        link_entry *entry = &links.entries[i];
+        PyObject *name = share(shared, PyUnicode_DecodeUTF8(entry->name,
+                                                            (Py_ssize_t)strlen(entry->name),
+                                                            "surrogateescape"));
+        PyObject *address = NULL, *found = NULL;
+        if (name != NULL && entry->type == c_link_hard) {
+            uint64_t where = 0;
+            if (p_token_to_addr((hid_t)loc, entry->token, &where) < 0) {
+                OS_ERROR_FORMAT("HDF5 could not locate %s", entry->name);
+            } else if ((address = PyLong_FromUnsignedLongLong((unsigned long long)where))) {
+                int seen = PyDict_Contains(known, address);
+                if (seen > 0) {
+                    found = Py_NewRef(Py_None);
+                } else if (seen == 0) {
+                    found = scan_one((hid_t)loc, entry->name, limit, shared, most, 1);
+                    if (found == Py_None) { /* a committed datatype */
+                        Py_SETREF(found, Py_NewRef(Py_False));
+                    }
+                }
+            }
+        } else if (name != NULL) {
+            address = Py_NewRef(Py_None);
+            found = Py_NewRef(Py_None);
+        }
+        PyObject *item = (name && address && found)
+                             ? Py_BuildValue("(NiNN)", name, entry->type, address, found)
+                             : NULL;
+        if (item == NULL) {
+            if (!(name && address && found)) {
+                Py_XDECREF(name);
+                Py_XDECREF(address);
+                Py_XDECREF(found);
+            }
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    free_links(&links);
+    return out;
 }
 
 /*
@@ -751,6 +974,419 @@ static PyObject *copy_attributes(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/*
+ * Members of one group created in the copy (truncation's step per group): each group or
+ * dataset of plain values opened, created alike in the copy, its attributes copied and,
+ * for a dataset, its kept rows copied as stored, then closed, without an identifier object
+ * per HDF5 call. What needs more (references, variable-length values, storage outside the
+ * file, filters not available, whole chunks to copy as stored, large datasets) is left to
+ * the caller, either after the dataset is made or before anything is made.
+ */
+static hid_t (*p_group_open)(hid_t, const char *, hid_t);
+static hid_t (*p_group_create)(hid_t, const char *, hid_t, hid_t, hid_t);
+static herr_t (*p_group_close)(hid_t);
+static hid_t (*p_group_plist)(hid_t);
+static hid_t (*p_dataset_open)(hid_t, const char *, hid_t);
+static hid_t (*p_dataset_create)(hid_t, const char *, hid_t, hid_t, hid_t, hid_t, hid_t);
+static herr_t (*p_dataset_close)(hid_t);
+static hid_t (*p_dataset_plist)(hid_t);
+static herr_t (*p_dataset_write)(hid_t, hid_t, hid_t, hid_t, hid_t, const void *);
+static int (*p_layout)(hid_t);
+static int (*p_get_chunk)(hid_t, int, hsize_t *);
+static herr_t (*p_set_chunk)(hid_t, int, const hsize_t *);
+static int (*p_external_count)(hid_t);
+static int (*p_nfilters)(hid_t);
+static int (*p_get_filter)(hid_t, unsigned, unsigned *, size_t *, unsigned *, size_t, char *,
+                           unsigned *);
+static int (*p_filter_avail)(int);
+static herr_t (*p_attr_order)(hid_t, unsigned *);
+static herr_t (*p_track_times)(hid_t, int);
+static herr_t (*p_object_copy)(hid_t, const char *, hid_t, const char *, hid_t, hid_t);
+static hid_t (*p_space_create)(int, const hsize_t *, const hsize_t *);
+static herr_t (*p_select_hyperslab)(hid_t, int, const hsize_t *, const hsize_t *,
+                                    const hsize_t *, const hsize_t *);
+static hid_t (*p_type_copy)(hid_t);
+static herr_t (*p_link_info)(hid_t, const char *, link_info *, hid_t);
+static long c_chunked, c_virtual, c_select_set, c_info_time, c_order_tracked, c_index_order,
+    c_simple_class, c_attr_native;
+static unsigned long long c_unlimited;
+static int members_ready = 0;
+
+#define COPY_DONE 0
+#define COPY_DATA_LEFT 1
+#define COPY_DECLINED 2
+
+/* H5O_info2_t's times follow the hard-link count (see object_info). */
+typedef struct {
+    long long atime, mtime, ctime, btime;
+} object_times;
+
+static PyObject *init_members(PyObject *self, PyObject *args) {
+    PyObject *functions, *constants;
+    long long number;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &functions, &PyDict_Type, &constants)) {
+        return NULL;
+    }
+    members_ready = 0;
+    BIND(p_group_open, "H5Gopen2");
+    BIND(p_group_create, "H5Gcreate2");
+    BIND(p_group_close, "H5Gclose");
+    BIND(p_group_plist, "H5Gget_create_plist");
+    BIND(p_dataset_open, "H5Dopen2");
+    BIND(p_dataset_create, "H5Dcreate2");
+    BIND(p_dataset_close, "H5Dclose");
+    BIND(p_dataset_plist, "H5Dget_create_plist");
+    BIND(p_dataset_write, "H5Dwrite");
+    BIND(p_layout, "H5Pget_layout");
+    BIND(p_get_chunk, "H5Pget_chunk");
+    BIND(p_set_chunk, "H5Pset_chunk");
+    BIND(p_external_count, "H5Pget_external_count");
+    BIND(p_nfilters, "H5Pget_nfilters");
+    BIND(p_get_filter, "H5Pget_filter2");
+    BIND(p_filter_avail, "H5Zfilter_avail");
+    BIND(p_attr_order, "H5Pget_attr_creation_order");
+    BIND(p_track_times, "H5Pset_obj_track_times");
+    BIND(p_object_copy, "H5Ocopy");
+    BIND(p_space_create, "H5Screate_simple");
+    BIND(p_select_hyperslab, "H5Sselect_hyperslab");
+    BIND(p_type_copy, "H5Tcopy");
+    BIND(p_link_info, "H5Lget_info2");
+    VALUE(constants, c_chunked, "CHUNKED");
+    VALUE(constants, c_virtual, "VIRTUAL");
+    VALUE(constants, c_select_set, "SELECT_SET");
+    VALUE(constants, c_info_time, "INFO_TIME");
+    VALUE(constants, c_order_tracked, "CRT_ORDER_TRACKED");
+    VALUE(constants, c_index_order, "INDEX_CRT_ORDER");
+    VALUE(constants, c_simple_class, "SIMPLE");
+    VALUE(constants, c_attr_native, "ITER_NATIVE");
+    VALUE(constants, number, "UNLIMITED");
+    c_unlimited = (unsigned long long)number;
+    members_ready = 1;
+    Py_RETURN_NONE;
+}
+
+typedef struct {
+    PyObject *refs;  /* refs(name, index type, position): an attribute holding references */
+    PyObject *name;  /* the member's name (bytes), for refs */
+    hid_t lcpl[2];   /* link creation properties by character set (ASCII, UTF-8) */
+    hid_t whole;     /* object copy properties of datasets kept whole */
+    long long block; /* most elements copied here by value */
+} member_job;
+
+/* Copy every attribute of `source` to `target` in the source's order; one holding
+   references goes to job->refs in its turn. 0, or -1 with an exception set. */
+static int copy_all_attributes(hid_t source, hid_t target, hid_t plist, member_job *job) {
+    unsigned tracked = 0;
+    if (p_attr_order(plist, &tracked) < 0) {
+        OS_ERROR("HDF5 could not read the attribute order");
+        return -1;
+    }
+    int order = (tracked & (unsigned)c_order_tracked) ? (int)c_index_order : (int)c_index_name;
+    int walk = order == (int)c_index_order ? (int)c_iter_inc : (int)c_attr_native;
+    int count = p_num_attrs(source);
+    if (count < 0) {
+        OS_ERROR("HDF5 could not count the attributes");
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        int copied = copy_one(source, target, order, walk, (hsize_t)i);
+        if (copied < 0) {
+            return -1;
+        }
+        if (copied == 0) {
+            PyObject *done = PyObject_CallFunction(job->refs, "Oii", job->name, order, i);
+            if (done == NULL) {
+                return -1;
+            }
+            Py_DECREF(done);
+        }
+    }
+    return 0;
+}
+
+/* Keep whether the source records its times (HDF5 reports tracking on, stored or not). */
+static int same_times(hid_t object, hid_t plist) {
+    struct {
+        object_info head;
+    } info;
+    if (p_object_info(object, &info.head, (unsigned)c_info_time) < 0) {
+        OS_ERROR("HDF5 could not read the object's times");
+        return -1;
+    }
+    object_times *times = (object_times *)info.head.rest;
+    if (p_track_times(plist, (times->ctime || times->mtime) ? 1 : 0) < 0) {
+        OS_ERROR("HDF5 could not set time tracking");
+        return -1;
+    }
+    return 0;
+}
+
+static int copy_group(hid_t src, hid_t dst, const char *name, hid_t lcpl, member_job *job) {
+    hid_t source = -1, plist = -1, created = -1;
+    int result = -1;
+    if ((source = p_group_open(src, name, 0)) < 0) {
+        OS_ERROR_FORMAT("HDF5 could not open the group %s", name);
+    } else if ((plist = p_group_plist(source)) < 0) {
+        OS_ERROR("HDF5 could not read the group's properties");
+    } else if (same_times(source, plist) == 0) {
+        if ((created = p_group_create(dst, name, lcpl, plist, 0)) < 0) {
+            OS_ERROR_FORMAT("HDF5 could not create the group %s", name);
+        } else {
+            result = copy_all_attributes(source, created, plist, job);
+        }
+    }
+    if (created >= 0) {
+        p_group_close(created);
+    }
+    if (plist >= 0) {
+        p_close_plist(plist);
+    }
+    if (source >= 0) {
+        p_group_close(source);
+    }
+    return result;
+}
+
+/* Whether every filter of `plist` can run here. */
+static int filters_available(hid_t plist) {
+    int count = p_nfilters(plist);
+    if (count < 0) {
+        return 0;
+    }
+    for (int i = 0; i < count; i++) {
+        unsigned flags = 0, config = 0;
+        size_t values = 0;
+        int code = p_get_filter(plist, (unsigned)i, &flags, &values, NULL, 0, NULL, &config);
+        if (code < 0 || p_filter_avail(code) <= 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One dataset: COPY_DONE, COPY_DATA_LEFT (made, its rows left to the caller),
+   COPY_DECLINED (nothing made), or -1 with an exception set. `rows`: rows kept along the
+   first axis (< 0: kept whole); `attributes_too`: kept whole and no attribute holds a
+   reference, so HDF5 copies its attributes with it. `*written`: bytes of values copied. */
+static int copy_dataset(hid_t src, hid_t dst, const char *name, long long rows,
+                        int attributes_too, hid_t lcpl, member_job *job, long long *written) {
+    hid_t source = -1, plist = -1, space = -1, type = -1, new_space = -1, created = -1;
+    hid_t memory = -1, selection = -1;
+    void *buffer = NULL;
+    int result = -1;
+    if ((source = p_dataset_open(src, name, 0)) < 0) {
+        OS_ERROR_FORMAT("HDF5 could not open the dataset %s", name);
+        goto done;
+    }
+    if ((plist = p_dataset_plist(source)) < 0) {
+        OS_ERROR("HDF5 could not read the dataset's properties");
+        goto done;
+    }
+    int layout = p_layout(plist);
+    if (layout < 0 || layout == c_virtual || p_external_count(plist) != 0 ||
+        !filters_available(plist)) {
+        result = COPY_DECLINED;
+        goto done;
+    }
+    if (rows < 0 && attributes_too) { /* kept whole, nothing to re-point: HDF5 copies all */
+        if (p_object_copy(src, name, dst, name, 0, lcpl) < 0) {
+            OS_ERROR_FORMAT("HDF5 could not copy the dataset %s", name);
+            goto done;
+        }
+        result = COPY_DONE;
+        goto done;
+    }
+    if (rows < 0) { /* kept whole: HDF5 copies it, attributes apart (copied in order below) */
+        if (p_object_copy(src, name, dst, name, job->whole, lcpl) < 0) {
+            OS_ERROR_FORMAT("HDF5 could not copy the dataset %s", name);
+            goto done;
+        }
+        if ((created = p_dataset_open(dst, name, 0)) < 0) {
+            OS_ERROR_FORMAT("HDF5 could not open the copied dataset %s", name);
+            goto done;
+        }
+        result = copy_all_attributes(source, created, plist, job) < 0 ? -1 : COPY_DONE;
+        goto done;
+    }
+    if ((space = p_dataset_space(source)) < 0) {
+        OS_ERROR("HDF5 could not read the dataspace");
+        goto done;
+    }
+    int rank = p_space_ndims(space);
+    hsize_t dims[MAX_RANK], maxdims[MAX_RANK], chunk[MAX_RANK];
+    if (p_extent_type(space) != c_simple_class || rank < 1 || rank > MAX_RANK ||
+        p_space_dims(space, dims, maxdims) < 0) {
+        result = COPY_DECLINED; /* the caller cuts only datasets with a first axis */
+        goto done;
+    }
+    int chunked = layout == c_chunked;
+    if (chunked && p_get_chunk(plist, rank, chunk) != rank) {
+        OS_ERROR("HDF5 could not read the chunk shape");
+        goto done;
+    }
+    hsize_t kept = (hsize_t)rows < dims[0] ? (hsize_t)rows : dims[0];
+    int same_chunks = chunked;
+    if (kept < dims[0]) {
+        if (maxdims[0] != (hsize_t)c_unlimited && !(chunked && kept == 0)) {
+            maxdims[0] = kept;
+        }
+        if (chunked && kept > 0 && kept < chunk[0]) {
+            hsize_t smaller[MAX_RANK];
+            memcpy(smaller, chunk, sizeof(hsize_t) * (size_t)rank);
+            smaller[0] = kept;
+            if (p_set_chunk(plist, rank, smaller) < 0) {
+                OS_ERROR("HDF5 could not set the chunk shape");
+                goto done;
+            }
+            same_chunks = 0;
+        }
+        dims[0] = kept;
+    }
+    if (same_times(source, plist) < 0) {
+        goto done;
+    }
+    if ((new_space = p_space_create(rank, dims, maxdims)) < 0 ||
+        (type = p_dataset_type(source)) < 0) {
+        OS_ERROR("HDF5 could not describe the copy");
+        goto done;
+    }
+    hid_t stored_type = p_type_copy(type); /* a transient copy, as h5py's get_type().copy() */
+    if (stored_type < 0) {
+        OS_ERROR("HDF5 could not copy the datatype");
+        goto done;
+    }
+    p_close_type(type);
+    type = stored_type;
+    if ((created = p_dataset_create(dst, name, type, new_space, lcpl, plist, 0)) < 0) {
+        OS_ERROR_FORMAT("HDF5 could not create the dataset %s", name);
+        goto done;
+    }
+    if (copy_all_attributes(source, created, plist, job) < 0) {
+        goto done;
+    }
+    long long elements = 1;
+    for (int i = 0; i < rank; i++) {
+        elements *= (long long)dims[i];
+    }
+    if (elements == 0) {
+        result = COPY_DONE; /* no rows kept, or an axis of length 0: nothing to copy */
+        goto done;
+    }
+    if ((same_chunks && kept >= chunk[0]) || elements > job->block) {
+        result = COPY_DATA_LEFT; /* whole chunks to copy as stored, or too large for here */
+        goto done;
+    }
+    size_t size = p_get_size(type) * (size_t)elements;
+    buffer = PyMem_Malloc(size ? size : 1);
+    if (buffer == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    hsize_t start[MAX_RANK] = {0};
+    if ((memory = p_space_create(rank, dims, NULL)) < 0 || (selection = p_dataset_space(source)) < 0 ||
+        p_select_hyperslab(selection, (int)c_select_set, start, NULL, dims, NULL) < 0) {
+        OS_ERROR("HDF5 could not select the rows kept");
+        goto done;
+    }
+    if (p_dataset_read(source, type, memory, selection, 0, buffer) < 0) {
+        OS_ERROR_FORMAT("HDF5 could not read %s", name);
+        goto done;
+    }
+    if (p_dataset_write(created, type, memory, 0, 0, buffer) < 0) {
+        OS_ERROR_FORMAT("HDF5 could not write %s", name);
+        goto done;
+    }
+    *written = (long long)size;
+    result = COPY_DONE;
+done:
+    PyMem_Free(buffer);
+    if (selection >= 0) {
+        p_close_space(selection);
+    }
+    if (memory >= 0) {
+        p_close_space(memory);
+    }
+    if (created >= 0) {
+        p_dataset_close(created);
+    }
+    if (type >= 0) {
+        p_close_type(type);
+    }
+    if (new_space >= 0) {
+        p_close_space(new_space);
+    }
+    if (space >= 0) {
+        p_close_space(space);
+    }
+    if (plist >= 0) {
+        p_close_plist(plist);
+    }
+    if (source >= 0) {
+        p_dataset_close(source);
+    }
+    return result;
+}
+
+static PyObject *copy_members(PyObject *self, PyObject *args) {
+    long long src, dst, ascii, utf8, whole, block;
+    PyObject *members, *refs, *progress;
+    if (!PyArg_ParseTuple(args, "LLO!(LL)LLOO!", &src, &dst, &PyList_Type, &members, &ascii,
+                          &utf8, &whole, &block, &refs, &PyList_Type, &progress)) {
+        return NULL;
+    }
+    if (!copy_ready || !walk_ready || !members_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "call init_copy(), init_walk() and init_members() first");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(progress) < 1) {
+        PyErr_SetString(PyExc_ValueError, "progress must hold one item");
+        return NULL;
+    }
+    member_job job = {refs, NULL, {(hid_t)ascii, (hid_t)utf8}, (hid_t)whole, block};
+    Py_ssize_t count = PyList_GET_SIZE(members);
+    PyObject *out = PyList_New(count);
+    for (Py_ssize_t i = 0; out != NULL && i < count; i++) {
+        PyObject *position = PyLong_FromSsize_t(i);
+        if (position == NULL || PyList_SetItem(progress, 0, position) < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyObject *name;
+        int action;
+        long long rows;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(members, i), "O!iL", &PyBytes_Type, &name, &action,
+                              &rows)) {
+            Py_CLEAR(out);
+            break;
+        }
+        const char *text = PyBytes_AS_STRING(name);
+        link_info info;
+        if (p_link_info((hid_t)src, text, &info, 0) < 0) {
+            OS_ERROR_FORMAT("HDF5 could not read the link %s", text);
+            Py_CLEAR(out);
+            break;
+        }
+        hid_t lcpl = job.lcpl[info.cset == 1 ? 1 : 0];
+        job.name = name;
+        long long written = 0;
+        int status = action == 0 ? copy_group((hid_t)src, (hid_t)dst, text, lcpl, &job)
+                                 : copy_dataset((hid_t)src, (hid_t)dst, text, rows, action == 3,
+                                                lcpl, &job, &written);
+        PyObject *item = status < 0 ? NULL : Py_BuildValue("(iL)", status, written);
+        if (item == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, item);
+        if (status == COPY_DECLINED) { /* the caller makes it, then asks for the rest */
+            PyObject *done = PyList_GetSlice(out, 0, i + 1);
+            Py_SETREF(out, done);
+            break;
+        }
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(function addresses, memory types, HDF5 constants, numpy types by (class, size, signed))."},
@@ -765,6 +1401,21 @@ static PyMethodDef methods[] = {
      "shape, datatype signature or None, attribute values, names left to h5py, hard links "
      "to it) of the object; values and names are None when it has more than most "
      "attributes."},
+    {"init_group_walk", init_group_walk, METH_VARARGS,
+     "init_group_walk(function addresses, HDF5 constants): bind what scan_group calls."},
+    {"scan_group", scan_group, METH_VARARGS,
+     "(group, limit, shared, most, known addresses) -> [(name, link type, address or None, "
+     "found)] for each entry in increasing name order: found is None for a link other than a hard "
+     "one or an address in known, False for a committed datatype, else scan_object's "
+     "tuple plus a scalar dataset's value as (value,) (None where h5py must read it)."},
+    {"init_members", init_members, METH_VARARGS,
+     "init_members(function addresses, HDF5 constants): bind what copy_members calls."},
+    {"copy_members", copy_members, METH_VARARGS,
+     "(source group, copy's group, [(name, 0 group | 1 dataset kept whole | 2 dataset cut | "
+     "3 dataset kept whole with its attributes, rows kept)], (ASCII, UTF-8 link creation properties), whole-copy properties, most "
+     "elements, refs(name, index type, position), [position]) -> [(0 done | 1 made, rows "
+     "left | 2 declined, bytes copied)], up to the first member declined (nothing made of "
+     "it); progress[0] is the member being copied."},
     {"init_copy", init_copy, METH_VARARGS,
      "init_copy(function addresses, HDF5 constants): bind what copy_attributes calls."},
     {"copy_attributes", copy_attributes, METH_VARARGS,

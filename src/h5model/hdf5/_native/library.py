@@ -48,6 +48,12 @@ DEFAULT = 0
 NATIVE_PATHS = ("c", "ctypes", "h5py")
 """The values ``H5MODEL_NATIVE`` accepts, fastest first."""
 
+class Token(ctypes.Structure):
+    """``H5O_token_t``: an object's identity in its file, 16 bytes passed by value."""
+
+    _fields_ = [("data", ctypes.c_ubyte * 16)]
+
+
 # -- the functions, with their C signatures -----------------------------------------------------
 SIGNATURES: dict[str, tuple[Any, ...]] = {
     # name: (result, *arguments)
@@ -90,6 +96,33 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     "H5Tget_cset": (c_int, HID),
     "H5Aget_num_attrs": (c_int, HID),
     "H5Oget_info3": (c_int, HID, c_void_p, ctypes.c_uint),
+    "H5Literate2": (c_int, HID, c_int, c_int, c_void_p, c_void_p, c_void_p),
+    "H5VLnative_token_to_addr": (c_int, HID, Token, ctypes.POINTER(c_uint64)),
+    "H5Dread": (c_int, HID, HID, HID, HID, HID, c_void_p),
+    "H5Dwrite": (c_int, HID, HID, HID, HID, HID, c_void_p),
+    "H5Gopen2": (HID, HID, c_char_p, HID),
+    "H5Gcreate2": (HID, HID, c_char_p, HID, HID, HID),
+    "H5Gclose": (c_int, HID),
+    "H5Gget_create_plist": (HID, HID),
+    "H5Dopen2": (HID, HID, c_char_p, HID),
+    "H5Dcreate2": (HID, HID, c_char_p, HID, HID, HID, HID, HID),
+    "H5Dclose": (c_int, HID),
+    "H5Dget_create_plist": (HID, HID),
+    "H5Pget_layout": (c_int, HID),
+    "H5Pget_chunk": (c_int, HID, c_int, c_void_p),
+    "H5Pset_chunk": (c_int, HID, c_int, c_void_p),
+    "H5Pget_external_count": (c_int, HID),
+    "H5Pget_nfilters": (c_int, HID),
+    "H5Pget_filter2": (c_int, HID, ctypes.c_uint, c_void_p, c_void_p, c_void_p, c_size_t,
+                       c_void_p, c_void_p),
+    "H5Zfilter_avail": (c_int, c_int),
+    "H5Pget_attr_creation_order": (c_int, HID, c_void_p),
+    "H5Pset_obj_track_times": (c_int, HID, ctypes.c_bool),
+    "H5Ocopy": (c_int, HID, c_char_p, HID, c_char_p, HID, HID),
+    "H5Screate_simple": (HID, c_int, c_void_p, c_void_p),
+    "H5Sselect_hyperslab": (c_int, HID, c_int, c_void_p, c_void_p, c_void_p, c_void_p),
+    "H5Tcopy": (HID, HID),
+    "H5Lget_info2": (c_int, HID, c_char_p, c_void_p, HID),
 }
 
 READER_FUNCTIONS = (
@@ -145,6 +178,20 @@ WALK_FUNCTIONS = (
     "H5Oget_info3",
 )
 """What the compiled traversal step (``scan_object``) calls besides the attribute reader."""
+
+GROUP_WALK_FUNCTIONS = ("H5Literate2", "H5VLnative_token_to_addr", "H5Dread")
+"""What the compiled group step (``scan_group``) calls besides ``WALK_FUNCTIONS``."""
+
+MEMBER_COPY_FUNCTIONS = (
+    "H5Gopen2", "H5Gcreate2", "H5Gclose", "H5Gget_create_plist",
+    "H5Dopen2", "H5Dcreate2", "H5Dclose", "H5Dget_create_plist", "H5Dwrite",
+    "H5Pget_layout", "H5Pget_chunk", "H5Pset_chunk", "H5Pget_external_count",
+    "H5Pget_nfilters", "H5Pget_filter2", "H5Zfilter_avail", "H5Pget_attr_creation_order",
+    "H5Pset_obj_track_times", "H5Ocopy", "H5Screate_simple", "H5Sselect_hyperslab",
+    "H5Tcopy", "H5Lget_info2",
+)
+"""What truncation's compiled step per group (``copy_members``) calls besides the walk's,
+the group walk's and the attribute copier's functions."""
 
 
 def h5py_lock() -> AbstractContextManager[Any] | None:

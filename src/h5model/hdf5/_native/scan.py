@@ -7,7 +7,9 @@ what the graph keeps and its scalar attributes (as the compiled attribute reader
 and closes it. Datatypes other than numbers and text come back as ``None``: h5py makes
 those dtypes. It runs only where the attribute reader is the compiled one
 (``H5MODEL_NATIVE`` unset or ``c``); elsewhere ``SCANNER`` is None and the traversal uses
-h5py throughout.
+h5py throughout. ``_fastattrs.scan_group`` does the same for every entry of a group in one
+call, listing the links itself (h5py calls back into Python once per link) and reading
+plain scalar datasets' values on the way.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5i, h5s, h5t
+from h5py import h5i, h5l, h5s, h5t
 
 from h5model.hdf5._native import library as _library
-from h5model.hdf5._native.library import FLOAT, INTEGER, STRING, WALK_FUNCTIONS
+from h5model.hdf5._native.library import (
+    FLOAT,
+    GROUP_WALK_FUNCTIONS,
+    INTEGER,
+    STRING,
+    WALK_FUNCTIONS,
+)
 from h5model.hdf5._native.read_attrs import ACTIVE
 
 Scanner = Callable[..., Any]
@@ -74,3 +82,30 @@ def _compiled() -> Scanner | None:
 
 SCANNER: Scanner | None = _compiled()
 """The compiled traversal step, or None where it cannot run."""
+
+GroupScanner = Callable[..., list[tuple[str, int, int | None, Any]]]
+"""(group identifier, text limit, shared texts, most attributes, known addresses) -> one
+(name, link type, address, found) per entry, in increasing name order as h5py lists them;
+found is None for soft and external links and for hard links to a known address, False
+for a committed datatype, else ``Scanner``'s tuple plus a scalar dataset's value as
+``(value,)`` (None where h5py must read it)."""
+
+
+def _compiled_groups() -> GroupScanner | None:
+    lib = _library.LIBRARY
+    if SCANNER is None or lib is None or not lib.has(GROUP_WALK_FUNCTIONS):
+        return None
+    try:
+        from h5model.hdf5._native import _fastattrs  # type: ignore[attr-defined]
+
+        _fastattrs.init_group_walk(lib.addresses(GROUP_WALK_FUNCTIONS), {
+            "LINK_HARD": int(h5l.TYPE_HARD),
+        })
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return None  # an older build without the group step: one object at a time
+    scanner: GroupScanner = _fastattrs.scan_group
+    return scanner
+
+
+GROUP_SCANNER: GroupScanner | None = _compiled_groups()
+"""The compiled step per group (every entry of a group in one call), or None."""
