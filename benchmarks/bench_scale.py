@@ -6,7 +6,8 @@
         /tmp/h5model-large/many_objects.nwb [--repeat 1] [--json out.json]
 
 Every case runs in a fresh process (``_cases.py``); times exclude the imports, memory is
-the peak resident set above the peak right after the imports. Per file:
+the peak resident set above the peak right after the imports; with ``--repeat`` the cases
+of a file run in turns and the medians are reported. Per file:
 
 - ``touch``: open + root + one TimeSeries' data slice (h5model; pynwb: ``read()`` + slice);
 - ``models``: open + every model (h5model) / ``read()`` (pynwb) / every object and
@@ -56,18 +57,31 @@ def count_objects(path: Path) -> int:
         return counter[0]
 
 
-def measure(path: Path, case: str, env: dict[str, str], repeat: int) -> dict[str, Any]:
-    runs = []
+def measure(path: Path, cases: list[str], env: dict[str, str],
+            repeat: int) -> dict[str, dict[str, Any]]:
+    """Median time and peak memory of each case, the repeats taken in turns (every case
+    once, then again), so that a machine slowing down or speeding up meets every case."""
+    runs: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+    failed: dict[str, str] = {}
     for _ in range(repeat):
-        try:
-            runs.append(run_child(case, str(path), None, env, timeout=3600))
-        except CaseFailed as exc:
-            return {"error": str(exc)}
-    return {
-        "seconds": statistics.median(r["run_s"] for r in runs),
-        "peak_mib": statistics.median((r["maxrss_kib"] - r["maxrss_import_kib"]) / 1024
-                                      for r in runs),
-    }
+        for case in cases:
+            if case in failed:
+                continue
+            try:
+                runs[case].append(run_child(case, str(path), None, env, timeout=3600))
+            except CaseFailed as exc:
+                failed[case] = str(exc)
+    out: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        if case in failed:
+            out[case] = {"error": failed[case]}
+            continue
+        out[case] = {
+            "seconds": statistics.median(r["run_s"] for r in runs[case]),
+            "peak_mib": statistics.median((r["maxrss_kib"] - r["maxrss_import_kib"]) / 1024
+                                          for r in runs[case]),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, path in (("small", args.small), ("large", args.large)):
         objects = count_objects(path)
         results[label] = {"path": str(path), "objects": objects, "cases": {}}
-        for operation, case in CASES:
-            if args.only and operation not in args.only:
-                continue
-            found = measure(path, case, env, args.repeat)
+        chosen = [case for operation, case in CASES if not args.only or operation in args.only]
+        for case, found in measure(path, chosen, env, args.repeat).items():
             results[label]["cases"][case] = found
             print(f"{label:5} {objects:>7} objects  {case:18} "
                   + (found["error"] if "error" in found else
