@@ -1104,6 +1104,13 @@ static int copy_all_attributes(hid_t source, hid_t target, hid_t plist, member_j
     return 0;
 }
 
+/* Close `id` with `close` if it was opened. */
+static void release(hid_t id, herr_t (*close)(hid_t)) {
+    if (id >= 0) {
+        close(id);
+    }
+}
+
 /* Keep whether the source records its times (HDF5 reports tracking on, stored or not). */
 static int same_times(hid_t object, hid_t plist) {
     struct {
@@ -1135,15 +1142,9 @@ static int copy_group(hid_t src, hid_t dst, const char *name, hid_t lcpl, member
             result = copy_all_attributes(source, created, plist, job);
         }
     }
-    if (created >= 0) {
-        p_group_close(created);
-    }
-    if (plist >= 0) {
-        p_close_plist(plist);
-    }
-    if (source >= 0) {
-        p_group_close(source);
-    }
+    release(created, p_group_close);
+    release(plist, p_close_plist);
+    release(source, p_group_close);
     return result;
 }
 
@@ -1300,30 +1301,14 @@ static int copy_dataset(hid_t src, hid_t dst, const char *name, long long rows,
     result = COPY_DONE;
 done:
     PyMem_Free(buffer);
-    if (selection >= 0) {
-        p_close_space(selection);
-    }
-    if (memory >= 0) {
-        p_close_space(memory);
-    }
-    if (created >= 0) {
-        p_dataset_close(created);
-    }
-    if (type >= 0) {
-        p_close_type(type);
-    }
-    if (new_space >= 0) {
-        p_close_space(new_space);
-    }
-    if (space >= 0) {
-        p_close_space(space);
-    }
-    if (plist >= 0) {
-        p_close_plist(plist);
-    }
-    if (source >= 0) {
-        p_dataset_close(source);
-    }
+    release(selection, p_close_space);
+    release(memory, p_close_space);
+    release(created, p_dataset_close);
+    release(type, p_close_type);
+    release(new_space, p_close_space);
+    release(space, p_close_space);
+    release(plist, p_close_plist);
+    release(source, p_dataset_close);
     return result;
 }
 
