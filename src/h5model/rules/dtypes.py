@@ -46,6 +46,17 @@ def holds_references(dtype: np.dtype) -> bool:
     return vlen is not None and isinstance(vlen, np.dtype) and holds_references(vlen)
 
 
+def value_holds_references(value: object) -> bool:
+    """True when an attribute's value, as h5py reads it, holds object or region references:
+    a reference, or an array whose dtype holds them or whose items are references."""
+    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+        return True
+    if not isinstance(value, np.ndarray):
+        return False
+    return holds_references(value.dtype) or (value.dtype == object and any(
+        isinstance(item, (h5py.Reference, h5py.RegionReference)) for item in value.flat))
+
+
 def describe(stored: np.dtype) -> str:
     """A short human name for a stored dtype."""
     if is_text(stored):

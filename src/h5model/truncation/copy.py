@@ -38,7 +38,7 @@ from h5model.hdf5.graph import FileIndex, dereference_path
 from h5model.hdf5.kinds import LinkKind, NodeKind
 from h5model.hdf5.limits import LimitError, check_references
 from h5model.hdf5.paths import join
-from h5model.rules.dtypes import holds_references
+from h5model.rules.dtypes import holds_references, value_holds_references
 from h5model.truncation.plan import Plan
 
 BLOCK_BYTES = 64 << 20
@@ -227,7 +227,7 @@ class Copier:
             if kept < shape[0]:
                 return None if dtype.hasobject else (_members.CUT, kept)
         attrs = self.index.attrs.get(path, {})
-        if any(_holds_reference(value) for value in attrs.values()):
+        if any(value_holds_references(value) for value in attrs.values()):
             return _members.WHOLE, -1
         return _members.WHOLE_WITH_ATTRIBUTES, -1
 
@@ -652,16 +652,6 @@ def _in_creation_order(group: Any, children: list[Any]) -> list[Any]:
 
     group.links.iterate(note, idx_type=h5.INDEX_CRT_ORDER)
     return sorted(children, key=lambda child: made.get(_bytes(child.name), len(made)))
-
-
-def _holds_reference(value: Any) -> bool:
-    """Whether an attribute's value (as the graph read it) holds a reference."""
-    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
-        return True
-    if not isinstance(value, np.ndarray):
-        return False
-    return holds_references(value.dtype) or (value.dtype == object and any(
-        isinstance(item, (h5py.Reference, h5py.RegionReference)) for item in value.flat))
 
 
 def _text(name: bytes) -> str:
