@@ -302,7 +302,7 @@ def _parts_first(cls: type["Node"]) -> None:
     building.add(cls)
     try:
         for info in cls.__pydantic_fields__.values():
-            for part in _model_classes(info.annotation):
+            for part in model_classes(info.annotation):
                 if not part.__pydantic_complete__ and part not in building:
                     module = sys.modules.get(part.__module__)
                     part.model_rebuild(_types_namespace=vars(module) if module else None)
@@ -310,8 +310,9 @@ def _parts_first(cls: type["Node"]) -> None:
         building.discard(cls)
 
 
-def _model_classes(annotation: Any) -> Iterator[type["Node"]]:
-    """The Node classes an annotation names (through unions, containers, Annotated)."""
+def model_classes(annotation: Any) -> Iterator[type["Node"]]:
+    """The Node classes an annotation names (through unions, containers, Annotated; of a
+    union's members, the last first)."""
     stack = [annotation]
     while stack:
         tp = stack.pop()
@@ -658,17 +659,7 @@ class Group(Node):
 
 def _accepts(annotation: Any, value: Any) -> bool:
     """True when a collection field's value type admits ``value``."""
-    import typing
-
-    stack = [annotation]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, type) and issubclass(current, Node):
-            if isinstance(value, current):
-                return True
-            continue
-        stack.extend(typing.get_args(current))
-    return False
+    return any(isinstance(value, cls) for cls in model_classes(annotation))
 
 
 class Dataset(Node):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import typing
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -43,6 +42,7 @@ from h5model.models.nodes import (
     Node,
     Owner,
     is_pending,
+    model_classes,
     share_fields_set,
 )
 from h5model.models.problems import model_problems
@@ -91,15 +91,7 @@ class _ClassInfo:
 def _node_class(cls: type[Node], field_name: str) -> type[Node] | None:
     """The Node subclass a field holds (looking through unions, dicts and Annotated)."""
     field = cls.model_fields.get(field_name)
-    if field is None:
-        return None
-    stack = [field.annotation]
-    while stack:
-        tp = stack.pop()
-        if isinstance(tp, type) and issubclass(tp, Node):
-            return tp
-        stack.extend(typing.get_args(tp))
-    return None
+    return None if field is None else next(model_classes(field.annotation), None)
 
 
 class Reader:
