@@ -182,6 +182,50 @@ static PyObject *scalar_type(int kind, size_t size, int is_signed) {
     return type;
 }
 
+typedef herr_t (*value_reader)(hid_t object, hid_t memory, void *buffer);
+
+/* A scalar value of `object` (its datatype `type`, of class `kind`) read through `read`: a
+   str for variable-length text (when `text` allows it), a float or an int for numbers of a
+   type numpy has, whose numpy scalar type goes to `*numpy_type` (a new reference; NULL for
+   text). NULL where it is not read, with an exception set only on an error. */
+static PyObject *plain_value(hid_t object, hid_t type, int kind, value_reader read, int text,
+                             PyObject **numpy_type) {
+    *numpy_type = NULL;
+    if (kind == c_string) {
+        char *chars = NULL;
+        if (!text || p_is_variable_str(type) <= 0 || read(object, t_text, &chars) < 0) {
+            return NULL;
+        }
+        PyObject *value = chars ? PyUnicode_DecodeUTF8(chars, (Py_ssize_t)strlen(chars),
+                                                       "surrogateescape")
+                                : PyUnicode_FromString("");
+        if (chars) {
+            p_free(chars);
+        }
+        return value;
+    }
+    if (kind != c_float && kind != c_integer) {
+        return NULL;
+    }
+    int is_signed = kind == c_float || p_get_sign(type) != c_unsigned;
+    *numpy_type = scalar_type(kind, p_get_size(type), is_signed);
+    if (*numpy_type == NULL) {
+        return NULL;
+    }
+    if (kind == c_float) {
+        double number;
+        return read(object, t_double, &number) < 0 ? NULL : PyFloat_FromDouble(number);
+    }
+    if (is_signed) {
+        int64_t number;
+        return read(object, t_int64, &number) < 0 ? NULL : PyLong_FromLongLong((long long)number);
+    }
+    uint64_t number;
+    return read(object, t_uint64, &number) < 0
+               ? NULL
+               : PyLong_FromUnsignedLongLong((unsigned long long)number);
+}
+
 /* The value of one scalar attribute, Py_None (borrowed marker) to fall back, NULL on error. */
 static PyObject *read_scalar(hid_t attr, long long limit) {
     hid_t space = p_get_space(attr);
@@ -197,57 +241,20 @@ static PyObject *read_scalar(hid_t attr, long long limit) {
     if (type < 0) {
         Py_RETURN_NONE;
     }
-    PyObject *result = NULL;
     int kind = p_get_class(type);
-    if (kind == c_string && p_is_variable_str(type) > 0) {
-        char *text = NULL;
-        uint32_t stored = 0;
-        if (limit > 0 && t_lengths >= 0 && p_read(attr, t_lengths, &stored) >= 0 &&
-            (long long)stored > limit) {
-            /* left to h5model.hdf5.attributes, which refuses it unread */
-        } else if (p_read(attr, t_text, &text) >= 0) {
-            result = text ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "surrogateescape")
-                          : PyUnicode_FromString("");
-            if (text) {
-                p_free(text);
-            }
-        }
-    } else if (kind == c_float) {
-        double value;
-        size_t size = p_get_size(type);
-        PyObject *numpy_type = scalar_type(kind, size, 1);
-        if (numpy_type != NULL && p_read(attr, t_double, &value) >= 0) {
-            PyObject *number = PyFloat_FromDouble(value);
-            if (number) {
-                result = PyObject_CallOneArg(numpy_type, number);
-                Py_DECREF(number);
-            }
-        }
-        Py_XDECREF(numpy_type);
-    } else if (kind == c_integer) {
-        size_t size = p_get_size(type);
-        int is_signed = p_get_sign(type) != c_unsigned;
-        PyObject *numpy_type = scalar_type(kind, size, is_signed);
-        if (numpy_type != NULL) {
-            PyObject *number = NULL;
-            if (is_signed) {
-                int64_t value;
-                if (p_read(attr, t_int64, &value) >= 0) {
-                    number = PyLong_FromLongLong((long long)value);
-                }
-            } else {
-                uint64_t value;
-                if (p_read(attr, t_uint64, &value) >= 0) {
-                    number = PyLong_FromUnsignedLongLong((unsigned long long)value);
-                }
-            }
-            if (number) {
-                result = PyObject_CallOneArg(numpy_type, number);
-                Py_DECREF(number);
-            }
-        }
-        Py_XDECREF(numpy_type);
+    int text = 1;
+    if (kind == c_string && limit > 0 && t_lengths >= 0 && p_is_variable_str(type) > 0) {
+        uint32_t stored = 0; /* longer than the limit: left to h5model.hdf5.attributes */
+        text = !(p_read(attr, t_lengths, &stored) >= 0 && (long long)stored > limit);
     }
+    PyObject *numpy_type;
+    PyObject *result = plain_value(attr, type, kind, p_read, text, &numpy_type);
+    if (result != NULL && numpy_type != NULL) { /* attributes read as numpy scalars */
+        PyObject *wrapped = PyObject_CallOneArg(numpy_type, result);
+        Py_DECREF(result);
+        result = wrapped;
+    }
+    Py_XDECREF(numpy_type);
     p_close_type(type);
     if (result == NULL) {
         if (PyErr_Occurred()) {
@@ -676,43 +683,22 @@ static PyObject *init_group_walk(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static herr_t read_dataset_whole(hid_t dataset, hid_t memory, void *buffer) {
+    return p_dataset_read(dataset, memory, 0, 0, 0, buffer);
+}
+
 /* A plain scalar dataset's value as (value,): variable-length text (when no limit applies),
-   integers and floats of the sizes numpy has; None for the rest (h5py reads those). */
+   integers and floats of the types numpy has, as Python values; None for the rest (h5py
+   reads those). */
 static PyObject *read_dataset_scalar(hid_t dataset, long long limit) {
     hid_t type = p_dataset_type(dataset);
     if (type < 0) {
         Py_RETURN_NONE;
     }
-    PyObject *value = NULL;
-    int kind = p_get_class(type);
-    size_t size = p_get_size(type);
-    if (kind == c_string && limit <= 0 && p_is_variable_str(type) > 0) {
-        char *text = NULL;
-        if (p_dataset_read(dataset, t_text, 0, 0, 0, &text) >= 0) {
-            value = text ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "surrogateescape")
-                         : PyUnicode_FromString("");
-            if (text) {
-                p_free(text);
-            }
-        }
-    } else if (kind == c_float && (size == 2 || size == 4 || size == 8)) {
-        double number;
-        if (p_dataset_read(dataset, t_double, 0, 0, 0, &number) >= 0) {
-            value = PyFloat_FromDouble(number);
-        }
-    } else if (kind == c_integer && (size == 1 || size == 2 || size == 4 || size == 8)) {
-        if (p_get_sign(type) != c_unsigned) {
-            int64_t number;
-            if (p_dataset_read(dataset, t_int64, 0, 0, 0, &number) >= 0) {
-                value = PyLong_FromLongLong((long long)number);
-            }
-        } else {
-            uint64_t number;
-            if (p_dataset_read(dataset, t_uint64, 0, 0, 0, &number) >= 0) {
-                value = PyLong_FromUnsignedLongLong((unsigned long long)number);
-            }
-        }
-    }
+    PyObject *numpy_type;
+    PyObject *value = plain_value(dataset, type, p_get_class(type), read_dataset_whole,
+                                  limit <= 0, &numpy_type);
+    Py_XDECREF(numpy_type);
     p_close_type(type);
     if (value == NULL) {
         if (PyErr_Occurred()) {
