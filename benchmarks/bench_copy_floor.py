@@ -29,18 +29,26 @@ from h5model.truncation import copy as copier
 
 
 def _timed(totals: dict[str, float], key: str, call: Callable[..., Any],
-           inside: list[bool] | None = None) -> Callable[..., Any]:
+           counts: Callable[[], bool] = lambda: True) -> Callable[..., Any]:
+    """``call``, its time added to ``totals[key]`` whenever ``counts()`` says so."""
     def wrapper(*args: Any) -> Any:
         start = time.perf_counter()
-        if key == "members" and inside is not None:
-            inside[0] = True
         try:
             return call(*args)
         finally:
-            if key == "members" and inside is not None:
-                inside[0] = False
-            if key != "handed_back" or (inside is not None and inside[0]):
+            if counts():
                 totals[key] += time.perf_counter() - start
+    return wrapper
+
+
+def _flagged(call: Callable[..., Any], inside: list[bool]) -> Callable[..., Any]:
+    """``call``, with ``inside[0]`` true while it runs."""
+    def wrapper(*args: Any) -> Any:
+        inside[0] = True
+        try:
+            return call(*args)
+        finally:
+            inside[0] = False
     return wrapper
 
 
@@ -52,8 +60,9 @@ def measure(path: Path) -> dict[str, float]:
     scan, members, attribute = (graph.GROUP_SCANNER, copier._members.COPIER,
                                 copier.Copier._attribute)
     graph.GROUP_SCANNER = _timed(totals, "structure", scan)
-    copier._members.COPIER = _timed(totals, "members", members, inside)
-    copier.Copier._attribute = _timed(totals, "handed_back", attribute, inside)
+    copier._members.COPIER = _timed(totals, "members", _flagged(members, inside))
+    # attributes holding references, handed back to Python from inside the member step
+    copier.Copier._attribute = _timed(totals, "handed_back", attribute, lambda: inside[0])
     try:
         with tempfile.TemporaryDirectory(prefix="h5model-bench-") as folder:
             start = time.perf_counter()
